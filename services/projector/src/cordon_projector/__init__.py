@@ -1,0 +1,1 @@
+"""The projector service: read models and the dashboard, built only from events."""
