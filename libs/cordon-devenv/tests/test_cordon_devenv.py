@@ -51,10 +51,15 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def infra(state_dir: Path) -> Infrastructure:
+def infra(state_dir: Path) -> Iterator[Infrastructure]:
     if not kafka_mod.java_and_maven_available():
         pytest.skip("Apache Kafka needs java and mvn on PATH")
-    return start_infrastructure(state_dir, broker="kafka", kafka_port=0, postgres_port=0)
+    # These tests are about our own launcher, so external servers named in the
+    # environment (as a developer may have set) must not be picked up.
+    with pytest.MonkeyPatch.context() as env:
+        for name in (*ENV_VARS, "CORDON_USE_TESTCONTAINERS"):
+            env.delenv(name, raising=False)
+        yield start_infrastructure(state_dir, broker="kafka", kafka_port=0, postgres_port=0)
 
 
 async def _round_trip(bootstrap: str, *, idempotent: bool, group: bool = True) -> bytes:

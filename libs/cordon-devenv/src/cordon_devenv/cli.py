@@ -96,3 +96,67 @@ def status(state_dir: StateDirOption = None) -> None:
     running = report["apache_kafka"] or report["tansu"] or report["postgres"]
     if not running:
         raise typer.Exit(1)
+
+
+system_app = typer.Typer(help="Run the whole Cordon system locally.", no_args_is_help=True)
+
+
+@system_app.callback()
+def system_main() -> None:
+    """Cordon: community epidemic control, run locally."""
+
+
+@system_app.command("up")
+def system_up(
+    broker: Annotated[Broker, typer.Option(help="Which broker to run")] = Broker.auto,
+    demo_rate: Annotated[
+        float, typer.Option(help="Demo scans per second posted to the gate (0: no demo)")
+    ] = 10.0,
+    keep_infra: Annotated[
+        bool, typer.Option(help="Leave Kafka and PostgreSQL running after Ctrl-C")
+    ] = False,
+    state_dir: StateDirOption = None,
+) -> None:
+    """Start Kafka, PostgreSQL and every service, feed a demo district, print the URLs;
+    Ctrl-C stops everything."""
+    import asyncio
+    import signal
+
+    from cordon_devenv.system import SERVICES, RunningSystem, run_until_interrupted
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per demo scan otherwise
+    state = _state_dir(state_dir)
+    try:
+        infra = start_infrastructure(state, broker=broker.value)
+    except InfraError as exc:
+        typer.secho(f"cordon up failed: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
+    if infra.broker_kind == "tansu":
+        typer.secho(f"WARNING: {tansu.CAVEATS}", fg=typer.colors.YELLOW, bold=True, err=True)
+    log_dir = state / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    system = RunningSystem(infra, log_dir)
+    try:
+        for spec in SERVICES:
+            typer.echo(f"starting {spec.name} ...")
+            system.start(spec)
+        typer.secho("\nCordon is running.", bold=True)
+        typer.echo(f"  dashboard:  {system.url('projector')}/")
+        for spec in SERVICES:
+            typer.echo(f"  {spec.name + ':':<11} {system.url(spec.name)}/docs   (API docs)")
+        typer.echo(f"  kafka:      {infra.kafka_bootstrap} ({infra.broker_kind})")
+        typer.echo(f"  postgres:   {infra.database_url}")
+        typer.echo(f"  logs:       {log_dir}")
+        typer.echo("Press Ctrl-C to stop everything.")
+        asyncio.run(run_until_interrupted(system, demo_rate=demo_rate))
+    except RuntimeError as exc:
+        typer.secho(f"cordon up failed: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the shutdown
+        typer.echo("stopping services ...")
+        system.stop()
+        if not keep_infra:
+            stop_infrastructure(state)
+        typer.echo("stopped")

@@ -57,3 +57,10 @@ class GateTrafficProjection:
             day,
         )
         return (row["entries"], row["exits"]) if row else (0, 0)
+
+    async def daily_all(self, conn: asyncpg.Connection | asyncpg.Pool, day: date) -> list[asyncpg.Record]:
+        return list(await conn.fetch(
+            f"SELECT community_id, entries, exits FROM {self.schema}.gate_traffic_daily"
+            " WHERE day = $1 ORDER BY community_id",
+            day,
+        ))
