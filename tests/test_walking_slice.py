@@ -4,14 +4,17 @@ projector and shows in its read model."""
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-
+from cordon_core.settings import ServiceSettings
 from cordon_testing import ServiceProcess, wait_until
+from cordon_testing.kafka import header, read_topic
 
 
 @pytest.fixture
@@ -44,7 +47,9 @@ def scan(scan_id: str, community: str, at: str, direction: str = "in") -> dict[s
 
 async def traffic(projector: ServiceProcess, community: str, day: str) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=projector.url) as client:
-        response = await client.get(f"/v1/communities/{community}/gate-traffic", params={"day": day})
+        response = await client.get(
+            f"/v1/communities/{community}/gate-traffic", params={"day": day}
+        )
         response.raise_for_status()
         body: dict[str, Any] = response.json()
         return body
@@ -71,7 +76,8 @@ async def test_scans_posted_to_the_gate_show_in_the_projectors_daily_traffic(
 
     maple_1st = await wait_until(
         lambda: traffic(projector, "maple", "2022-04-01"),
-        until=lambda t: t["entries"] == 3 and t["exits"] == 1, timeout=60,
+        until=lambda t: t["entries"] == 3 and t["exits"] == 1,
+        timeout=60,
         what="maple's traffic on 1 April",
     )
     assert maple_1st == {"community_id": "maple", "day": "2022-04-01", "entries": 3, "exits": 1}
@@ -89,3 +95,25 @@ async def test_invalid_scan_is_refused_with_the_field_and_reason(gate: ServicePr
     [error] = response.json()["detail"]
     assert error["loc"] == ["body", "temperature_c"]
     assert "less than or equal to 45" in error["msg"]
+
+
+async def test_the_gate_event_on_kafka_is_a_readable_cloudevent_carrying_the_correlation_id(
+    gate: ServiceProcess, settings: ServiceSettings
+) -> None:
+    correlation = str(uuid.uuid4())
+    body = scan("s1", "maple", "2022-04-01T08:00:00+08:00")
+
+    async with httpx.AsyncClient(base_url=gate.url) as client:
+        response = await client.post(
+            "/v1/scans", json=body, headers={"X-Correlation-ID": correlation}
+        )
+    [record] = await read_topic(
+        settings.kafka_bootstrap, f"{settings.topic_prefix}.gate.events", expect=1
+    )
+
+    assert response.headers["X-Correlation-ID"] == correlation
+    assert header(record, "ce_correlationid") == correlation
+    assert header(record, "ce_type") == "cordon.PersonEntered"
+    assert header(record, "ce_id") == response.json()["event_id"]
+    assert record.key == b"maple-east-gate"
+    assert json.loads(record.value)["scan_id"] == "s1"

@@ -6,7 +6,6 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-
 from cordon_core.cloudevents import MalformedEvent, envelope_to_record, record_to_envelope
 from cordon_core.envelope import Envelope, EventMetadata, UnknownEventType
 from cordon_testing.sample import CounterBumped, registry
@@ -14,11 +13,21 @@ from cordon_testing.sample import CounterBumped, registry
 
 def an_envelope(**overrides: object) -> Envelope:
     fields: dict[str, object] = dict(
-        event_id=uuid.uuid4(), event_type="CounterBumped", schema_version=2, stream_id="s",
-        stream_version=3, partition_key="k", occurred_at=datetime(2022, 4, 1, 8, tzinfo=UTC),
-        recorded_at=datetime(2022, 4, 1, 8, 0, 1, tzinfo=UTC), correlation_id=uuid.uuid4(),
-        causation_id=uuid.uuid4(), actor="device:7", district="d", community="c",
-        payload=CounterBumped(by=2), source="/cordon/test",
+        event_id=uuid.uuid4(),
+        event_type="CounterBumped",
+        schema_version=2,
+        stream_id="s",
+        stream_version=3,
+        partition_key="k",
+        occurred_at=datetime(2022, 4, 1, 8, tzinfo=UTC),
+        recorded_at=datetime(2022, 4, 1, 8, 0, 1, tzinfo=UTC),
+        correlation_id=uuid.uuid4(),
+        causation_id=uuid.uuid4(),
+        actor="device:7",
+        district="d",
+        community="c",
+        payload=CounterBumped(by=2),
+        source="/cordon/test",
     )
     fields.update(overrides)
     return Envelope(**fields)  # type: ignore[arg-type]

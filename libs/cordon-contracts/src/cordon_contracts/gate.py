@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
-
 from cordon_core.envelope import DomainEvent, EventRegistry
+from pydantic import Field
 
 registry = EventRegistry()
 
@@ -39,4 +38,3 @@ class PersonExited(_Passage):
 
     event_type = "PersonExited"
     schema_version = 1
-

@@ -1,4 +1,5 @@
-"""Cordon's event-sourcing core: envelope, event store, outbox relay, consumer and projection runtimes."""
+"""Cordon's event-sourcing core: envelope, event store, outbox relay, consumer and
+projection runtimes."""
 
 from cordon_core.envelope import (
     DomainEvent,

@@ -37,7 +37,9 @@ log = structlog.get_logger(__name__)
 class EventHandler(Protocol):
     """Applies events inside the transaction the runtime opened; must not commit it."""
 
-    async def apply_batch(self, conn: asyncpg.Connection, envelopes: Sequence[Envelope]) -> None: ...
+    async def apply_batch(
+        self, conn: asyncpg.Connection, envelopes: Sequence[Envelope]
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -131,14 +133,18 @@ class EventConsumer:
                 CONSUMER_EVENTS.labels(self.name, "ignored").inc()
                 continue
             try:
-                items.append(_Item(record, record_to_envelope(record.headers, record.value, self.registry)))
+                items.append(
+                    _Item(record, record_to_envelope(record.headers, record.value, self.registry))
+                )
             except MalformedEvent as error:
                 await self._dead_letter(record, None, error, attempts=1)
         if items:
             try:
                 await self._until_not_transient(self._apply, items)
             except Exception:
-                log.warning("consumer_batch_failed", consumer=self.name, size=len(items), exc_info=True)
+                log.warning(
+                    "consumer_batch_failed", consumer=self.name, size=len(items), exc_info=True
+                )
                 for item in items:
                     await self._apply_alone(item)
         CONSUMER_BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
@@ -175,19 +181,21 @@ class EventConsumer:
         CONSUMER_EVENTS.labels(self.name, "duplicate").inc(len(items) - len(fresh))
 
     async def _apply_alone(self, item: _Item) -> None:
+        with structlog.contextvars.bound_contextvars(
+            consumer=self.name,
+            event_id=str(item.envelope.event_id),
+            correlation_id=str(item.envelope.correlation_id),
+            stream_id=item.envelope.stream_id,
+        ):
+            await self._attempt(item)
+
+    async def _attempt(self, item: _Item) -> None:
         for attempt in range(1, self.retry.max_attempts + 1):
             try:
                 await self._until_not_transient(self._apply, [item])
                 return
             except Exception as error:
-                log.warning(
-                    "consumer_event_failed",
-                    consumer=self.name,
-                    event_id=str(item.envelope.event_id),
-                    correlation_id=str(item.envelope.correlation_id),
-                    attempt=attempt,
-                    error=repr(error),
-                )
+                log.warning("consumer_event_failed", attempt=attempt, error=repr(error))
                 if attempt == self.retry.max_attempts:
                     await self._dead_letter(item.record, item.envelope, error, attempts=attempt)
                     return
@@ -254,7 +262,9 @@ class EventConsumer:
         )
 
 
-async def report_lag(consumer_name: str, kafka_consumer: AIOKafkaConsumer) -> dict[TopicPartition, int]:
+async def report_lag(
+    consumer_name: str, kafka_consumer: AIOKafkaConsumer
+) -> dict[TopicPartition, int]:
     """Set the lag gauge for each assigned partition; returns the figures."""
     lags: dict[TopicPartition, int] = {}
     for tp in kafka_consumer.assignment():

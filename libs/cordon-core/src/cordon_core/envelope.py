@@ -35,9 +35,21 @@ class EventMetadata:
     causation_id: uuid.UUID | None = None
 
     @classmethod
-    def new(cls, *, actor: str, district: str, community: str | None = None) -> EventMetadata:
-        """Metadata that starts a new correlation (an API call, a device scan)."""
-        return cls(correlation_id=uuid.uuid4(), actor=actor, district=district, community=community)
+    def new(
+        cls,
+        *,
+        actor: str,
+        district: str,
+        community: str | None = None,
+        correlation_id: uuid.UUID | None = None,
+    ) -> EventMetadata:
+        """Metadata for events a request or device causes: its correlation id, or a new one."""
+        return cls(
+            correlation_id=correlation_id or uuid.uuid4(),
+            actor=actor,
+            district=district,
+            community=community,
+        )
 
     def caused_by(self, cause: Envelope, *, actor: str | None = None) -> EventMetadata:
         """Metadata for events that react to ``cause``: same correlation, cause recorded."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
 import structlog
@@ -67,20 +68,23 @@ async def ensure_topics(
         ]
         if not wanted:
             return
-        try:
+        # Another process may create one between our list and create.
+        with contextlib.suppress(TopicAlreadyExistsError):
             await admin.create_topics(wanted)
-        except TopicAlreadyExistsError:
-            pass  # another process created it between our list and create
         log.info("topics_created", topics=[t.name for t in wanted])
     finally:
         await admin.close()
 
 
-async def topic_partitions(consumer: AIOKafkaConsumer, topics: Iterable[str]) -> list[TopicPartition]:
+async def topic_partitions(
+    consumer: AIOKafkaConsumer, topics: Iterable[str]
+) -> list[TopicPartition]:
     """Every partition of ``topics``, fetched fresh from the cluster.
 
     ``partitions_for_topic`` only reads the consumer's metadata cache, which holds just the
     topics it subscribes to; a group-less reader that assigns partitions itself must ask.
     """
     cluster = await consumer._client.fetch_all_metadata()
-    return [TopicPartition(t, p) for t in topics for p in sorted(cluster.partitions_for_topic(t) or ())]
+    return [
+        TopicPartition(t, p) for t in topics for p in sorted(cluster.partitions_for_topic(t) or ())
+    ]

@@ -15,19 +15,23 @@ RELAY_PUBLISHED = Counter(
     "cordon_relay_published_total", "Events the outbox relay published to Kafka", ["relay"]
 )
 RELAY_POSITION = Gauge(
-    "cordon_relay_global_position", "Global position of the last event the relay published",
+    "cordon_relay_global_position",
+    "Global position of the last event the relay published",
     ["relay"],
 )
 RELAY_BATCH_SECONDS = Histogram(
-    "cordon_relay_batch_seconds", "Time to publish one relay batch and record its position",
+    "cordon_relay_batch_seconds",
+    "Time to publish one relay batch and record its position",
     ["relay"],
 )
 CONSUMER_LAG = Gauge(
-    "cordon_consumer_lag", "Messages not yet consumed (high-water mark minus position)",
+    "cordon_consumer_lag",
+    "Messages not yet consumed (high-water mark minus position)",
     ["group", "topic", "partition"],
 )
 CONSUMER_EVENTS = Counter(
-    "cordon_consumer_events_total", "Events seen by a consumer, by outcome",
+    "cordon_consumer_events_total",
+    "Events seen by a consumer, by outcome",
     ["group", "outcome"],
 )
 CONSUMER_BATCH_SECONDS = Histogram(

@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import zlib
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import asyncpg
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 from cordon_core.consumer import EventConsumer, RetryPolicy
 from cordon_core.envelope import Envelope, EventRegistry
@@ -33,10 +33,15 @@ Progress = Callable[[int, int], None]
 class Projection(Protocol):
     """A read model: how events change its rows, and how to empty them."""
 
-    name: str
-    event_types: Sequence[str]
+    @property
+    def name(self) -> str: ...
 
-    async def apply_batch(self, conn: asyncpg.Connection, envelopes: Sequence[Envelope]) -> None: ...
+    @property
+    def event_types(self) -> Sequence[str]: ...
+
+    async def apply_batch(
+        self, conn: asyncpg.Connection, envelopes: Sequence[Envelope]
+    ) -> None: ...
 
     async def reset(self, conn: asyncpg.Connection) -> None: ...
 
@@ -115,8 +120,10 @@ async def rebuild(
                 if progress:
                     progress(0, total)
                 while remaining:
-                    fetched = await kafka.getmany(*remaining, timeout_ms=500, max_records=batch_size)
-                    records = []
+                    fetched = await kafka.getmany(
+                        *remaining, timeout_ms=500, max_records=batch_size
+                    )
+                    records: list[ConsumerRecord[Any, Any]] = []
                     for tp, batch in fetched.items():
                         records.extend(r for r in batch if r.offset < ends[tp])
                     for tp in list(remaining):

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 import structlog
@@ -18,7 +18,7 @@ from cordon_core.observability import EVENTS_APPENDED
 
 log = structlog.get_logger(__name__)
 
-Executor = asyncpg.Connection | asyncpg.Pool
+Executor: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 _COLUMNS = (
     "global_position, event_id, stream_id, stream_version, partition_key, event_type,"
@@ -31,7 +31,9 @@ class ConcurrencyError(Exception):
     """Another writer appended to the stream first: reload the aggregate and decide again."""
 
     def __init__(self, stream_id: str, expected: int | None, actual: int | None, why: str) -> None:
-        super().__init__(f"stream {stream_id!r}: {why} (expected version {expected}, found {actual})")
+        super().__init__(
+            f"stream {stream_id!r}: {why} (expected version {expected}, found {actual})"
+        )
         self.stream_id = stream_id
         self.expected_version = expected
         self.actual_version = actual
@@ -179,7 +181,9 @@ class PostgresEventStore:
         )
         return [self._envelope(r) for r in rows]
 
-    async def stream_version(self, stream_id: str, *, conn: asyncpg.Connection | None = None) -> int:
+    async def stream_version(
+        self, stream_id: str, *, conn: asyncpg.Connection | None = None
+    ) -> int:
         executor: Executor = conn or self.pool
         version = await executor.fetchval(
             f"SELECT max(stream_version) FROM {self.schema}.events WHERE stream_id = $1",

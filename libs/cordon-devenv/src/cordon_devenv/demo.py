@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import uuid
 from dataclasses import dataclass
@@ -48,8 +49,6 @@ async def feed_gate(gate_url: str, *, per_second: float = 10.0, seed: int = 2022
                 "temperature_c": round(rng.uniform(36.0, 37.1), 1),
                 "health_code": "green",
             }
-            try:
+            with contextlib.suppress(httpx.HTTPError):  # the gate restarting: carry on
                 await client.post("/v1/scans", json=body)
-            except httpx.HTTPError:
-                pass  # the gate restarting; the demo just carries on
             await asyncio.sleep(rng.expovariate(per_second))

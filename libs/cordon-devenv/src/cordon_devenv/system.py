@@ -46,7 +46,10 @@ class RunningSystem:
         env = {**os.environ, **self.infra.env(), "CORDON_HTTP_PORT": str(spec.port)}
         log = (self.log_dir / f"{spec.name}.log").open("ab")
         process = subprocess.Popen(
-            [sys.executable, "-m", spec.module], env=env, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", spec.module],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches `cordon up`, which stops services in order
         )
         self.processes[spec.name] = process

@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
-
 from cordon_core.kafka import topic_partitions
 
 
@@ -23,7 +22,9 @@ async def read_topic(
     or (without ``expect``) until nothing new came for ``idle`` seconds; never longer
     than ``timeout``. Does not trust ``end_offsets``, which some brokers get wrong."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
     await consumer.start()

@@ -6,14 +6,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 import pytest
-
 from cordon_core.settings import ServiceSettings
+from cordon_devenv import containers
 from cordon_devenv.infra import Infrastructure, start_infrastructure, stop_infrastructure
 from cordon_devenv.process import free_port
 from cordon_devenv.tansu import start_tansu, stop_tansu
@@ -26,10 +25,13 @@ def _state_dir() -> Path:
 @pytest.fixture(scope="session")
 def infrastructure() -> Iterator[Infrastructure]:
     """Real Kafka and PostgreSQL: external ones when CORDON_KAFKA_BOOTSTRAP and
-    CORDON_DATABASE_URL are set, otherwise started by the project's own launcher and
-    stopped at the end (CORDON_TEST_KEEP_INFRA=1 keeps them for the next run)."""
+    CORDON_DATABASE_URL are set; containers (testcontainers) when a Docker engine answers
+    (CORDON_USE_TESTCONTAINERS=0 opts out); otherwise started by the project's own launcher.
+    Ours are stopped at the end (CORDON_TEST_KEEP_INFRA=1 keeps them for the next run)."""
     state = _state_dir()
     broker = os.environ.get("CORDON_TEST_BROKER", "auto")
+    if "CORDON_USE_TESTCONTAINERS" not in os.environ and containers.docker_available():
+        os.environ["CORDON_USE_TESTCONTAINERS"] = "1"  # a Docker engine: testcontainers
     infra = start_infrastructure(state, broker=broker, kafka_port=0, postgres_port=0)  # type: ignore[arg-type]
     yield infra
     if infra.broker_kind != "external" and os.environ.get("CORDON_TEST_KEEP_INFRA") != "1":

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
-
 from cordon_core.envelope import DomainEvent, Envelope, EventMetadata, EventRegistry, PendingEvent
 from cordon_core.migrations import Migration
 
@@ -78,5 +77,7 @@ class CounterTotals:
         await conn.execute(f"TRUNCATE {self.schema}.counter_totals")
 
     async def totals(self, conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, tuple[int, int]]:
-        rows = await conn.fetch(f"SELECT stream_id, total, events FROM {self.schema}.counter_totals")
+        rows = await conn.fetch(
+            f"SELECT stream_id, total, events FROM {self.schema}.counter_totals"
+        )
         return {r["stream_id"]: (r["total"], r["events"]) for r in rows}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uvicorn
-
 from cordon_core.observability import configure_logging
 from cordon_core.settings import ServiceSettings
 

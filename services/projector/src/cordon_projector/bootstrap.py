@@ -17,7 +17,9 @@ from cordon_projector.projections.gate_traffic import GateTrafficProjection
 
 
 class ProjectorSettings(ServiceSettings):
-    timezone: str = Field(default="Asia/Shanghai", description="Where a report day starts and ends.")
+    timezone: str = Field(
+        default="Asia/Shanghai", description="Where a report day starts and ends."
+    )
 
 
 @dataclass

@@ -6,14 +6,26 @@ import asyncio
 
 import asyncpg
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
 from cordon_core.migrations import apply_migrations
 from cordon_core.projection import rebuild
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TimeRemainingColumn,
+)
 
 from cordon_projector.bootstrap import build_projector
 
-app = typer.Typer(help="Cordon projector: read models built only from events.", no_args_is_help=True)
+app = typer.Typer(
+    help="Cordon projector: read models built only from events.", no_args_is_help=True
+)
+
+
+@app.callback()
+def main() -> None:
+    """Operator commands for the projector (settings from CORDON_* variables)."""
 
 
 @app.command("rebuild")
@@ -30,17 +42,24 @@ async def _rebuild(name: str | None) -> None:
     chosen = [p for p in projector.projections if name in (None, p.name)]
     if not chosen:
         known = ", ".join(p.name for p in projector.projections)
-        raise typer.BadParameter(f"no projection named {name!r}; known: {known}")
+        typer.secho(f"no projection named {name!r}; known: {known}", fg="red", err=True)
+        raise typer.Exit(2)
     pool = await asyncpg.create_pool(projector.settings.database_url, min_size=1, max_size=4)
     try:
         async with pool.acquire() as conn:
             await apply_migrations(conn, runtime.schema, runtime.migrations)
         with Progress(
-            "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
             TimeRemainingColumn(),
         ) as bar:
             for projection in chosen:
                 task = bar.add_task(projection.name, total=None)
+
+                def advance(done: int, total: int, task: TaskID = task) -> None:
+                    bar.update(task, completed=done, total=total)
+
                 read = await rebuild(
                     projection,
                     topics=projector.topics_of(projection),
@@ -48,7 +67,7 @@ async def _rebuild(name: str | None) -> None:
                     schema=runtime.schema,
                     registry=runtime.registry,
                     settings=projector.settings,
-                    progress=lambda done, total, t=task: bar.update(t, completed=done, total=total),
+                    progress=advance,
                 )
                 bar.update(task, completed=read, total=read)
     finally:

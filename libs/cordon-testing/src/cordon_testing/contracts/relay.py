@@ -17,17 +17,17 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-
 from cordon_core.envelope import PendingEvent
 from cordon_core.kafka import ensure_topics, make_producer
 from cordon_core.migrations import apply_migrations, core_migrations
 from cordon_core.relay import OutboxRelay
 from cordon_core.settings import ServiceSettings
 from cordon_core.store import PostgresEventStore
+
 from cordon_testing.kafka import header, read_topic
-from cordon_testing.waiting import wait_until
 from cordon_testing.plugin import settings_env
 from cordon_testing.sample import CounterOpened, bumps, meta, registry
+from cordon_testing.waiting import wait_until
 
 SCHEMA = "contract"
 
@@ -84,8 +84,13 @@ class RelayContract:
         producer = make_producer(settings)
         await producer.start()
         relay = OutboxRelay(
-            pool=pool, schema=SCHEMA, producer=producer, route=lambda _t: topic,
-            source="/cordon/contract", batch_size=batch_size, poll_interval=0.01,
+            pool=pool,
+            schema=SCHEMA,
+            producer=producer,
+            route=lambda _t: topic,
+            source="/cordon/contract",
+            batch_size=batch_size,
+            poll_interval=0.01,
         )
         task = asyncio.create_task(relay.run())
         try:
@@ -99,8 +104,9 @@ class RelayContract:
         self, settings: ServiceSettings, pool: asyncpg.Pool, store: PostgresEventStore, topic: str
     ) -> None:
         opened = PendingEvent(CounterOpened(label="north gate"))
-        await store.append("counter-1", [opened], expected_version=0, metadata=meta(),
-                           partition_key="checkpoint-7")
+        await store.append(
+            "counter-1", [opened], expected_version=0, metadata=meta(), partition_key="checkpoint-7"
+        )
 
         async with self.running_relay(settings, pool, topic):
             [record] = await read_topic(settings.kafka_bootstrap, topic, expect=1)
@@ -135,30 +141,56 @@ class RelayContract:
             assert seen == sorted(seen), f"{stream} published out of order: {seen}"
 
     async def test_relay_killed_at_random_moments_loses_nothing_after_restart(
-        self, settings: ServiceSettings, pool: asyncpg.Pool, store: PostgresEventStore,
-        topic: str, tmp_path: Path,
+        self,
+        settings: ServiceSettings,
+        pool: asyncpg.Pool,
+        store: PostgresEventStore,
+        topic: str,
+        tmp_path: Path,
     ) -> None:
-        env = {**os.environ, **settings_env(settings), "CORDON_RELAY_SCHEMA": SCHEMA,
-               "CORDON_RELAY_TOPIC": topic, "CORDON_RELAY_BATCH_SIZE": "5"}
+        env = {
+            **os.environ,
+            **settings_env(settings),
+            "CORDON_RELAY_SCHEMA": SCHEMA,
+            "CORDON_RELAY_TOPIC": topic,
+            "CORDON_RELAY_BATCH_SIZE": "5",
+        }
         log = (tmp_path / "relay.log").open("ab")
 
         def start() -> subprocess.Popen[bytes]:
-            return subprocess.Popen([sys.executable, "-m", "cordon_testing.relay_process"],
-                                    env=env, stdout=log, stderr=subprocess.STDOUT)
+            return subprocess.Popen(
+                [sys.executable, "-m", "cordon_testing.relay_process"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
         async def published_so_far() -> int:
-            return int(await pool.fetchval(
-                f"SELECT coalesce(max(published), 0) FROM {SCHEMA}.relay_positions") or 0)
+            return int(
+                await pool.fetchval(
+                    f"SELECT coalesce(max(published), 0) FROM {SCHEMA}.relay_positions"
+                )
+                or 0
+            )
 
         writing = asyncio.create_task(
-            write_with_open_transactions(store, pool, writers=6, appends=300))
+            write_with_open_transactions(store, pool, writers=6, appends=300)
+        )
         rng = random.Random(7)
         killed_mid_stream = 0
         while not writing.done() or killed_mid_stream < 3:
             before = await published_so_far()
+
+            def moved_on(published: int, before: int = before) -> bool:
+                return published > before
+
             relay = start()
-            await wait_until(published_so_far, until=lambda n: n > before, timeout=30,
-                             what="the relay to publish")
+            await wait_until(
+                published_so_far,
+                until=moved_on,
+                timeout=30,
+                what="the relay to publish",
+            )
             await asyncio.sleep(rng.uniform(0.05, 0.6))
             relay.send_signal(signal.SIGKILL)
             relay.wait()
@@ -167,12 +199,16 @@ class RelayContract:
         written = await writing
         relay = start()
         try:
+
             async def published() -> set[str]:
                 records = await read_topic(settings.kafka_bootstrap, topic, timeout=20)
                 return {header(r, "ce_id") or "" for r in records}
 
             ids = await wait_until(
-                published, until=lambda ids: ids >= written, timeout=90, interval=0.5,
+                published,
+                until=lambda ids: ids >= written,
+                timeout=90,
+                interval=0.5,
                 what="every written event on the topic",
             )
             assert killed_mid_stream >= 3
@@ -184,8 +220,10 @@ class RelayContract:
     async def test_a_second_relay_on_the_same_schema_stands_by(
         self, settings: ServiceSettings, pool: asyncpg.Pool, store: PostgresEventStore, topic: str
     ) -> None:
-        async with self.running_relay(settings, pool, topic) as first, \
-                self.running_relay(settings, pool, topic) as second:
+        async with (
+            self.running_relay(settings, pool, topic) as first,
+            self.running_relay(settings, pool, topic) as second,
+        ):
             await store.append("s", bumps(20), expected_version=0, metadata=meta())
             records = await read_topic(settings.kafka_bootstrap, topic, expect=20)
             await asyncio.sleep(0.3)

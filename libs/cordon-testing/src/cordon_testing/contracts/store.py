@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-
 from cordon_core.envelope import PendingEvent
 from cordon_core.migrations import apply_migrations, core_migrations
 from cordon_core.store import ConcurrencyError, EventIdConflict, PostgresEventStore, Snapshot
+
 from cordon_testing.sample import CounterBumped, CounterOpened, bumps, meta, registry
 
 SCHEMA = "contract"
@@ -36,7 +36,9 @@ class EventStoreContract:
     ) -> None:
         m = meta()
         opened = PendingEvent(CounterOpened(label="gate 1"))
-        stored = await store.append("counter-1", [opened, *bumps(2)], expected_version=0, metadata=m)
+        stored = await store.append(
+            "counter-1", [opened, *bumps(2)], expected_version=0, metadata=m
+        )
 
         loaded = await store.load_stream("counter-1")
 
@@ -63,7 +65,10 @@ class EventStoreContract:
         self, store: PostgresEventStore
     ) -> None:
         results = await asyncio.gather(
-            *(store.append("race", bumps(3), expected_version=0, metadata=meta()) for _ in range(6)),
+            *(
+                store.append("race", bumps(3), expected_version=0, metadata=meta())
+                for _ in range(6)
+            ),
             return_exceptions=True,
         )
 
@@ -72,7 +77,9 @@ class EventStoreContract:
         assert all(isinstance(r, ConcurrencyError) for r in results if r not in winners)
         assert [e.stream_version for e in await store.load_stream("race")] == [1, 2, 3]
 
-    async def test_reappending_the_same_event_ids_is_a_no_op(self, store: PostgresEventStore) -> None:
+    async def test_reappending_the_same_event_ids_is_a_no_op(
+        self, store: PostgresEventStore
+    ) -> None:
         events = bumps(2)
         first = await store.append("counter-1", events, expected_version=0, metadata=meta())
 
@@ -101,7 +108,10 @@ class EventStoreContract:
         after_two = await store.read_all(after_position=everything[1].global_position or 0)
 
         assert [(e.stream_id, e.stream_version) for e in everything] == [
-            ("a", 1), ("a", 2), ("b", 1), ("a", 3)
+            ("a", 1),
+            ("a", 2),
+            ("b", 1),
+            ("a", 3),
         ]
         assert after_two == everything[2:]
 
@@ -120,9 +130,11 @@ class EventStoreContract:
         self, store: PostgresEventStore, pool: asyncpg.Pool
     ) -> None:
         await pool.execute(
-            f"""INSERT INTO {SCHEMA}.events (event_id, stream_id, stream_version, partition_key,
-                    event_type, schema_version, payload, occurred_at, correlation_id, actor, district)
-                VALUES ($1, 'old', 1, 'old', 'CounterBumped', 1, $2::jsonb, now(), $3, 'x', 'd1')""",
+            f"""INSERT INTO {SCHEMA}.events (event_id, stream_id, stream_version,
+                    partition_key, event_type, schema_version, payload, occurred_at,
+                    correlation_id, actor, district)
+                VALUES ($1, 'old', 1, 'old', 'CounterBumped', 1, $2::jsonb, now(), $3,
+                        'x', 'd1')""",
             uuid.uuid4(),
             json.dumps({"amount": 7}),
             uuid.uuid4(),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cordon_contracts.gate import Direction, HealthCode, PersonEntered, PersonExited
-from cordon_core.envelope import DomainEvent, PendingEvent
+from cordon_core.envelope import PendingEvent
 
 SCAN_NAMESPACE = uuid.UUID("6f1d3c52-3f7b-4c1e-9d55-0c1f4f6f2a10")
 
@@ -35,7 +35,9 @@ class Scan:
 
 def passage(scan: Scan) -> PendingEvent:
     """The event recording a scan that was let through."""
-    kind: type[DomainEvent] = PersonEntered if scan.direction == "in" else PersonExited
+    kind: type[PersonEntered] | type[PersonExited] = (
+        PersonEntered if scan.direction == "in" else PersonExited
+    )
     payload = kind(
         scan_id=scan.scan_id,
         checkpoint_id=scan.checkpoint_id,

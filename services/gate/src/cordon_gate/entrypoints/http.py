@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Literal
 
-from fastapi import FastAPI
-from pydantic import AwareDatetime, BaseModel, Field
-
-from cordon_core.http import operations_router
+from cordon_core.http import correlation_id, install_correlation, operations_router
 from cordon_core.runtime import ServiceRuntime
+from fastapi import FastAPI, Request
+from pydantic import AwareDatetime, BaseModel, Field
 
 from cordon_gate.domain.scans import Scan
 from cordon_gate.service.scans import record_scan
@@ -42,14 +40,17 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
             yield
 
     app = FastAPI(title="Cordon gate", lifespan=lifespan)
+    install_correlation(app)
     app.include_router(operations_router(runtime))
 
     @app.post("/v1/scans", response_model=DecisionOut)
-    async def post_scan(body: ScanIn) -> DecisionOut:
-        scanned_at: datetime = body.scanned_at
-        scan = Scan(**{**body.model_dump(), "scanned_at": scanned_at})
+    async def post_scan(body: ScanIn, request: Request) -> DecisionOut:
         recorded = await record_scan(
-            runtime.store, scan, district=runtime.settings.district, actor=f"device:{body.checkpoint_id}"
+            runtime.store,
+            Scan(**body.model_dump()),
+            district=runtime.settings.district,
+            actor=f"device:{body.checkpoint_id}",
+            correlation_id=correlation_id(request),
         )
         return DecisionOut(
             scan_id=body.scan_id,

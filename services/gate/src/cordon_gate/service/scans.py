@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from cordon_core.envelope import EventMetadata
@@ -19,9 +20,16 @@ class ScanRecorded:
 
 
 async def record_scan(
-    store: PostgresEventStore, scan: Scan, *, district: str, actor: str
+    store: PostgresEventStore,
+    scan: Scan,
+    *,
+    district: str,
+    actor: str,
+    correlation_id: uuid.UUID | None = None,
 ) -> ScanRecorded:
-    metadata = EventMetadata.new(actor=actor, district=district, community=scan.community_id)
+    metadata = EventMetadata.new(
+        actor=actor, district=district, community=scan.community_id, correlation_id=correlation_id
+    )
     [envelope] = await store.append(
         scan.stream_id,
         [passage(scan)],

@@ -6,11 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 
+from cordon_core.http import install_correlation, operations_router
 from fastapi import FastAPI, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
-
-from cordon_core.http import operations_router
 
 from cordon_projector.bootstrap import Projector
 from cordon_projector.entrypoints.dashboard import DASHBOARD_HTML
@@ -32,6 +31,7 @@ def create_app(projector: Projector) -> FastAPI:
             yield
 
     app = FastAPI(title="Cordon projector", lifespan=lifespan)
+    install_correlation(app)
     app.include_router(operations_router(runtime))
 
     def today_or(day: date | None) -> date:

@@ -8,7 +8,6 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 import asyncpg
-
 from cordon_contracts.gate import PersonEntered, PersonExited
 from cordon_core.envelope import Envelope
 
@@ -36,7 +35,8 @@ class GateTrafficProjection:
             (entries if isinstance(payload, PersonEntered) else exits)[key] += 1
         keys = sorted(set(entries) | set(exits))
         await conn.execute(
-            f"""INSERT INTO {self.schema}.gate_traffic_daily AS t (community_id, day, entries, exits)
+            f"""INSERT INTO {self.schema}.gate_traffic_daily AS t
+                    (community_id, day, entries, exits)
                 SELECT * FROM unnest($1::text[], $2::date[], $3::int[], $4::int[])
                 ON CONFLICT (community_id, day) DO UPDATE
                 SET entries = t.entries + EXCLUDED.entries, exits = t.exits + EXCLUDED.exits""",
@@ -49,7 +49,9 @@ class GateTrafficProjection:
     async def reset(self, conn: asyncpg.Connection) -> None:
         await conn.execute(f"TRUNCATE {self.schema}.gate_traffic_daily")
 
-    async def daily(self, conn: asyncpg.Connection | asyncpg.Pool, community_id: str, day: date) -> tuple[int, int]:
+    async def daily(
+        self, conn: asyncpg.Connection | asyncpg.Pool, community_id: str, day: date
+    ) -> tuple[int, int]:
         row = await conn.fetchrow(
             f"SELECT entries, exits FROM {self.schema}.gate_traffic_daily"
             " WHERE community_id = $1 AND day = $2",
@@ -58,9 +60,13 @@ class GateTrafficProjection:
         )
         return (row["entries"], row["exits"]) if row else (0, 0)
 
-    async def daily_all(self, conn: asyncpg.Connection | asyncpg.Pool, day: date) -> list[asyncpg.Record]:
-        return list(await conn.fetch(
-            f"SELECT community_id, entries, exits FROM {self.schema}.gate_traffic_daily"
-            " WHERE day = $1 ORDER BY community_id",
-            day,
-        ))
+    async def daily_all(
+        self, conn: asyncpg.Connection | asyncpg.Pool, day: date
+    ) -> list[asyncpg.Record]:
+        return list(
+            await conn.fetch(
+                f"SELECT community_id, entries, exits FROM {self.schema}.gate_traffic_daily"
+                " WHERE day = $1 ORDER BY community_id",
+                day,
+            )
+        )
