@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+
 from cordon_core.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[1]

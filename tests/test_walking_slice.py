@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from cordon_core.settings import ServiceSettings
 from cordon_testing import ServiceProcess, wait_until
 from cordon_testing.kafka import header, read_topic

@@ -2,6 +2,7 @@
 so the zero-setup run keeps the same guarantees it claims."""
 
 import pytest
+
 from cordon_testing.contracts.consumer import ConsumerContract
 from cordon_testing.contracts.projection import ProjectionContract
 from cordon_testing.contracts.relay import RelayContract

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+
 from cordon_core.cloudevents import MalformedEvent, envelope_to_record, record_to_envelope
 from cordon_core.envelope import Envelope, EventMetadata, UnknownEventType
 from cordon_testing.sample import CounterBumped, registry

@@ -18,6 +18,8 @@ from aiokafka import (  # type: ignore[import-untyped,unused-ignore]
     AIOKafkaProducer,
     TopicPartition,
 )
+from typer.testing import CliRunner
+
 from cordon_devenv import (
     InfraError,
     Infrastructure,
@@ -29,7 +31,6 @@ from cordon_devenv import kafka as kafka_mod
 from cordon_devenv import postgres as postgres_mod
 from cordon_devenv.cli import app
 from cordon_devenv.process import port_answers
-from typer.testing import CliRunner
 
 ENV_VARS = ("CORDON_KAFKA_BOOTSTRAP", "CORDON_DATABASE_URL", "CORDON_KAFKA_IDEMPOTENCE")
 needs_kafka = pytest.mark.skipif(

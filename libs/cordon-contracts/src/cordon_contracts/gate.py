@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from cordon_core.envelope import DomainEvent, EventRegistry
 from pydantic import Field
+
+from cordon_core.envelope import DomainEvent, EventRegistry
 
 registry = EventRegistry()
 

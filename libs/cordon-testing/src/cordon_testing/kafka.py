@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+
 from cordon_core.kafka import topic_partitions
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+
 from cordon_core.settings import ServiceSettings
 from cordon_devenv import containers
 from cordon_devenv.infra import Infrastructure, start_infrastructure, stop_infrastructure

@@ -9,6 +9,7 @@ import asyncio
 import os
 
 import asyncpg
+
 from cordon_core.kafka import make_producer
 from cordon_core.relay import OutboxRelay
 from cordon_core.settings import ServiceSettings

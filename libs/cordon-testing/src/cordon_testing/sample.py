@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+
 from cordon_core.envelope import DomainEvent, Envelope, EventMetadata, EventRegistry, PendingEvent
 from cordon_core.migrations import Migration
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uvicorn
+
 from cordon_core.observability import configure_logging
 from cordon_core.settings import ServiceSettings
-
 from cordon_gate.bootstrap import build
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI
+
 from cordon_contracts.gate import registry
 from cordon_core.runtime import ServiceRuntime
 from cordon_core.settings import ServiceSettings
-from fastapi import FastAPI
-
 from cordon_gate.entrypoints.http import create_app
 
 

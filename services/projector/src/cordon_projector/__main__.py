@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uvicorn
-from cordon_core.observability import configure_logging
 
+from cordon_core.observability import configure_logging
 from cordon_projector.bootstrap import ProjectorSettings, build_projector
 from cordon_projector.entrypoints.http import create_app
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from pydantic import Field
+
 from cordon_contracts.gate import registry as gate_registry
 from cordon_core.envelope import EventRegistry
 from cordon_core.migrations import migrations_from_package
 from cordon_core.projection import Projection, projection_subscription
 from cordon_core.runtime import ServiceRuntime
 from cordon_core.settings import ServiceSettings
-from pydantic import Field
-
 from cordon_projector.projections.gate_traffic import GateTrafficProjection
 
 

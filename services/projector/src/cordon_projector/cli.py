@@ -6,8 +6,6 @@ import asyncio
 
 import asyncpg
 import typer
-from cordon_core.migrations import apply_migrations
-from cordon_core.projection import rebuild
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -16,6 +14,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from cordon_core.migrations import apply_migrations
+from cordon_core.projection import rebuild
 from cordon_projector.bootstrap import build_projector
 
 app = typer.Typer(

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator, Sequence
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
+
 from cordon_core.consumer import report_lag
 from cordon_core.envelope import Envelope, PendingEvent
 from cordon_core.kafka import make_producer, topic_partitions
 from cordon_core.runtime import ServiceRuntime, Subscription
 from cordon_core.settings import ServiceSettings
-
 from cordon_testing.kafka import header, read_topic
 from cordon_testing.sample import (
     TOTALS_MIGRATION,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from cordon_core.projection import projection_subscription, rebuild
 from cordon_core.runtime import ServiceRuntime
 from cordon_core.settings import ServiceSettings
-
 from cordon_testing.sample import TOTALS_MIGRATION, CounterTotals, bumps, meta, registry
 from cordon_testing.waiting import wait_until
 

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+
 from cordon_core.envelope import PendingEvent
 from cordon_core.kafka import ensure_topics, make_producer
 from cordon_core.migrations import apply_migrations, core_migrations
 from cordon_core.relay import OutboxRelay
 from cordon_core.settings import ServiceSettings
 from cordon_core.store import PostgresEventStore
-
 from cordon_testing.kafka import header, read_topic
 from cordon_testing.plugin import settings_env
 from cordon_testing.sample import CounterOpened, bumps, meta, registry

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+
 from cordon_core.envelope import PendingEvent
 from cordon_core.migrations import apply_migrations, core_migrations
 from cordon_core.store import ConcurrencyError, EventIdConflict, PostgresEventStore, Snapshot
-
 from cordon_testing.sample import CounterBumped, CounterOpened, bumps, meta, registry
 
 SCHEMA = "contract"

@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Literal
 
-from cordon_core.http import correlation_id, install_correlation, operations_router
-from cordon_core.runtime import ServiceRuntime
 from fastapi import FastAPI, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
+from cordon_core.http import correlation_id, install_correlation, operations_router
+from cordon_core.runtime import ServiceRuntime
 from cordon_gate.domain.scans import Scan
 from cordon_gate.service.scans import record_scan
 

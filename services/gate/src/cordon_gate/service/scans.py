@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from cordon_core.envelope import EventMetadata
 from cordon_core.store import PostgresEventStore
-
 from cordon_gate.domain.scans import Scan, passage
 
 

@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 
-from cordon_core.http import install_correlation, operations_router
 from fastapi import FastAPI, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
+from cordon_core.http import install_correlation, operations_router
 from cordon_projector.bootstrap import Projector
 from cordon_projector.entrypoints.dashboard import DASHBOARD_HTML
 

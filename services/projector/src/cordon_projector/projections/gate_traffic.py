@@ -8,6 +8,7 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 import asyncpg
+
 from cordon_contracts.gate import PersonEntered, PersonExited
 from cordon_core.envelope import Envelope
 
