@@ -11,11 +11,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cordon_contracts import gate
+from cordon_contracts import gate, isolation, lab, registry
 from cordon_core.cloudevents import ce_type, data_schema
 from cordon_core.envelope import DomainEvent, EventRegistry
 
-REGISTRIES: dict[str, EventRegistry] = {"gate": gate.registry}
+REGISTRIES: dict[str, tuple[EventRegistry, ...]] = {
+    "gate": (gate.registry,),
+    "registry": (registry.registry,),
+    "isolation": (isolation.registry, lab.registry),
+}
 """The publishing service of each registry (its events go to <prefix>.<service>.events)."""
 
 
@@ -34,8 +38,8 @@ def event_schema(service: str, model: type[DomainEvent]) -> dict[str, Any]:
 def rendered() -> dict[str, str]:
     """File name -> file text, for every event model of every service."""
     files: dict[str, str] = {}
-    for service, registry in REGISTRIES.items():
-        for model in registry.models:
+    for service, registries in REGISTRIES.items():
+        for model in (m for r in registries for m in r.models):
             name = f"events/{model.event_type}.v{model.schema_version}.json"
             files[name] = json.dumps(event_schema(service, model), indent=2, sort_keys=True) + "\n"
     return files
