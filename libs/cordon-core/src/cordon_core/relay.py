@@ -26,8 +26,8 @@ from cordon_core.observability import RELAY_BATCH_SECONDS, RELAY_POSITION, RELAY
 
 log = structlog.get_logger(__name__)
 
-TopicRouter = Callable[[str], str]
-"""Maps an event type to the topic it is published on."""
+TopicRouter = Callable[[str], str | None]
+"""Maps an event type to the topic it is published on; None keeps it private (unpublished)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +76,7 @@ class OutboxRelay:
                     return
             log.info("relay_leading", relay=self._label)
             try:
-                position = await self._load_position(leader)
+                position = await self.load_position(leader)
                 while not self._stopping.is_set():
                     published, position = await self.publish_batch(leader, position)
                     if published < self.batch_size and await self._sleep(self.poll_interval):
@@ -95,7 +95,7 @@ class OutboxRelay:
             return False
         return True
 
-    async def _load_position(self, conn: asyncpg.Connection) -> RelayPosition:
+    async def load_position(self, conn: asyncpg.Connection) -> RelayPosition:
         await conn.execute(
             f"INSERT INTO {self.schema}.relay_positions (relay_name) VALUES ($1)"
             " ON CONFLICT DO NOTHING",
@@ -136,6 +136,9 @@ class OutboxRelay:
         started = time.perf_counter()
         futures = []
         for row in rows:
+            topic = self.route(row["event_type"])
+            if topic is None:
+                continue
             headers = encode_headers(
                 event_id=row["event_id"],
                 event_type=row["event_type"],
@@ -154,7 +157,7 @@ class OutboxRelay:
             )
             futures.append(
                 await self.producer.send(
-                    self.route(row["event_type"]),
+                    topic,
                     value=row["payload"].encode(),
                     key=row["partition_key"].encode(),
                     headers=headers,

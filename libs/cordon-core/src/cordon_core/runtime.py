@@ -52,6 +52,7 @@ class ServiceRuntime:
         migrations: Sequence[Migration] = (),
         schema: str | None = None,
         relay: bool = True,
+        private_event_types: Iterable[str] = (),
     ) -> None:
         self.service = service
         self.settings = settings
@@ -61,6 +62,8 @@ class ServiceRuntime:
         self.topics = Topics(settings.topic_prefix)
         self.events_topic = self.topics.events(service)
         self.with_relay = relay
+        self.private_event_types = frozenset(private_event_types)
+        """Event types kept in the store but never published (e.g. personal data)."""
         self.subscriptions: list[Subscription] = []
         self.consumers: list[EventConsumer] = []
         self._pool: asyncpg.Pool | None = None
@@ -86,6 +89,9 @@ class ServiceRuntime:
         assert self._producer is not None, "runtime not started"
         return self._producer
 
+    def topic_for(self, event_type: str) -> str | None:
+        return None if event_type in self.private_event_types else self.events_topic
+
     def subscribe(self, subscription: Subscription) -> None:
         self.subscriptions.append(subscription)
 
@@ -110,7 +116,7 @@ class ServiceRuntime:
                 pool=self._pool,
                 schema=self.schema,
                 producer=self._producer,
-                route=lambda _event_type: self.events_topic,
+                route=self.topic_for,
                 source=f"/cordon/{self.service}",
                 batch_size=s.relay_batch_size,
                 poll_interval=s.relay_poll_interval_ms / 1000,

@@ -230,3 +230,32 @@ class RelayContract:
 
         assert len(records) == 20
         assert sorted([first.published_total, second.published_total]) == [0, 20]
+
+    async def test_a_private_event_type_stays_in_the_store_and_is_never_published(
+        self, settings: ServiceSettings, pool: asyncpg.Pool, store: PostgresEventStore, topic: str
+    ) -> None:
+        producer = make_producer(settings)
+        await producer.start()
+        relay = OutboxRelay(
+            pool=pool,
+            schema=SCHEMA,
+            producer=producer,
+            route=lambda t: None if t == "CounterOpened" else topic,
+            source="/cordon/contract",
+        )
+        await store.append(
+            "s",
+            [PendingEvent(CounterOpened(label="private")), *bumps(2)],
+            expected_version=0,
+            metadata=meta(),
+        )
+        try:
+            async with pool.acquire() as conn:
+                published, _ = await relay.publish_batch(conn, await relay.load_position(conn))
+        finally:
+            await producer.stop()
+
+        records = await read_topic(settings.kafka_bootstrap, topic, expect=2)
+        assert published == 3
+        assert [header(r, "ce_type") for r in records] == ["cordon.CounterBumped"] * 2
+        assert await pool.fetchval(f"SELECT count(*) FROM {SCHEMA}.events") == 3
