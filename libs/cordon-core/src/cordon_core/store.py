@@ -27,6 +27,12 @@ _COLUMNS = (
 )
 
 
+_INSERT_COLUMNS = (
+    "event_id", "stream_id", "stream_version", "partition_key", "event_type", "schema_version",
+    "payload", "occurred_at", "correlation_id", "causation_id", "actor", "district", "community",
+)  # fmt: skip
+
+
 class ConcurrencyError(Exception):
     """Another writer appended to the stream first: reload the aggregate and decide again."""
 
@@ -41,6 +47,17 @@ class ConcurrencyError(Exception):
 
 class EventIdConflict(Exception):
     """Some, but not all, of an append's event ids are already stored: not a plain retry."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamAppend:
+    """One stream's part of an ``append_many``: events after ``expected_version``."""
+
+    stream_id: str
+    events: Sequence[PendingEvent]
+    expected_version: int | None
+    metadata: EventMetadata
+    partition_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,92 +98,144 @@ class PostgresEventStore:
         Re-appending events whose ids are all stored already returns the stored
         envelopes and writes nothing, so a retried command is harmless.
         """
-        if not events:
-            return []
+        [appended] = await self.append_many(
+            [StreamAppend(stream_id, events, expected_version, metadata, partition_key)],
+            conn=conn,
+        )
+        return appended
+
+    async def append_many(
+        self, appends: Sequence[StreamAppend], *, conn: asyncpg.Connection | None = None
+    ) -> list[list[Envelope]]:
+        """Several appends, to one or many streams, in one transaction and three statements.
+
+        Each append is checked as ``append`` checks it (a later append to the same stream
+        follows the earlier one); any conflict fails them all. Returns the envelopes of
+        each append, in order.
+        """
+        if not any(a.events for a in appends):
+            return [[] for _ in appends]
         if conn is None:
             async with self.pool.acquire() as own, own.transaction():
-                return await self._append(
-                    own, stream_id, events, expected_version, metadata, partition_key
-                )
+                return await self._append_many(own, appends)
         async with conn.transaction():  # a savepoint when the caller has a transaction open
-            return await self._append(
-                conn, stream_id, events, expected_version, metadata, partition_key
-            )
+            return await self._append_many(conn, appends)
 
-    async def _append(
-        self,
-        conn: asyncpg.Connection,
-        stream_id: str,
-        events: Sequence[PendingEvent],
-        expected_version: int | None,
-        metadata: EventMetadata,
-        partition_key: str | None,
-    ) -> list[Envelope]:
-        ids = [e.event_id for e in events]
-        stored = await conn.fetch(
+    async def _append_many(
+        self, conn: asyncpg.Connection, appends: Sequence[StreamAppend]
+    ) -> list[list[Envelope]]:
+        ids = [e.event_id for a in appends for e in a.events]
+        stored_rows = await conn.fetch(
             f"SELECT {_COLUMNS} FROM {self.schema}.events WHERE event_id = ANY($1::uuid[])"
             " ORDER BY global_position",
             ids,
         )
-        if stored:
-            if len(stored) == len(ids):
-                return [self._envelope(r) for r in stored]
-            raise EventIdConflict(f"{len(stored)} of {len(ids)} event ids already stored")
+        stored = {r["event_id"]: r for r in stored_rows}
+        fresh: list[int] = []  # indexes of appends to write
+        results: list[list[Envelope]] = [[] for _ in appends]
+        for i, append in enumerate(appends):
+            found = [stored[e.event_id] for e in append.events if e.event_id in stored]
+            if not found:
+                fresh.append(i)
+            elif len(found) == len(append.events):
+                results[i] = [self._envelope(r) for r in found]
+            else:
+                raise EventIdConflict(
+                    f"stream {append.stream_id!r}: {len(found)} of {len(append.events)}"
+                    " event ids already stored"
+                )
+        if not fresh:
+            return results
 
-        head = await conn.fetchrow(
-            f"SELECT stream_version, tx_id > pg_current_xact_id() AS newer_tx"
-            f" FROM {self.schema}.events WHERE stream_id = $1"
-            " ORDER BY stream_version DESC LIMIT 1",
-            stream_id,
-        )
-        current = head["stream_version"] if head else 0
-        if expected_version is not None and current != expected_version:
-            raise ConcurrencyError(stream_id, expected_version, current, "version mismatch")
-        if head is not None and head["newer_tx"]:
-            # The head was written by a transaction with a larger id than ours (our id was
-            # taken before that writer committed). The relay publishes in transaction-id
-            # order, so appending here would publish this stream out of order: retry in a
-            # fresh transaction instead.
-            raise ConcurrencyError(stream_id, expected_version, current, "stream head is newer")
-
-        key = partition_key or stream_id
+        streams = list({appends[i].stream_id for i in fresh})
+        heads = {
+            r["stream_id"]: r
+            for r in await conn.fetch(
+                f"""SELECT DISTINCT ON (stream_id) stream_id, stream_version,
+                           tx_id > pg_current_xact_id() AS newer_tx
+                    FROM {self.schema}.events WHERE stream_id = ANY($1::text[])
+                    ORDER BY stream_id, stream_version DESC""",
+                streams,
+            )
+        }
+        for stream_id, head in heads.items():
+            if head["newer_tx"]:
+                # The head was written by a transaction with a larger id than ours (our id
+                # was taken before that writer committed). The relay publishes in
+                # transaction-id order, so appending here would publish this stream out of
+                # order: retry in a fresh transaction instead.
+                raise ConcurrencyError(
+                    stream_id, None, head["stream_version"], "stream head is newer"
+                )
+        current = {s: (heads[s]["stream_version"] if s in heads else 0) for s in streams}
+        columns: dict[str, list[Any]] = {name: [] for name in _INSERT_COLUMNS}
+        starts: dict[int, int] = {}
+        for i in fresh:
+            append = appends[i]
+            version = starts[i] = current[append.stream_id]
+            if append.expected_version is not None and version != append.expected_version:
+                raise ConcurrencyError(
+                    append.stream_id, append.expected_version, version, "version mismatch"
+                )
+            meta = append.metadata
+            for event in append.events:
+                version += 1
+                row = (
+                    event.event_id, append.stream_id, version,
+                    append.partition_key or append.stream_id, event.payload.event_type,
+                    event.payload.schema_version, event.payload.model_dump_json(),
+                    event.occurred_at, meta.correlation_id, meta.causation_id, meta.actor,
+                    meta.district, meta.community,
+                )  # fmt: skip
+                for name, value in zip(_INSERT_COLUMNS, row, strict=True):
+                    columns[name].append(value)
+            current[append.stream_id] = version
         try:
-            rows = await conn.fetch(
-                f"""INSERT INTO {self.schema}.events (event_id, stream_id, stream_version,
-                        partition_key, event_type, schema_version, payload, occurred_at,
-                        correlation_id, causation_id, actor, district, community)
-                    SELECT e.id, $2, $3 + e.ord, $4, e.type, e.version, e.payload::jsonb,
-                           e.occurred_at, $8, $9, $10, $11, $12
-                    FROM unnest($1::uuid[], $5::text[], $6::int[], $7::text[],
-                                $13::timestamptz[])
-                         WITH ORDINALITY AS e(id, type, version, payload, occurred_at, ord)
-                    ORDER BY e.ord
-                    RETURNING {_COLUMNS}""",
-                ids,
-                stream_id,
-                current,
-                key,
-                [e.payload.event_type for e in events],
-                [e.payload.schema_version for e in events],
-                [e.payload.model_dump_json() for e in events],
-                metadata.correlation_id,
-                metadata.causation_id,
-                metadata.actor,
-                metadata.district,
-                metadata.community,
-                [e.occurred_at for e in events],
+            written = await conn.fetch(
+                f"""INSERT INTO {self.schema}.events ({", ".join(_INSERT_COLUMNS)})
+                    SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[],
+                        $5::text[], $6::int[], $7::jsonb[], $8::timestamptz[], $9::uuid[],
+                        $10::uuid[], $11::text[], $12::text[], $13::text[])
+                    RETURNING event_id, global_position, recorded_at""",
+                *columns.values(),
             )
         except asyncpg.UniqueViolationError as error:
             if error.constraint_name == "events_stream_version_key":
                 raise ConcurrencyError(
-                    stream_id, expected_version, None, "another writer appended first"
+                    str(error.detail), None, None, "another writer appended first"
                 ) from error
             raise EventIdConflict(str(error)) from error
-        for event in events:
-            EVENTS_APPENDED.labels(self.schema, event.payload.event_type).inc()
-        envelopes = [self._envelope(r) for r in rows]
-        envelopes.sort(key=lambda env: env.stream_version)
-        return envelopes
+        by_id = {row["event_id"]: row for row in written}
+        for i in fresh:
+            append = appends[i]
+            for offset, event in enumerate(append.events, start=1):
+                row = by_id[event.event_id]
+                results[i].append(self._new_envelope(append, event, starts[i] + offset, row))
+                EVENTS_APPENDED.labels(self.schema, event.payload.event_type).inc()
+        return results
+
+    def _new_envelope(
+        self, append: StreamAppend, event: PendingEvent, version: int, row: asyncpg.Record
+    ) -> Envelope:
+        meta = append.metadata
+        return Envelope(
+            event_id=event.event_id,
+            event_type=event.payload.event_type,
+            schema_version=event.payload.schema_version,
+            stream_id=append.stream_id,
+            stream_version=version,
+            partition_key=append.partition_key or append.stream_id,
+            occurred_at=event.occurred_at,
+            recorded_at=row["recorded_at"],
+            correlation_id=meta.correlation_id,
+            causation_id=meta.causation_id,
+            actor=meta.actor,
+            district=meta.district,
+            community=meta.community,
+            payload=event.payload,
+            source=self.source,
+            global_position=row["global_position"],
+        )
 
     async def load_stream(
         self, stream_id: str, *, after_version: int = 0, conn: asyncpg.Connection | None = None

@@ -12,7 +12,13 @@ import pytest
 
 from cordon_core.envelope import PendingEvent
 from cordon_core.migrations import apply_migrations, core_migrations
-from cordon_core.store import ConcurrencyError, EventIdConflict, PostgresEventStore, Snapshot
+from cordon_core.store import (
+    ConcurrencyError,
+    EventIdConflict,
+    PostgresEventStore,
+    Snapshot,
+    StreamAppend,
+)
 from cordon_testing.sample import CounterBumped, CounterOpened, bumps, meta, registry
 
 SCHEMA = "contract"
@@ -157,3 +163,46 @@ class EventStoreContract:
 
             with pytest.raises(ConcurrencyError, match="newer"):
                 await store.append("s", bumps(1), expected_version=2, metadata=meta(), conn=old)
+
+    async def test_append_many_writes_several_streams_in_one_go_in_version_order(
+        self, store: PostgresEventStore
+    ) -> None:
+        await store.append("a", bumps(1), expected_version=0, metadata=meta())
+
+        results = await store.append_many(
+            [
+                StreamAppend("a", bumps(2), 1, meta()),
+                StreamAppend("b", bumps(1), 0, meta(), partition_key="k"),
+                StreamAppend("a", bumps(1), 3, meta()),
+            ]
+        )
+
+        assert [[e.stream_version for e in r] for r in results] == [[2, 3], [1], [4]]
+        assert results[1][0].partition_key == "k"
+        loaded = await store.load_stream("a")
+        assert loaded[1:] == [*results[0], *results[2]], "returned envelopes equal stored ones"
+
+    async def test_append_many_is_all_or_nothing_on_a_conflict(
+        self, store: PostgresEventStore
+    ) -> None:
+        await store.append("a", bumps(1), expected_version=0, metadata=meta())
+
+        with pytest.raises(ConcurrencyError):
+            await store.append_many(
+                [StreamAppend("b", bumps(1), 0, meta()), StreamAppend("a", bumps(1), 0, meta())]
+            )
+
+        assert await store.stream_version("b") == 0
+
+    async def test_append_many_retried_after_partial_success_writes_only_the_new_ones(
+        self, store: PostgresEventStore
+    ) -> None:
+        first = StreamAppend("a", bumps(2), 0, meta())
+        second = StreamAppend("b", bumps(1), 0, meta())
+        [already] = await store.append_many([first])
+
+        again = await store.append_many([first, second])
+
+        assert again[0] == already
+        assert [e.stream_version for e in again[1]] == [1]
+        assert len(await store.read_all()) == 3
