@@ -1,12 +1,13 @@
-"""Events the registry publishes on ``<prefix>.registry.events``, keyed by household.
+"""Events the registry publishes on ``<prefix>.registry.events``.
 
-Only pseudonymous ids and place ids travel here: names, ID numbers and phone numbers stay
-inside the registry.
+Keyed by the aggregate they describe: person events by person id, place events by place
+id, visits by household. Only pseudonymous person ids, staff ids and place ids travel
+here: names, ID numbers, phone numbers and addresses stay inside the registry.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import Field
@@ -16,16 +17,29 @@ from cordon_core.envelope import DomainEvent, EventRegistry
 registry = EventRegistry()
 
 ResidenceType = Literal["owner", "tenant", "temporary", "returnee"]
+PlaceKind = Literal[
+    "sub_district", "community", "grid", "compound", "building", "unit", "household"
+]
+StaffRole = Literal["grid_worker", "building_head"]
+LedgerCategory = Literal[
+    "returnee", "migrant_worker", "student", "truck_driver", "elderly_living_alone", "frail"
+]
+"""The ledgers (台账) a community keeps: 返乡人员, 务工人员, 学生, 货车司机, 独居老人, 体弱."""
+RiskLevel = Literal["medium", "high"]
+VaccinationSource = Literal["registry", "screening"]
+
+PERSON_ID = "Stable pseudonymous person id; never an ID-card number."
 
 
 class _Residence(DomainEvent):
-    person_id: str = Field(description="Stable pseudonymous person id.")
+    person_id: str = Field(description=PERSON_ID)
     household_id: str
     building_id: str
     compound_id: str
     grid_id: str
     community_id: str
     sub_district_id: str
+    unit_id: str | None = Field(default=None, description="None when the building has no units.")
 
 
 @registry.register
@@ -44,6 +58,7 @@ class ResidentMoved(_Residence):
     event_type = "ResidentMoved"
     from_household_id: str
     moved_at: datetime
+    residence_type: ResidenceType | None = None
 
 
 @registry.register
@@ -57,3 +72,186 @@ class ResidentLeft(DomainEvent):
     community_id: str
     reason: str
     left_at: datetime
+
+
+@registry.register
+class ResidentCategorized(DomainEvent):
+    """The ledgers a resident is kept in changed; ``categories`` is the full new set."""
+
+    event_type = "ResidentCategorized"
+    person_id: str = Field(description=PERSON_ID)
+    household_id: str
+    community_id: str
+    categories: list[LedgerCategory]
+    changed_at: datetime
+
+
+@registry.register
+class KeyPersonFlagged(DomainEvent):
+    """A resident is a key person (重点人员) for the community, for the reason given."""
+
+    event_type = "KeyPersonFlagged"
+    person_id: str = Field(description=PERSON_ID)
+    household_id: str
+    community_id: str
+    reason: str
+    flagged_at: datetime
+
+
+@registry.register
+class KeyPersonCleared(DomainEvent):
+    event_type = "KeyPersonCleared"
+    person_id: str = Field(description=PERSON_ID)
+    community_id: str
+    reason: str
+    cleared_at: datetime
+
+
+class _Place(DomainEvent):
+    place_id: str
+    kind: PlaceKind
+    parent_id: str | None = Field(
+        description="None only for a sub-district (its parent is the district)."
+    )
+    community_id: str | None = Field(
+        description="The community the place belongs to, if below one."
+    )
+
+
+@registry.register
+class PlaceAdded(_Place):
+    event_type = "PlaceAdded"
+    name: str
+    added_at: datetime
+
+
+@registry.register
+class PlaceRenamed(_Place):
+    event_type = "PlaceRenamed"
+    name: str
+    previous_name: str
+    renamed_at: datetime
+
+
+@registry.register
+class PlaceMerged(_Place):
+    """The place was merged into another of the same kind; its children now belong there
+    (and, for a household, its residents moved there: see ``ResidentMoved``)."""
+
+    event_type = "PlaceMerged"
+    into_place_id: str
+    children_moved: list[str]
+    merged_at: datetime
+
+
+@registry.register
+class PlaceClosed(_Place):
+    event_type = "PlaceClosed"
+    reason: str
+    closed_at: datetime
+
+
+class _Assignment(DomainEvent):
+    place_id: str = Field(description="The grid (grid worker) or building (building head).")
+    community_id: str
+    role: StaffRole
+    staff_id: str = Field(description="Pseudonymous staff id.")
+
+
+@registry.register
+class StaffAssigned(_Assignment):
+    event_type = "StaffAssigned"
+    assigned_at: datetime
+
+
+@registry.register
+class StaffUnassigned(_Assignment):
+    event_type = "StaffUnassigned"
+    unassigned_at: datetime
+
+
+@registry.register
+class VaccinationRecorded(DomainEvent):
+    """A vaccine dose a resident received (疫苗接种), from the registry or a visit."""
+
+    event_type = "VaccinationRecorded"
+    person_id: str = Field(description=PERSON_ID)
+    household_id: str
+    community_id: str
+    dose_number: int = Field(ge=1)
+    vaccinated_on: date
+    vaccine: str | None = None
+    source: VaccinationSource
+    recorded_at: datetime
+
+
+@registry.register
+class RiskAreaDesignated(DomainEvent):
+    """The district lists an area as medium or high risk (中高风险地区) for a period;
+    a later designation of the same area code replaces it."""
+
+    event_type = "RiskAreaDesignated"
+    area_code: str
+    area_name: str
+    level: RiskLevel
+    valid_from: date
+    valid_until: date
+    designated_at: datetime
+
+
+@registry.register
+class ScreeningRoundOpened(DomainEvent):
+    """A community starts a round of door-to-door screening (滚动排查)."""
+
+    event_type = "ScreeningRoundOpened"
+    round_id: str
+    community_id: str
+    name: str
+    window_days: int = Field(description="How far back travel counts, normally 14 days.")
+    opened_at: datetime
+
+
+@registry.register
+class ScreeningRoundClosed(DomainEvent):
+    event_type = "ScreeningRoundClosed"
+    round_id: str
+    community_id: str
+    households_visited: int
+    households_registered: int
+    closed_at: datetime
+
+
+@registry.register
+class HouseholdVisited(DomainEvent):
+    """A grid worker visited a household in a screening round (入户排查)."""
+
+    event_type = "HouseholdVisited"
+    round_id: str
+    visit_id: str
+    household_id: str
+    grid_id: str
+    community_id: str
+    staff_id: str = Field(description="Pseudonymous id of the visiting grid worker.")
+    visited_at: datetime
+    present_person_ids: list[str]
+    absent_person_ids: list[str]
+    symptomatic_person_ids: list[str]
+    returnee_contact_person_ids: list[str]
+
+
+@registry.register
+class TravelHistoryReported(DomainEvent):
+    """A visit found a stay in a medium- or high-risk area inside the round's window."""
+
+    event_type = "TravelHistoryReported"
+    round_id: str
+    visit_id: str
+    person_id: str = Field(description=PERSON_ID)
+    household_id: str
+    community_id: str
+    area_code: str
+    area_name: str
+    risk_level: RiskLevel
+    stayed_from: date
+    stayed_until: date
+    reported_at: datetime

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import asyncpg
 import structlog
@@ -34,23 +34,68 @@ from cordon_core.store import ConcurrencyError
 log = structlog.get_logger(__name__)
 
 
-class EventHandler(Protocol):
-    """Applies events inside the transaction the runtime opened; must not commit it."""
-
-    async def apply_batch(
-        self, conn: asyncpg.Connection, envelopes: Sequence[Envelope]
-    ) -> None: ...
+T = TypeVar("T")
+T_contra = TypeVar("T_contra", contravariant=True)
 
 
-@dataclass(frozen=True)
-class PerEvent:
-    """Adapts a per-event coroutine function to the batch handler protocol."""
+class BatchHandler(Protocol[T_contra]):
+    """Applies messages inside the transaction the runtime opened; must not commit it."""
 
-    apply: Callable[[asyncpg.Connection, Envelope], Awaitable[None]]
+    async def apply_batch(self, conn: asyncpg.Connection, items: Sequence[T_contra]) -> None: ...
 
-    async def apply_batch(self, conn: asyncpg.Connection, envelopes: Sequence[Envelope]) -> None:
-        for envelope in envelopes:
-            await self.apply(conn, envelope)
+
+class MalformedRecord(ValueError):
+    """A record this consumer cannot read: dead-lettered at once, never retried."""
+
+
+class RecordCodec(Protocol[T]):
+    """How a consumer reads its topic's records."""
+
+    def decode(self, record: ConsumerRecord[Any, Any]) -> T | None:
+        """The message, or None when it is not for this consumer; MalformedRecord when it
+        cannot be read."""
+        ...
+
+    def identity(self, item: T) -> uuid.UUID:
+        """The id the inbox deduplicates by."""
+        ...
+
+    def log_context(self, item: T) -> dict[str, str]: ...
+
+
+class CloudEventCodec:
+    """Cordon events in CloudEvents binary mode; types this consumer does not handle (or does
+    not know) are skipped, so a producer can add event types first."""
+
+    def __init__(self, registry: EventRegistry, event_types: Iterable[str] | None = None) -> None:
+        self.registry = registry
+        self.event_types = set(event_types) if event_types is not None else None
+
+    def decode(self, record: ConsumerRecord[Any, Any]) -> Envelope | None:
+        ce_type = dict(record.headers or ()).get("ce_type")
+        if ce_type is not None and ce_type.startswith(b"cordon."):
+            event_type = ce_type.decode().removeprefix("cordon.")
+            wanted = (
+                event_type in self.event_types
+                if self.event_types is not None
+                else self.registry.knows(event_type)
+            )
+            if not wanted:
+                return None
+        try:
+            return record_to_envelope(record.headers, record.value, self.registry)
+        except MalformedEvent as error:
+            raise MalformedRecord(str(error)) from error
+
+    def identity(self, item: Envelope) -> uuid.UUID:
+        return item.event_id
+
+    def log_context(self, item: Envelope) -> dict[str, str]:
+        return {
+            "event_id": str(item.event_id),
+            "correlation_id": str(item.correlation_id),
+            "stream_id": item.stream_id,
+        }
 
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -77,67 +122,56 @@ class RetryPolicy:
 
 
 @dataclass
-class _Item:
+class _Item(Generic[T]):
     record: ConsumerRecord[Any, Any]
-    envelope: Envelope
+    message: T
+    id: uuid.UUID
 
 
-class EventConsumer:
-    """One consumer group: its topics, its handler, its inbox and its dead-letter topic."""
+class EventConsumer(Generic[T]):
+    """One consumer group: its topics, codec, handler, inbox and dead-letter topic."""
 
     def __init__(
         self,
         *,
         name: str,
         topics: Sequence[str],
-        handler: EventHandler,
+        codec: RecordCodec[T],
+        handler: BatchHandler[T],
         pool: asyncpg.Pool,
         schema: str,
-        registry: EventRegistry,
         producer: AIOKafkaProducer,
         dead_letter_topic: str,
         retry: RetryPolicy = RetryPolicy(),
-        event_types: Iterable[str] | None = None,
         lock_key: int | None = None,
     ) -> None:
         self.name = name
         self.topics = list(topics)
+        self.codec = codec
         self.handler = handler
         self.pool = pool
         self.schema = checked_identifier(schema)
-        self.registry = registry
         self.producer = producer
         self.dead_letter_topic = dead_letter_topic
         self.retry = retry
-        self.event_types = set(event_types) if event_types is not None else None
         self.lock_key = lock_key
         self.kafka_subscriber: Any = None
         """The FastStream subscriber feeding this consumer, once attached (for lag)."""
 
-    def wants(self, ce_type: str | None) -> bool:
-        if ce_type is None or not ce_type.startswith("cordon."):
-            return True  # not ours to judge: decoding will dead-letter it
-        event_type = ce_type.removeprefix("cordon.")
-        if self.event_types is not None:
-            return event_type in self.event_types
-        return self.registry.knows(event_type)
-
     async def handle_records(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         """Apply a polled batch; returns once every record is applied, skipped or dead-lettered."""
         started = time.perf_counter()
-        items: list[_Item] = []
+        items: list[_Item[T]] = []
         for record in records:
-            headers = dict(record.headers or ())
-            ce_type = headers.get("ce_type")
-            if not self.wants(ce_type.decode() if ce_type else None):
+            try:
+                message = self.codec.decode(record)
+            except MalformedRecord as error:
+                await self._dead_letter(record, None, error, attempts=1)
+                continue
+            if message is None:
                 CONSUMER_EVENTS.labels(self.name, "ignored").inc()
                 continue
-            try:
-                items.append(
-                    _Item(record, record_to_envelope(record.headers, record.value, self.registry))
-                )
-            except MalformedEvent as error:
-                await self._dead_letter(record, None, error, attempts=1)
+            items.append(_Item(record, message, self.codec.identity(message)))
         if items:
             try:
                 await self._until_not_transient(self._apply, items)
@@ -149,11 +183,11 @@ class EventConsumer:
                     await self._apply_alone(item)
         CONSUMER_BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
 
-    async def _apply(self, items: Sequence[_Item]) -> None:
+    async def _apply(self, items: Sequence[_Item[T]]) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             if self.lock_key is not None:
                 await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", self.lock_key)
-            ids = [item.envelope.event_id for item in items]
+            ids = [item.id for item in items]
             seen = {
                 row["event_id"]
                 for row in await conn.fetch(
@@ -163,10 +197,10 @@ class EventConsumer:
                     ids,
                 )
             }
-            fresh: dict[uuid.UUID, Envelope] = {}
+            fresh: dict[uuid.UUID, T] = {}
             for item in items:
-                if item.envelope.event_id not in seen:
-                    fresh.setdefault(item.envelope.event_id, item.envelope)
+                if item.id not in seen:
+                    fresh.setdefault(item.id, item.message)
             if fresh:
                 await self.handler.apply_batch(conn, list(fresh.values()))
                 # Written last: a transaction id taken before the handler loads an aggregate
@@ -180,16 +214,13 @@ class EventConsumer:
         CONSUMER_EVENTS.labels(self.name, "applied").inc(len(fresh))
         CONSUMER_EVENTS.labels(self.name, "duplicate").inc(len(items) - len(fresh))
 
-    async def _apply_alone(self, item: _Item) -> None:
+    async def _apply_alone(self, item: _Item[T]) -> None:
         with structlog.contextvars.bound_contextvars(
-            consumer=self.name,
-            event_id=str(item.envelope.event_id),
-            correlation_id=str(item.envelope.correlation_id),
-            stream_id=item.envelope.stream_id,
+            consumer=self.name, **self.codec.log_context(item.message)
         ):
             await self._attempt(item)
 
-    async def _attempt(self, item: _Item) -> None:
+    async def _attempt(self, item: _Item[T]) -> None:
         for attempt in range(1, self.retry.max_attempts + 1):
             try:
                 await self._until_not_transient(self._apply, [item])
@@ -197,12 +228,12 @@ class EventConsumer:
             except Exception as error:
                 log.warning("consumer_event_failed", attempt=attempt, error=repr(error))
                 if attempt == self.retry.max_attempts:
-                    await self._dead_letter(item.record, item.envelope, error, attempts=attempt)
+                    await self._dead_letter(item.record, item.id, error, attempts=attempt)
                     return
                 await asyncio.sleep(self.retry.delay(attempt))
 
     async def _until_not_transient(
-        self, fn: Callable[[Sequence[_Item]], Awaitable[None]], items: Sequence[_Item]
+        self, fn: Callable[[Sequence[_Item[T]]], Awaitable[None]], items: Sequence[_Item[T]]
     ) -> None:
         attempt = 0
         while True:
@@ -222,7 +253,7 @@ class EventConsumer:
     async def _dead_letter(
         self,
         record: ConsumerRecord[Any, Any],
-        envelope: Envelope | None,
+        message_id: uuid.UUID | None,
         error: BaseException,
         *,
         attempts: int,
@@ -242,13 +273,13 @@ class EventConsumer:
         await self.producer.send_and_wait(
             self.dead_letter_topic, value=record.value, key=record.key, headers=headers
         )
-        if envelope is not None:
+        if message_id is not None:
             async with self.pool.acquire() as conn:
                 await conn.execute(
                     f"INSERT INTO {self.schema}.inbox (consumer, event_id, outcome)"
                     " VALUES ($1, $2, 'dead_lettered') ON CONFLICT DO NOTHING",
                     self.name,
-                    envelope.event_id,
+                    message_id,
                 )
         CONSUMER_EVENTS.labels(self.name, "dead_lettered").inc()
         log.error(
@@ -257,7 +288,7 @@ class EventConsumer:
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,
-            event_id=str(envelope.event_id) if envelope else None,
+            message_id=str(message_id) if message_id else None,
             error=repr(error),
         )
 

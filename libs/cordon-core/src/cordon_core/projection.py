@@ -18,7 +18,7 @@ import asyncpg
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
-from cordon_core.consumer import EventConsumer, RetryPolicy
+from cordon_core.consumer import CloudEventCodec, EventConsumer, RetryPolicy
 from cordon_core.envelope import Envelope, EventRegistry
 from cordon_core.kafka import Topics, topic_partitions
 from cordon_core.runtime import Subscription
@@ -98,14 +98,13 @@ async def rebuild(
         applier = EventConsumer(
             name=consumer_name(projection),
             topics=topics,
+            codec=CloudEventCodec(registry, projection.event_types),
             handler=projection,
             pool=pool,
             schema=schema,
-            registry=registry,
             producer=producer,
             dead_letter_topic=Topics(settings.topic_prefix).dead_letter(consumer_name(projection)),
             retry=RetryPolicy(settings.consumer_max_attempts),
-            event_types=projection.event_types,
         )
         read = 0
         async with pool.acquire() as guard:

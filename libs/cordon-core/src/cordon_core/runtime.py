@@ -16,7 +16,14 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from cordon_core.consumer import EventConsumer, EventHandler, RetryPolicy, report_lag
+from cordon_core.consumer import (
+    BatchHandler,
+    CloudEventCodec,
+    EventConsumer,
+    RecordCodec,
+    RetryPolicy,
+    report_lag,
+)
 from cordon_core.envelope import EventRegistry
 from cordon_core.kafka import Topics, ensure_topics, make_producer
 from cordon_core.migrations import Migration, apply_migrations, core_migrations
@@ -29,11 +36,15 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True)
 class Subscription:
+    """A consumer group: Cordon events by default, or any records with their own codec."""
+
     name: str
     topics: Sequence[str]
-    handler: EventHandler
+    handler: BatchHandler[Any]
     event_types: Iterable[str] | None = None
     lock_key: int | None = None
+    codec: RecordCodec[Any] | None = None
+    """How to read the records; None: Cordon CloudEvents of ``event_types``."""
 
 
 class ServiceRuntime:
@@ -65,7 +76,7 @@ class ServiceRuntime:
         self.private_event_types = frozenset(private_event_types)
         """Event types kept in the store but never published (e.g. personal data)."""
         self.subscriptions: list[Subscription] = []
-        self.consumers: list[EventConsumer] = []
+        self.consumers: list[EventConsumer[Any]] = []
         self._pool: asyncpg.Pool | None = None
         self._producer: AIOKafkaProducer | None = None
         self._store: PostgresEventStore | None = None
@@ -142,17 +153,16 @@ class ServiceRuntime:
             s.consumer_retry_backoff_max_ms / 1000,
         )
         for sub in self.subscriptions:
-            consumer = EventConsumer(
+            consumer: EventConsumer[Any] = EventConsumer(
                 name=sub.name,
                 topics=sub.topics,
+                codec=sub.codec or CloudEventCodec(self.registry, sub.event_types),
                 handler=sub.handler,
                 pool=self.pool,
                 schema=self.schema,
-                registry=self.registry,
                 producer=self.producer,
                 dead_letter_topic=self.topics.dead_letter(sub.name),
                 retry=retry,
-                event_types=sub.event_types,
                 lock_key=sub.lock_key,
             )
             self.consumers.append(consumer)
@@ -160,7 +170,7 @@ class ServiceRuntime:
         await self.broker.start()
         self._spawn(self._report_lag(), "lag")
 
-    def _attach(self, consumer: EventConsumer) -> None:
+    def _attach(self, consumer: EventConsumer[Any]) -> None:
         assert self.broker is not None
         s = self.settings
         subscriber = self.broker.subscriber(
