@@ -9,25 +9,30 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from cordon_contracts.gate import registry as gate_registry
+from cordon_contracts.gate import PersonEntered, PersonExited, registry
 from cordon_core.runtime import ServiceRuntime
 from cordon_core.settings import ServiceSettings
-from cordon_gate.domain.scans import Scan
-from cordon_gate.service.scans import record_scan
 from cordon_testing.kafka import read_topic
 from cordon_testing.plugin import settings_env
+from cordon_testing.upstream import Upstream
 
 
-def a_scan(n: int, community: str, direction: str = "in") -> Scan:
-    return Scan(
+def passage(n: int, community: str, direction: str) -> PersonEntered | PersonExited:
+    kind = PersonEntered if direction == "in" else PersonExited
+    return kind(
         scan_id=f"s{n}",
         checkpoint_id=f"{community}-gate",
         community_id=community,
-        person_id=f"p{n}",
-        direction=direction,  # type: ignore[arg-type]
+        compound_id=f"{community}-1",
+        direction=direction,
         scanned_at=datetime(2022, 4, 1, 2, n, tzinfo=UTC),
+        subject_kind="resident",
+        person_id=f"p{n}",
         temperature_c=36.5,
         health_code="green",
+        itinerary_risk=False,
+        policy_version=0,
+        status_as_of=None,
     )
 
 
@@ -44,12 +49,14 @@ def run_cli(settings: ServiceSettings, *args: str) -> subprocess.CompletedProces
 async def test_rebuild_replays_the_gate_topic_into_the_daily_traffic(
     settings: ServiceSettings,
 ) -> None:
-    gate = ServiceRuntime(service="gate", settings=settings, registry=gate_registry)
-    async with gate.running():
+    async with ServiceRuntime(
+        service="gate", settings=settings, registry=registry
+    ).running() as gate:
+        upstream = Upstream(gate)
         for n, (community, direction) in enumerate(
             [("maple", "in"), ("maple", "in"), ("maple", "out"), ("willow", "in")]
         ):
-            await record_scan(gate.store, a_scan(n, community, direction), district="d", actor="t")
+            await upstream.publish(f"scan:{n}", passage(n, community, direction))
         await read_topic(settings.kafka_bootstrap, gate.events_topic, expect=4)
 
     result = run_cli(settings, "rebuild", "gate-traffic")

@@ -1,4 +1,9 @@
-"""Events the gate service publishes on ``<prefix>.gate.events``, keyed by checkpoint."""
+"""Events the gate service publishes on ``<prefix>.gate.events``.
+
+Scan outcomes are keyed by checkpoint, passes by pass id, checkpoint and policy
+administration by checkpoint or community. Visitors appear only under a pseudonymous
+visitor id: their document, name and phone stay in the gate's private register.
+"""
 
 from __future__ import annotations
 
@@ -13,29 +18,221 @@ registry = EventRegistry()
 
 Direction = Literal["in", "out"]
 HealthCode = Literal["green", "yellow", "red"]
+SubjectKind = Literal["resident", "pass_holder", "visitor"]
+PassKind = Literal["temporary", "service", "exit_slip"]
+"""临时通行证 temporary pass, 蓝色出入证 service pass (e.g. water delivery), 出门条 exit slip."""
+
+DenialReason = Literal[
+    "checkpoint_closed",
+    "fever",
+    "red_code",
+    "yellow_code",
+    "itinerary_risk",
+    "isolated",
+    "health_monitoring",
+    "no_recent_negative_test",
+    "not_a_resident",
+    "visitors_refused",
+    "pass_unknown",
+    "pass_revoked",
+    "pass_not_valid_now",
+    "pass_wrong_community",
+    "pass_quota_exhausted",
+]
+Alert = Literal[
+    "fever", "red_code", "yellow_code", "itinerary_risk", "isolated_exit_attempt",
+    "health_monitoring_exit",
+]  # fmt: skip
 
 
-class _Passage(DomainEvent):
+class _ScanOutcome(DomainEvent):
+    """What the gate decided about one scan, and what it knew when it decided."""
+
     scan_id: str = Field(description="The device's own id for the scan; unique per checkpoint.")
     checkpoint_id: str
     community_id: str
-    person_id: str = Field(description="Pseudonymous person id; never an ID-card number.")
+    compound_id: str
+    direction: Direction
     scanned_at: datetime
+    subject_kind: SubjectKind
+    person_id: str = Field(
+        description="Pseudonymous id: the resident's or pass holder's person id, or the "
+        "visitor id. Never an ID-card number."
+    )
+    pass_id: str | None = None
     temperature_c: float
     health_code: HealthCode
+    itinerary_risk: bool = Field(description="Stayed in a medium/high-risk area in 14 days.")
+    vehicle_plate: str | None = None
+    alerts: list[Alert] = Field(default_factory=list)
+    policy_version: int = Field(description="Version of the community's gate policy applied.")
+    status_as_of: datetime | None = Field(
+        description="When the person's status (residence, isolation, tests) was last updated "
+        "from the other services' events; None when the gate knew nothing of the person."
+    )
 
 
 @registry.register
-class PersonEntered(_Passage):
+class PersonEntered(_ScanOutcome):
     """A person was checked at a checkpoint and let in."""
 
     event_type = "PersonEntered"
-    schema_version = 1
 
 
 @registry.register
-class PersonExited(_Passage):
+class PersonExited(_ScanOutcome):
     """A person was checked at a checkpoint and let out."""
 
     event_type = "PersonExited"
-    schema_version = 1
+
+
+@registry.register
+class EntryDenied(_ScanOutcome):
+    """A person was refused entry, for the reasons given."""
+
+    event_type = "EntryDenied"
+    reasons: list[DenialReason]
+
+
+@registry.register
+class ExitDenied(_ScanOutcome):
+    """A person was refused exit, for the reasons given."""
+
+    event_type = "ExitDenied"
+    reasons: list[DenialReason]
+
+
+@registry.register
+class ScanRejected(DomainEvent):
+    """A scan from the Kafka feed that could not be decided (e.g. an unknown checkpoint);
+    nothing else of it was recorded. HTTP callers get a 4xx instead."""
+
+    event_type = "ScanRejected"
+    scan_id: str
+    checkpoint_id: str
+    field: str
+    reason: str
+    received_at: datetime
+
+
+@registry.register
+class FeverDetected(DomainEvent):
+    """A temperature at or above the community's threshold: reported at once."""
+
+    event_type = "FeverDetected"
+    scan_id: str
+    checkpoint_id: str
+    community_id: str
+    compound_id: str
+    person_id: str
+    subject_kind: SubjectKind
+    temperature_c: float
+    threshold_c: float
+    scanned_at: datetime
+
+
+@registry.register
+class VisitorRegistered(DomainEvent):
+    """A non-resident was registered at a checkpoint (外来人员登记)."""
+
+    event_type = "VisitorRegistered"
+    visitor_id: str = Field(description="Pseudonym of the visitor's document; stable per district.")
+    scan_id: str
+    checkpoint_id: str
+    community_id: str
+    reason: str = Field(description="Why they came, as told at the gate.")
+    registered_at: datetime
+
+
+@registry.register
+class CheckpointRegistered(DomainEvent):
+    event_type = "CheckpointRegistered"
+    checkpoint_id: str
+    community_id: str
+    compound_id: str
+    name: str
+    requires_negative_test: bool
+    negative_test_hours: int
+
+
+@registry.register
+class CheckpointOpened(DomainEvent):
+    event_type = "CheckpointOpened"
+    checkpoint_id: str
+    community_id: str
+    reason: str
+
+
+@registry.register
+class CheckpointClosed(DomainEvent):
+    """Closed, e.g. a compound reduced from three gates to one; scans there are refused."""
+
+    event_type = "CheckpointClosed"
+    checkpoint_id: str
+    community_id: str
+    reason: str
+
+
+@registry.register
+class DeviceRegistered(DomainEvent):
+    """A device may report scans for a checkpoint (its token is stored only as a hash)."""
+
+    event_type = "DeviceRegistered"
+    device_id: str
+    checkpoint_id: str
+
+
+@registry.register
+class DeviceRevoked(DomainEvent):
+    event_type = "DeviceRevoked"
+    device_id: str
+    checkpoint_id: str
+    reason: str
+
+
+@registry.register
+class GatePolicyPublished(DomainEvent):
+    """A new version of a community's gate policy; decisions name the version they used."""
+
+    event_type = "GatePolicyPublished"
+    community_id: str
+    version: int
+    fever_threshold_c: float
+    yellow_code: Literal["deny", "alert"]
+    itinerary_risk: Literal["deny", "alert", "allow"]
+    health_monitoring_exit: Literal["deny", "alert", "allow"]
+    visitors: Literal["allow", "refuse"]
+    negative_test_hours: int
+
+
+@registry.register
+class PassIssued(DomainEvent):
+    event_type = "PassIssued"
+    pass_id: str
+    kind: PassKind
+    holder_person_id: str
+    community_id: str
+    valid_from: datetime
+    valid_until: datetime
+    daily_exit_quota: int | None = Field(description="Exits allowed per local day; None: any.")
+
+
+@registry.register
+class PassUsed(DomainEvent):
+    event_type = "PassUsed"
+    pass_id: str
+    scan_id: str
+    checkpoint_id: str
+    direction: Direction
+    local_day: str = Field(description="The community's local calendar day of the use.")
+    used_at: datetime
+
+
+@registry.register
+class PassRevoked(DomainEvent):
+    """Revoked on the spot (当场销毁出行证): every later scan with it is denied."""
+
+    event_type = "PassRevoked"
+    pass_id: str
+    reason: str
+    revoked_at: datetime

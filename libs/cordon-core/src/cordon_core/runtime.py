@@ -79,7 +79,8 @@ class ServiceRuntime:
         self.consumers: list[EventConsumer[Any]] = []
         self._pool: asyncpg.Pool | None = None
         self._producer: AIOKafkaProducer | None = None
-        self._store: PostgresEventStore | None = None
+        self.store = PostgresEventStore(None, self.schema, registry, source=f"/cordon/{service}")
+        """The service's event store; usable once the runtime has started."""
         self.relay: OutboxRelay | None = None
         self.broker: KafkaBroker | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -89,11 +90,6 @@ class ServiceRuntime:
     def pool(self) -> asyncpg.Pool:
         assert self._pool is not None, "runtime not started"
         return self._pool
-
-    @property
-    def store(self) -> PostgresEventStore:
-        assert self._store is not None, "runtime not started"
-        return self._store
 
     @property
     def producer(self) -> AIOKafkaProducer:
@@ -113,9 +109,7 @@ class ServiceRuntime:
         )
         async with self._pool.acquire() as conn:
             await apply_migrations(conn, self.schema, self.migrations)
-        self._store = PostgresEventStore(
-            self._pool, self.schema, self.registry, source=f"/cordon/{self.service}"
-        )
+        self.store.pool = self._pool
         dead_letters = [self.topics.dead_letter(sub.name) for sub in self.subscriptions]
         consumed = [t for sub in self.subscriptions for t in sub.topics]
         await ensure_topics(s, [self.events_topic, *consumed])

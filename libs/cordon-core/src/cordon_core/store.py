@@ -76,7 +76,7 @@ class PostgresEventStore:
     """
 
     def __init__(
-        self, pool: asyncpg.Pool, schema: str, registry: EventRegistry, *, source: str
+        self, pool: asyncpg.Pool | None, schema: str, registry: EventRegistry, *, source: str
     ) -> None:
         self.pool = pool
         self.schema = checked_identifier(schema)
@@ -116,6 +116,7 @@ class PostgresEventStore:
         if not any(a.events for a in appends):
             return [[] for _ in appends]
         if conn is None:
+            assert self.pool is not None, "the store has no pool yet"
             async with self.pool.acquire() as own, own.transaction():
                 return await self._append_many(own, appends)
         async with conn.transaction():  # a savepoint when the caller has a transaction open
@@ -236,6 +237,17 @@ class PostgresEventStore:
             source=self.source,
             global_position=row["global_position"],
         )
+
+    async def find(
+        self, event_ids: Sequence[uuid.UUID], *, conn: asyncpg.Connection | None = None
+    ) -> dict[uuid.UUID, Envelope]:
+        """The stored events among ``event_ids`` (e.g. to answer a retried command)."""
+        executor: Executor = conn or self.pool
+        rows = await executor.fetch(
+            f"SELECT {_COLUMNS} FROM {self.schema}.events WHERE event_id = ANY($1::uuid[])",
+            list(event_ids),
+        )
+        return {r["event_id"]: self._envelope(r) for r in rows}
 
     async def load_stream(
         self, stream_id: str, *, after_version: int = 0, conn: asyncpg.Connection | None = None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from cordon_devenv.demo import feed_gate
+from cordon_devenv.demo import DemoDistrict, feed_gate, open_gates
 from cordon_devenv.infra import Infrastructure
 
 
@@ -80,11 +80,11 @@ async def run_until_interrupted(system: RunningSystem, *, demo_rate: float) -> N
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    feeder = (
-        asyncio.create_task(feed_gate(system.url("gate"), per_second=demo_rate))
-        if demo_rate > 0
-        else None
-    )
+    feeder = None
+    if demo_rate > 0:
+        district = DemoDistrict()
+        await open_gates(system.url("gate"), district)
+        feeder = asyncio.create_task(feed_gate(system.url("gate"), district, per_second=demo_rate))
     await stop.wait()
     if feeder is not None:
         feeder.cancel()

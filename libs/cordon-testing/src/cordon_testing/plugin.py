@@ -3,6 +3,7 @@ prefix per test, so tests never see each other's events."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -39,22 +40,44 @@ def infrastructure() -> Iterator[Infrastructure]:
         stop_infrastructure(state)
 
 
-@pytest.fixture
-async def database_url(infrastructure: Infrastructure) -> AsyncIterator[str]:
-    """A new, empty database for this test."""
+@contextlib.asynccontextmanager
+async def fresh_database(server_url: str) -> AsyncIterator[str]:
+    """A new, empty database on the server, dropped afterwards."""
     name = f"t_{uuid.uuid4().hex[:16]}"
-    admin = await asyncpg.connect(infrastructure.database_url)
+    admin = await asyncpg.connect(server_url)
     try:
         await admin.execute(f"CREATE DATABASE {name}")
     finally:
         await admin.close()
-    base, _, _ = infrastructure.database_url.rpartition("/")
+    base, _, _ = server_url.rpartition("/")
     yield f"{base}/{name}"
-    admin = await asyncpg.connect(infrastructure.database_url)
+    admin = await asyncpg.connect(server_url)
     try:
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     finally:
         await admin.close()
+
+
+@pytest.fixture
+async def database_url(infrastructure: Infrastructure) -> AsyncIterator[str]:
+    """A new, empty database for this test."""
+    async with fresh_database(infrastructure.database_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+async def module_settings(infrastructure: Infrastructure) -> AsyncIterator[ServiceSettings]:
+    """Like ``settings``, shared by a module's tests (e.g. to run one service process for
+    all of them); tests keep apart by using their own ids."""
+    async with fresh_database(infrastructure.database_url) as url:
+        yield settings_for(
+            KafkaBackend(
+                infrastructure.broker_kind,
+                infrastructure.kafka_bootstrap,
+                infrastructure.kafka_idempotence,
+            ),
+            url,
+        )
 
 
 @dataclass(frozen=True)
@@ -84,6 +107,10 @@ def tansu_backend() -> Iterator[KafkaBackend]:
 @pytest.fixture
 def settings(kafka_backend: KafkaBackend, database_url: str) -> ServiceSettings:
     """Settings pointing at the real servers, with topics private to this test."""
+    return settings_for(kafka_backend, database_url)
+
+
+def settings_for(kafka_backend: KafkaBackend, database_url: str) -> ServiceSettings:
     return ServiceSettings(
         database_url=database_url,
         kafka_bootstrap=kafka_backend.bootstrap,

@@ -5,15 +5,20 @@ from __future__ import annotations
 import uvicorn
 
 from cordon_core.observability import configure_logging
-from cordon_core.settings import ServiceSettings
 from cordon_gate.bootstrap import build
+from cordon_gate.entrypoints.http import create_app
+from cordon_gate.settings import GateSettings
 
 
 def main() -> None:
-    settings = ServiceSettings()
+    settings = GateSettings()
     configure_logging(level=settings.log_level, json_logs=settings.log_json)
-    _, app = build(settings)
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None)
+    uvicorn.run(
+        create_app(build(settings)),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+    )
 
 
 if __name__ == "__main__":

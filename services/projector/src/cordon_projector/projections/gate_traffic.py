@@ -21,10 +21,10 @@ class GateTrafficProjection:
         self.schema = schema
         self.timezone = timezone
 
-    def local_day(self, envelope: Envelope) -> date:
-        """The day a passage counts on: the local calendar day it happened, however late
-        its event arrives."""
-        return envelope.occurred_at.astimezone(self.timezone).date()
+    def local_day(self, passage: PersonEntered | PersonExited) -> date:
+        """The day a passage counts on: the local calendar day the person passed the gate,
+        however late its event arrives."""
+        return passage.scanned_at.astimezone(self.timezone).date()
 
     async def apply_batch(self, conn: asyncpg.Connection, envelopes: Sequence[Envelope]) -> None:
         entries: Counter[tuple[str, date]] = Counter()
@@ -32,7 +32,7 @@ class GateTrafficProjection:
         for envelope in envelopes:
             payload = envelope.payload
             assert isinstance(payload, PersonEntered | PersonExited)
-            key = (payload.community_id, self.local_day(envelope))
+            key = (payload.community_id, self.local_day(payload))
             (entries if isinstance(payload, PersonEntered) else exits)[key] += 1
         keys = sorted(set(entries) | set(exits))
         await conn.execute(

@@ -1,0 +1,63 @@
+"""What the gate knows when it decides: checkpoints, community policies, passes, people."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from cordon_contracts.gate import PassKind
+
+IsolationLevel = Literal["centralized", "home", "monitoring"]
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    """A community's gate rules (versioned configuration). Version 0 is the default used
+    until the community publishes its own."""
+
+    community_id: str
+    version: int = 0
+    fever_threshold_c: float = 37.3
+    yellow_code: Literal["deny", "alert"] = "deny"
+    itinerary_risk: Literal["deny", "alert", "allow"] = "alert"
+    health_monitoring_exit: Literal["deny", "alert", "allow"] = "alert"
+    visitors: Literal["allow", "refuse"] = "allow"
+    negative_test_hours: int = 48
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    checkpoint_id: str
+    community_id: str
+    compound_id: str
+    name: str
+    is_open: bool
+    requires_negative_test: bool
+    negative_test_hours: int
+
+
+@dataclass(frozen=True)
+class PassState:
+    pass_id: str
+    kind: PassKind
+    holder_person_id: str
+    community_id: str
+    valid_from: datetime
+    valid_until: datetime
+    daily_exit_quota: int | None
+    revoked: bool
+    version: int
+    exits_today: int = 0
+    """Exits already made on the scan's local day."""
+
+
+@dataclass(frozen=True)
+class PersonStatus:
+    """The gate's own view of a person, built from registry, isolation and lab events."""
+
+    person_id: str
+    community_id: str | None
+    isolation_level: IsolationLevel | None
+    last_negative_test_at: datetime | None
+    as_of: datetime

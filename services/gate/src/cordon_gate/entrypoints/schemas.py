@@ -1,0 +1,117 @@
+"""The shapes devices send: one scan, validated field by field."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated, Literal, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from cordon_contracts.gate import SubjectKind
+from cordon_gate.domain.decisions import Scan
+from cordon_gate.service.scanning import IncomingScan, Pseudonymizer, VisitorIdentity
+
+Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,19}$")
+
+
+class VisitorIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    document_type: Literal["resident_id", "passport", "other"]
+    document_number: str = Field(min_length=4, max_length=40)
+    name: str = Field(min_length=1, max_length=60)
+    phone: str = Field(pattern=PHONE.pattern, description="Digits, optionally with +, - or spaces.")
+    reason: str = Field(min_length=1, max_length=200, description="Why they came.")
+
+
+class ScanIn(BaseModel):
+    """One scan. Exactly one of ``person_id`` (a resident's QR code), ``pass_code`` or
+    ``visitor`` says who it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scan_id: Id = Field(description="The device's own id; a retry with the same id is a no-op.")
+    checkpoint_id: Id
+    scanned_at: AwareDatetime
+    direction: Literal["in", "out"]
+    person_id: Id | None = None
+    pass_code: str | None = Field(default=None, min_length=8, max_length=64)
+    visitor: VisitorIn | None = None
+    temperature_c: float = Field(ge=34.0, le=43.0, description="Body temperature in °C.")
+    health_code: Literal["green", "yellow", "red"]
+    itinerary_risk: bool = Field(
+        default=False, description="Itinerary code shows a medium/high-risk area in 14 days."
+    )
+    vehicle_plate: str | None = Field(default=None, min_length=2, max_length=16)
+    negative_test_at: AwareDatetime | None = Field(
+        default=None,
+        description="Collection time of a negative test certificate shown at the gate.",
+    )
+
+    @model_validator(mode="after")
+    def exactly_one_subject(self) -> Self:
+        given = [n for n in ("person_id", "pass_code", "visitor") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "exactly one of person_id, pass_code or visitor is required"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        return self
+
+    def future_error(self, now: datetime, skew: timedelta) -> str | None:
+        if self.scanned_at > now + skew:
+            return f"scanned_at is in the future (more than {int(skew.total_seconds())} s ahead)"
+        return None
+
+    def incoming(self, pseudonyms: Pseudonymizer, correlation_id: uuid.UUID | None) -> IncomingScan:
+        visitor = None
+        subject_kind: SubjectKind
+        if self.visitor is not None:
+            v = self.visitor
+            visitor = VisitorIdentity(v.document_type, v.document_number, v.name, v.phone)
+            subject_kind, subject_id = (
+                "visitor",
+                pseudonyms.visitor_id(v.document_type, v.document_number),
+            )
+        elif self.pass_code is not None:
+            subject_kind, subject_id = "pass_holder", self.pass_code
+        else:
+            assert self.person_id is not None
+            subject_kind, subject_id = "resident", self.person_id
+        scan = Scan(
+            scan_id=self.scan_id,
+            checkpoint_id=self.checkpoint_id,
+            scanned_at=self.scanned_at,
+            direction=self.direction,
+            subject_kind=subject_kind,
+            subject_id=subject_id,
+            temperature_c=self.temperature_c,
+            health_code=self.health_code,
+            itinerary_risk=self.itinerary_risk,
+            vehicle_plate=self.vehicle_plate,
+            negative_test_at=self.negative_test_at,
+            visit_reason=self.visitor.reason if self.visitor else None,
+        )
+        return IncomingScan(scan, visitor, correlation_id)
+
+
+class ScanBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scans: list[ScanIn] = Field(min_length=1, max_length=1000)
+
+
+class DecisionOut(BaseModel):
+    scan_id: str
+    checkpoint_id: str
+    decision: Literal["allow", "deny"]
+    reasons: list[str]
+    alerts: list[str]
+    event_id: uuid.UUID
+    event_type: str
+    policy_version: int
+    status_as_of: datetime | None
+    duplicate: bool = Field(description="True when this scan id was already decided.")

@@ -1,0 +1,247 @@
+"""Use cases of the community office: checkpoints, devices, policies and passes.
+
+Each appends its events and updates the gate's working state in one transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import asdict, replace
+from datetime import datetime
+
+import asyncpg
+
+from cordon_contracts.gate import (
+    CheckpointClosed,
+    CheckpointOpened,
+    CheckpointRegistered,
+    DeviceRegistered,
+    GatePolicyPublished,
+    PassIssued,
+    PassKind,
+    PassRevoked,
+)
+from cordon_core.envelope import DomainEvent, EventMetadata, PendingEvent
+from cordon_core.store import ConcurrencyError, PostgresEventStore
+from cordon_gate.adapters.state import GateState
+from cordon_gate.domain.outcomes import pass_stream
+from cordon_gate.domain.state import Checkpoint, GatePolicy, PassState
+
+
+class NotFound(LookupError):
+    def __init__(self, what: str, key: str) -> None:
+        super().__init__(f"no {what} {key!r}")
+        self.what = what
+        self.key = key
+
+
+class AlreadyExists(ValueError):
+    pass
+
+
+class GateOffice:
+    def __init__(self, store: PostgresEventStore, state: GateState, *, district: str) -> None:
+        self.store = store
+        self.state = state
+        self.district = district
+
+    def _meta(self, actor: str, community: str, correlation_id: uuid.UUID | None) -> EventMetadata:
+        return EventMetadata.new(
+            actor=actor, district=self.district, community=community, correlation_id=correlation_id
+        )
+
+    async def _append(
+        self,
+        conn: asyncpg.Connection,
+        stream: str,
+        payload: DomainEvent,
+        expected: int,
+        meta: EventMetadata,
+        key: str,
+    ) -> None:
+        await self.store.append(
+            stream,
+            [PendingEvent(payload)],
+            expected_version=expected,
+            metadata=meta,
+            partition_key=key,
+            conn=conn,
+        )
+
+    async def register_checkpoint(
+        self,
+        conn: asyncpg.Connection,
+        checkpoint: Checkpoint,
+        *,
+        actor: str,
+        correlation_id: uuid.UUID | None = None,
+    ) -> None:
+        if await self.state.checkpoint_version(conn, checkpoint.checkpoint_id) is not None:
+            raise AlreadyExists(f"checkpoint {checkpoint.checkpoint_id!r} is already registered")
+        event = CheckpointRegistered(
+            checkpoint_id=checkpoint.checkpoint_id,
+            community_id=checkpoint.community_id,
+            compound_id=checkpoint.compound_id,
+            name=checkpoint.name,
+            requires_negative_test=checkpoint.requires_negative_test,
+            negative_test_hours=checkpoint.negative_test_hours,
+        )
+        meta = self._meta(actor, checkpoint.community_id, correlation_id)
+        events = [PendingEvent(event)]
+        if checkpoint.is_open:
+            events.append(
+                PendingEvent(
+                    CheckpointOpened(
+                        checkpoint_id=checkpoint.checkpoint_id,
+                        community_id=checkpoint.community_id,
+                        reason="registered",
+                    )
+                )
+            )
+        await self.store.append(
+            f"checkpoint:{checkpoint.checkpoint_id}",
+            events,
+            expected_version=0,
+            metadata=meta,
+            partition_key=checkpoint.checkpoint_id,
+            conn=conn,
+        )
+        await self.state.save_checkpoint(conn, checkpoint, len(events))
+
+    async def set_open(
+        self,
+        conn: asyncpg.Connection,
+        checkpoint_id: str,
+        *,
+        is_open: bool,
+        reason: str,
+        actor: str,
+        correlation_id: uuid.UUID | None = None,
+    ) -> Checkpoint:
+        version = await self.state.checkpoint_version(conn, checkpoint_id)
+        checkpoints = await self.state.checkpoints(conn, [checkpoint_id])
+        if version is None or checkpoint_id not in checkpoints:
+            raise NotFound("checkpoint", checkpoint_id)
+        current = checkpoints[checkpoint_id]
+        if current.is_open == is_open:
+            return current
+        kind = CheckpointOpened if is_open else CheckpointClosed
+        event = kind(checkpoint_id=checkpoint_id, community_id=current.community_id, reason=reason)
+        meta = self._meta(actor, current.community_id, correlation_id)
+        await self._append(conn, f"checkpoint:{checkpoint_id}", event, version, meta, checkpoint_id)
+        updated = replace(current, is_open=is_open)
+        await self.state.save_checkpoint(conn, updated, version + 1)
+        return updated
+
+    async def register_device(
+        self,
+        conn: asyncpg.Connection,
+        checkpoint_id: str,
+        device_id: str,
+        *,
+        actor: str,
+        correlation_id: uuid.UUID | None = None,
+    ) -> str:
+        """Returns the device's token, shown once; only its hash is kept."""
+        checkpoints = await self.state.checkpoints(conn, [checkpoint_id])
+        if checkpoint_id not in checkpoints:
+            raise NotFound("checkpoint", checkpoint_id)
+        token = secrets.token_urlsafe(32)
+        meta = self._meta(actor, checkpoints[checkpoint_id].community_id, correlation_id)
+        try:
+            await self._append(
+                conn,
+                f"device:{device_id}",
+                DeviceRegistered(device_id=device_id, checkpoint_id=checkpoint_id),
+                0,
+                meta,
+                checkpoint_id,
+            )
+        except ConcurrencyError as error:
+            raise AlreadyExists(f"device {device_id!r} is already registered") from error
+        await self.state.save_device(conn, device_id, checkpoint_id, token)
+        return token
+
+    async def publish_policy(
+        self,
+        conn: asyncpg.Connection,
+        policy: GatePolicy,
+        *,
+        actor: str,
+        correlation_id: uuid.UUID | None = None,
+    ) -> GatePolicy:
+        """Publish ``policy`` as the community's next version (its version is assigned)."""
+        current = await self.state.latest_policy_version(conn, policy.community_id)
+        published = replace(policy, version=current + 1)
+        meta = self._meta(actor, policy.community_id, correlation_id)
+        await self._append(
+            conn,
+            f"policy:{policy.community_id}",
+            GatePolicyPublished(**asdict(published)),
+            current,
+            meta,
+            policy.community_id,
+        )
+        await self.state.save_policy(conn, published)
+        return published
+
+    async def issue_pass(
+        self,
+        conn: asyncpg.Connection,
+        *,
+        kind: PassKind,
+        holder_person_id: str,
+        community_id: str,
+        valid_from: datetime,
+        valid_until: datetime,
+        daily_exit_quota: int | None,
+        actor: str,
+        correlation_id: uuid.UUID | None = None,
+    ) -> tuple[str, str]:
+        """Returns (pass id, pass code); the code goes on the printed pass / QR and is kept
+        only as a hash."""
+        pass_id = f"pass-{uuid.uuid4().hex[:12]}"
+        code = secrets.token_urlsafe(12)
+        state = PassState(
+            pass_id=pass_id,
+            kind=kind,
+            holder_person_id=holder_person_id,
+            community_id=community_id,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            daily_exit_quota=daily_exit_quota,
+            revoked=False,
+            version=1,
+        )
+        event = PassIssued(
+            pass_id=pass_id,
+            kind=kind,
+            holder_person_id=holder_person_id,
+            community_id=community_id,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            daily_exit_quota=daily_exit_quota,
+        )
+        meta = self._meta(actor, community_id, correlation_id)
+        await self._append(conn, pass_stream(pass_id), event, 0, meta, pass_id)
+        await self.state.save_pass(conn, state, code)
+        return pass_id, code
+
+    async def revoke_pass(
+        self,
+        conn: asyncpg.Connection,
+        pass_id: str,
+        *,
+        reason: str,
+        at: datetime,
+        actor: str,
+        correlation_id: uuid.UUID | None = None,
+    ) -> None:
+        version = await self.state.pass_version(conn, pass_id)
+        if version is None:
+            raise NotFound("pass", pass_id)
+        event = PassRevoked(pass_id=pass_id, reason=reason, revoked_at=at)
+        meta = EventMetadata.new(actor=actor, district=self.district, correlation_id=correlation_id)
+        await self._append(conn, pass_stream(pass_id), event, version, meta, pass_id)
+        await self.state.revoke_pass(conn, pass_id, version + 1)

@@ -1,0 +1,594 @@
+"""The gate as it runs: its own OS process, real Kafka and PostgreSQL, the registry's and
+isolation's events arriving on their topics. Every decision rule, idempotent retries,
+passes across midnight, bad input, and decisions while the isolation service is down."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from cordon_contracts import isolation, lab, registry
+from cordon_core.kafka import make_producer
+from cordon_core.runtime import ServiceRuntime
+from cordon_core.settings import ServiceSettings
+from cordon_testing import ServiceProcess, wait_until
+from cordon_testing.kafka import header, read_topic
+from cordon_testing.plugin import settings_env
+from cordon_testing.upstream import Upstream
+
+ADMIN = "test-admin-token"
+T0 = datetime(2022, 4, 1, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def gate(
+    module_settings: ServiceSettings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceProcess]:
+    env = {
+        **settings_env(module_settings),
+        "CORDON_GATE_ADMIN_TOKEN": ADMIN,
+        "CORDON_TIMEZONE": "Asia/Shanghai",
+    }
+    process = ServiceProcess("cordon_gate", env, tmp_path_factory.mktemp("gate")).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+async def registry_service(module_settings: ServiceSettings) -> AsyncIterator[Upstream]:
+    async with ServiceRuntime(
+        service="registry", settings=module_settings, registry=registry.registry
+    ).running() as runtime:
+        yield Upstream(runtime)
+
+
+@pytest.fixture(scope="module")
+async def isolation_service(module_settings: ServiceSettings) -> AsyncIterator[Upstream]:
+    contracts = isolation.registry
+    contracts.include(lab.registry)
+    async with ServiceRuntime(
+        service="isolation", settings=module_settings, registry=contracts
+    ).running() as runtime:
+        yield Upstream(runtime)
+
+
+class Community:
+    """One community of the test district with a registered checkpoint and device."""
+
+    def __init__(self, gate: ServiceProcess, name: str) -> None:
+        self.gate = gate
+        self.id = name
+        self.token = ""
+        self.checkpoint = f"{name}-east"
+
+    async def admin(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=self.gate.url) as client:
+            return await client.request(
+                method, path, json=body, headers={"Authorization": f"Bearer {ADMIN}"}
+            )
+
+    async def register(self, **checkpoint: Any) -> Community:
+        response = await self.admin(
+            "POST",
+            "/v1/checkpoints",
+            {
+                "checkpoint_id": self.checkpoint,
+                "community_id": self.id,
+                "compound_id": f"{self.id}-compound",
+                "name": "East gate",
+                **checkpoint,
+            },
+        )
+        assert response.status_code == 201, response.text
+        response = await self.admin(
+            "POST",
+            f"/v1/checkpoints/{self.checkpoint}/devices",
+            {"device_id": f"{self.checkpoint}-pad"},
+        )
+        self.token = response.json()["token"]
+        return self
+
+    async def scan(self, **fields: Any) -> httpx.Response:
+        body = {
+            "scan_id": uuid.uuid4().hex,
+            "checkpoint_id": self.checkpoint,
+            "direction": "in",
+            "scanned_at": T0.isoformat(),
+            "temperature_c": 36.5,
+            "health_code": "green",
+            **fields,
+        }
+        async with httpx.AsyncClient(base_url=self.gate.url) as client:
+            return await client.post(
+                "/v1/scans", json=body, headers={"Authorization": f"Bearer {self.token}"}
+            )
+
+    async def decision(self, **fields: Any) -> dict[str, Any]:
+        response = await self.scan(**fields)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def status(self, person_id: str) -> dict[str, Any] | None:
+        response = await self.admin("GET", f"/v1/people/{person_id}/status")
+        return response.json() if response.status_code == 200 else None
+
+
+@pytest.fixture
+async def community(gate: ServiceProcess) -> Community:
+    return await Community(gate, f"c{uuid.uuid4().hex[:8]}").register()
+
+
+async def resident(community: Community, registry_service: Upstream) -> str:
+    person = f"p{uuid.uuid4().hex[:10]}"
+    await registry_service.publish(
+        f"household:{community.id}-h1",
+        registry.ResidentRegistered(
+            person_id=person,
+            household_id=f"{community.id}-h1",
+            building_id="b1",
+            compound_id="c1",
+            grid_id="g1",
+            community_id=community.id,
+            sub_district_id="s1",
+            residence_type="owner",
+            registered_at=T0,
+        ),
+    )
+    await wait_until(lambda: community.status(person), what=f"the gate to know {person}")
+    return person
+
+
+async def isolate(
+    isolation_service: Upstream, community: Community, person: str, level: str
+) -> str:
+    order = f"o{uuid.uuid4().hex[:8]}"
+    await isolation_service.publish(
+        f"person:{person}",
+        isolation.IsolationStarted(
+            order_id=order,
+            person_id=person,
+            level=level,
+            community_id=community.id,  # type: ignore[arg-type]
+            reason="close contact",
+            starts_at=T0,
+            planned_end_at=T0 + timedelta(days=14),
+        ),
+    )
+    await wait_until(
+        lambda: community.status(person),
+        until=lambda s: s is not None and s["isolation_level"] == level,
+        what="the gate to learn of the isolation",
+    )
+    return order
+
+
+async def test_a_registered_resident_enters_and_exits_and_the_decision_names_its_freshness(
+    community: Community, registry_service: Upstream, module_settings: ServiceSettings
+) -> None:
+    person = await resident(community, registry_service)
+
+    entered = await community.decision(person_id=person)
+    exited = await community.decision(person_id=person, direction="out")
+
+    assert (entered["decision"], entered["event_type"]) == ("allow", "PersonEntered")
+    assert (exited["decision"], exited["event_type"]) == ("allow", "PersonExited")
+    assert entered["status_as_of"] is not None and entered["policy_version"] == 0
+
+
+async def test_a_fever_is_denied_and_reported_as_fever_detected_on_kafka(
+    community: Community, registry_service: Upstream, module_settings: ServiceSettings
+) -> None:
+    person = await resident(community, registry_service)
+
+    d = await community.decision(person_id=person, temperature_c=37.3)
+
+    assert (d["decision"], d["reasons"], d["alerts"]) == ("deny", ["fever"], ["fever"])
+    records = await read_topic(
+        module_settings.kafka_bootstrap, f"{module_settings.topic_prefix}.gate.events", timeout=20
+    )
+    fevers = [
+        r
+        for r in records
+        if header(r, "ce_type") == "cordon.FeverDetected"
+        and header(r, "ce_community") == community.id
+    ]
+    assert len(fevers) == 1
+
+
+async def test_red_and_yellow_codes_follow_the_community_policy_version(
+    community: Community, registry_service: Upstream
+) -> None:
+    person = await resident(community, registry_service)
+
+    red = await community.decision(person_id=person, health_code="red")
+    yellow = await community.decision(person_id=person, health_code="yellow")
+    published = await community.admin(
+        "PUT", f"/v1/communities/{community.id}/gate-policy", {"yellow_code": "alert"}
+    )
+    yellow_later = await community.decision(person_id=person, health_code="yellow")
+
+    assert (red["decision"], red["reasons"], red["alerts"]) == ("deny", ["red_code"], ["red_code"])
+    assert (yellow["decision"], yellow["policy_version"]) == ("deny", 0)
+    assert published.json()["version"] == 1
+    assert (yellow_later["decision"], yellow_later["alerts"]) == ("allow", ["yellow_code"])
+    assert yellow_later["policy_version"] == 1
+
+
+async def test_exit_denied_while_home_isolation_is_active_and_allowed_after_release(
+    community: Community, registry_service: Upstream, isolation_service: Upstream
+) -> None:
+    person = await resident(community, registry_service)
+    order = await isolate(isolation_service, community, person, "home")
+
+    denied = await community.decision(person_id=person, direction="out")
+    await isolation_service.publish(
+        f"person:{person}",
+        isolation.IsolationEnded(
+            order_id=order,
+            person_id=person,
+            ended_at=T0 + timedelta(days=14),
+            rule="14 days, 2 negatives",
+        ),
+    )
+    await wait_until(
+        lambda: community.status(person),
+        until=lambda s: s is not None and s["isolation_level"] is None,
+        what="the release",
+    )
+    released = await community.decision(person_id=person, direction="out")
+
+    assert (denied["decision"], denied["reasons"]) == ("deny", ["isolated"])
+    assert denied["alerts"] == ["isolated_exit_attempt"]
+    assert released["decision"] == "allow"
+
+
+async def test_centralized_isolation_denies_exit_and_monitoring_follows_the_policy(
+    community: Community, registry_service: Upstream, isolation_service: Upstream
+) -> None:
+    centralized = await resident(community, registry_service)
+    monitored = await resident(community, registry_service)
+    await isolate(isolation_service, community, centralized, "centralized")
+    await isolate(isolation_service, community, monitored, "monitoring")
+
+    assert (await community.decision(person_id=centralized, direction="out"))["reasons"] == [
+        "isolated"
+    ]
+    relaxed = await community.decision(person_id=monitored, direction="out")
+    await community.admin(
+        "PUT", f"/v1/communities/{community.id}/gate-policy", {"health_monitoring_exit": "deny"}
+    )
+    strict = await community.decision(person_id=monitored, direction="out")
+
+    assert (relaxed["decision"], relaxed["alerts"]) == ("allow", ["health_monitoring_exit"])
+    assert (strict["decision"], strict["reasons"]) == ("deny", ["health_monitoring"])
+
+
+async def test_decisions_go_on_while_the_isolation_service_is_stopped(
+    gate: ServiceProcess, module_settings: ServiceSettings, registry_service: Upstream
+) -> None:
+    community = await Community(gate, f"c{uuid.uuid4().hex[:8]}").register()
+    person = await resident(community, registry_service)
+    contracts = isolation.registry
+    async with ServiceRuntime(
+        service="isolation", settings=module_settings, registry=contracts
+    ).running() as runtime:
+        await isolate(Upstream(runtime), community, person, "home")
+    stopped_at = datetime.now(UTC)  # the isolation service is now down
+
+    d = await community.decision(person_id=person, direction="out")
+
+    assert (d["decision"], d["reasons"]) == ("deny", ["isolated"])
+    assert datetime.fromisoformat(d["status_as_of"]) < stopped_at
+
+
+async def test_a_checkpoint_can_require_a_negative_test_within_48_hours(
+    gate: ServiceProcess, registry_service: Upstream, isolation_service: Upstream
+) -> None:
+    community = await Community(gate, f"c{uuid.uuid4().hex[:8]}").register(
+        requires_negative_test=True
+    )
+    person = await resident(community, registry_service)
+    scanned = T0 + timedelta(days=3)
+
+    untested = await community.decision(person_id=person, scanned_at=scanned.isoformat())
+    await isolation_service.publish(
+        f"person:{person}",
+        lab.TestResultReceived(
+            sample_id=f"s{uuid.uuid4().hex[:8]}",
+            person_id=person,
+            collected_at=scanned - timedelta(hours=30),
+            result="negative",
+            lab="district hospital",
+        ),
+    )
+    await wait_until(
+        lambda: community.status(person),
+        until=lambda s: s is not None and s["last_negative_test_at"] is not None,
+        what="the test result",
+    )
+    tested = await community.decision(person_id=person, scanned_at=scanned.isoformat())
+    two_days_later = await community.decision(
+        person_id=person, scanned_at=(scanned + timedelta(hours=20)).isoformat()
+    )
+
+    assert (untested["decision"], untested["reasons"]) == ("deny", ["no_recent_negative_test"])
+    assert tested["decision"] == "allow"
+    assert two_days_later["reasons"] == ["no_recent_negative_test"], "50 h old by then"
+
+
+async def test_a_non_resident_must_register_as_a_visitor_whose_details_stay_private(
+    community: Community, module_settings: ServiceSettings
+) -> None:
+    visitor = {
+        "document_type": "resident_id",
+        "document_number": "11010519491231002X",
+        "name": "张三",
+        "phone": "13800138000",
+        "reason": "visiting parents",
+    }
+
+    stranger = await community.decision(person_id="nobody-we-know")
+    registered = await community.decision(visitor=visitor)
+    await community.admin(
+        "PUT", f"/v1/communities/{community.id}/gate-policy", {"visitors": "refuse"}
+    )
+    refused = await community.decision(visitor=visitor)
+
+    assert (stranger["decision"], stranger["reasons"]) == ("deny", ["not_a_resident"])
+    assert registered["decision"] == "allow"
+    assert (refused["decision"], refused["reasons"]) == ("deny", ["visitors_refused"])
+    records = await read_topic(
+        module_settings.kafka_bootstrap, f"{module_settings.topic_prefix}.gate.events", timeout=20
+    )
+    ours = [r for r in records if header(r, "ce_community") == community.id]
+    assert any(header(r, "ce_type") == "cordon.VisitorRegistered" for r in ours)
+    wire = b"".join(r.value for r in ours)
+    assert b"11010519491231002X" not in wire and b"13800138000" not in wire
+    assert "张三".encode() not in wire
+
+
+async def test_a_one_exit_a_day_pass_resets_at_local_midnight(
+    community: Community, registry_service: Upstream
+) -> None:
+    holder = await resident(community, registry_service)
+    issued = await community.admin(
+        "POST",
+        "/v1/passes",
+        {
+            "kind": "temporary",
+            "holder_person_id": holder,
+            "community_id": community.id,
+            "valid_from": T0.isoformat(),
+            "valid_until": (T0 + timedelta(days=7)).isoformat(),
+            "daily_exit_quota": 1,
+        },
+    )
+    code = issued.json()["pass_code"]
+    local = "+08:00"
+
+    first = await community.decision(
+        pass_code=code, direction="out", scanned_at=f"2022-04-02T23:30:00{local}"
+    )
+    second = await community.decision(
+        pass_code=code, direction="out", scanned_at=f"2022-04-02T23:50:00{local}"
+    )
+    back_in = await community.decision(
+        pass_code=code, direction="in", scanned_at=f"2022-04-02T23:55:00{local}"
+    )
+    next_day = await community.decision(
+        pass_code=code, direction="out", scanned_at=f"2022-04-03T00:10:00{local}"
+    )
+
+    assert first["decision"] == "allow"
+    assert (second["decision"], second["reasons"]) == ("deny", ["pass_quota_exhausted"])
+    assert back_in["decision"] == "allow", "the quota counts exits only"
+    assert next_day["decision"] == "allow", "a new local day, a new quota"
+
+
+async def test_a_pass_revoked_on_the_spot_is_denied_and_an_unknown_one_too(
+    community: Community, registry_service: Upstream
+) -> None:
+    holder = await resident(community, registry_service)
+    issued = (
+        await community.admin(
+            "POST",
+            "/v1/passes",
+            {
+                "kind": "service",
+                "holder_person_id": holder,
+                "community_id": community.id,
+                "valid_from": T0.isoformat(),
+                "valid_until": (T0 + timedelta(days=30)).isoformat(),
+            },
+        )
+    ).json()
+
+    before = await community.decision(pass_code=issued["pass_code"])
+    revoked = await community.admin(
+        "POST", f"/v1/passes/{issued['pass_id']}/revoke", {"reason": "lent to a neighbour"}
+    )
+    after = await community.decision(pass_code=issued["pass_code"])
+    unknown = await community.decision(pass_code="not-a-real-pass-code")
+
+    assert before["decision"] == "allow" and revoked.status_code == 200
+    assert (after["decision"], after["reasons"]) == ("deny", ["pass_revoked"])
+    assert unknown["reasons"] == ["pass_unknown"]
+
+
+async def test_a_closed_checkpoint_refuses_scans_until_it_reopens(
+    community: Community, registry_service: Upstream
+) -> None:
+    person = await resident(community, registry_service)
+
+    await community.admin(
+        "POST",
+        f"/v1/checkpoints/{community.checkpoint}/close",
+        {"reason": "three gates reduced to one"},
+    )
+    closed = await community.decision(person_id=person)
+    await community.admin(
+        "POST", f"/v1/checkpoints/{community.checkpoint}/open", {"reason": "lifted"}
+    )
+    reopened = await community.decision(person_id=person)
+
+    assert (closed["decision"], closed["reasons"]) == ("deny", ["checkpoint_closed"])
+    assert reopened["decision"] == "allow"
+
+
+async def test_a_retried_scan_gets_the_same_answer_and_records_nothing_more(
+    community: Community, registry_service: Upstream, module_settings: ServiceSettings
+) -> None:
+    person = await resident(community, registry_service)
+    scan_id = uuid.uuid4().hex
+
+    first = await community.decision(scan_id=scan_id, person_id=person)
+    # The device retries; meanwhile the person's temperature reading changed, yet the
+    # scan was already decided: same answer, no second event.
+    again = await community.decision(scan_id=scan_id, person_id=person, temperature_c=38.0)
+
+    assert {**first, "duplicate": True} == again
+    records = await read_topic(
+        module_settings.kafka_bootstrap, f"{module_settings.topic_prefix}.gate.events", timeout=20
+    )
+    assert [header(r, "ce_id") for r in records].count(first["event_id"]) == 1
+
+
+async def test_bad_input_is_refused_naming_the_field_and_nothing_is_recorded(
+    community: Community, registry_service: Upstream
+) -> None:
+    person = await resident(community, registry_service)
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+
+    too_hot = await community.scan(person_id=person, temperature_c=47.0)
+    no_subject = await community.scan()
+    half_visitor = await community.scan(visitor={"document_type": "passport", "name": "Li"})
+    from_the_future = await community.scan(person_id=person, scanned_at=future)
+    other_gate = await community.scan(person_id=person, checkpoint_id="someone-elses-gate")
+    no_token = await httpx.AsyncClient(base_url=community.gate.url).post("/v1/scans", json={})
+
+    def fields(response: httpx.Response) -> list[str]:
+        return [".".join(str(p) for p in e["loc"][1:]) for e in response.json()["detail"]]
+
+    assert too_hot.status_code == 422 and fields(too_hot) == ["temperature_c"]
+    assert no_subject.status_code == 422 and "exactly one of person_id" in no_subject.text
+    assert half_visitor.status_code == 422
+    assert sorted(fields(half_visitor)) == [
+        "visitor.document_number",
+        "visitor.phone",
+        "visitor.reason",
+    ]
+    assert from_the_future.status_code == 422 and fields(from_the_future) == ["scanned_at"]
+    assert other_gate.status_code == 403
+    assert no_token.status_code == 401
+
+
+async def test_a_batch_is_decided_in_order_and_with_one_bad_scan_none_is_recorded(
+    community: Community, registry_service: Upstream
+) -> None:
+    holder = await resident(community, registry_service)
+    code = (
+        await community.admin(
+            "POST",
+            "/v1/passes",
+            {
+                "kind": "exit_slip",
+                "holder_person_id": holder,
+                "community_id": community.id,
+                "valid_from": T0.isoformat(),
+                "valid_until": (T0 + timedelta(days=1)).isoformat(),
+                "daily_exit_quota": 1,
+            },
+        )
+    ).json()["pass_code"]
+
+    def scan(scan_id: str, **fields: Any) -> dict[str, Any]:
+        return {
+            "scan_id": scan_id,
+            "checkpoint_id": community.checkpoint,
+            "direction": "out",
+            "scanned_at": (T0 + timedelta(hours=2)).isoformat(),
+            "temperature_c": 36.6,
+            "health_code": "green",
+            "pass_code": code,
+            **fields,
+        }
+
+    async with httpx.AsyncClient(
+        base_url=community.gate.url, headers={"Authorization": f"Bearer {community.token}"}
+    ) as client:
+        bad = await client.post(
+            "/v1/scans/batch", json={"scans": [scan("b1"), scan("b2", temperature_c=10)]}
+        )
+        good = await client.post("/v1/scans/batch", json={"scans": [scan("b1"), scan("b2")]})
+
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["body", "scans", 1, "temperature_c"]
+    assert [d["decision"] for d in good.json()] == ["allow", "deny"], "b1 was not recorded before"
+    assert good.json()[1]["reasons"] == ["pass_quota_exhausted"]
+
+
+async def test_the_kafka_feed_decides_raw_scans_once_and_sets_bad_ones_aside(
+    community: Community, registry_service: Upstream, module_settings: ServiceSettings
+) -> None:
+    person = await resident(community, registry_service)
+    prefix = module_settings.topic_prefix
+
+    def raw(scan_id: str, **fields: Any) -> bytes:
+        body = {
+            "scan_id": scan_id,
+            "checkpoint_id": community.checkpoint,
+            "direction": "in",
+            "scanned_at": T0.isoformat(),
+            "temperature_c": 36.4,
+            "health_code": "green",
+            "person_id": person,
+            **fields,
+        }
+        return json.dumps(body).encode()
+
+    producer = make_producer(module_settings)
+    await producer.start()
+    try:
+        for value in [
+            raw("k1"),
+            raw("k2", temperature_c=38.1),
+            raw("k1"),  # a gateway's retry
+            raw("k3", temperature_c="hot"),  # not a scan: dead-lettered
+            raw("k4", checkpoint_id="nowhere-gate"),  # recorded as rejected
+        ]:
+            await producer.send_and_wait(
+                f"{prefix}.gate.scans", value, key=community.checkpoint.encode()
+            )
+    finally:
+        await producer.stop()
+
+    async def ours() -> list[Any]:
+        records = await read_topic(
+            module_settings.kafka_bootstrap, f"{prefix}.gate.events", timeout=20
+        )
+        return [r for r in records if json.loads(r.value).get("scan_id") in {"k1", "k2", "k4"}]
+
+    decided = await wait_until(
+        ours, until=lambda rs: len(rs) >= 4, timeout=60, what="feed decisions"
+    )
+    dead = await read_topic(
+        module_settings.kafka_bootstrap, f"{prefix}.dlq.gate-scan-feed", expect=1
+    )
+
+    kinds = sorted((json.loads(r.value)["scan_id"], header(r, "ce_type")) for r in decided)
+    assert kinds == [
+        ("k1", "cordon.PersonEntered"),
+        ("k2", "cordon.EntryDenied"),
+        ("k2", "cordon.FeverDetected"),
+        ("k4", "cordon.ScanRejected"),
+    ]
+    assert "temperature_c" in (header(dead[0], "cordon_dlq_error") or "")
