@@ -4,6 +4,7 @@ passes across midnight, bad input, and decisions while the isolation service is 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -592,3 +593,17 @@ async def test_the_kafka_feed_decides_raw_scans_once_and_sets_bad_ones_aside(
         ("k4", "cordon.ScanRejected"),
     ]
     assert "temperature_c" in (header(dead[0], "cordon_dlq_error") or "")
+
+
+async def test_the_same_scan_sent_five_times_at_once_is_decided_once(
+    community: Community, registry_service: Upstream, module_settings: ServiceSettings
+) -> None:
+    person = await resident(community, registry_service)
+    scan_id = uuid.uuid4().hex
+
+    answers = await asyncio.gather(
+        *(community.decision(scan_id=scan_id, person_id=person) for _ in range(5))
+    )
+
+    assert len({a["event_id"] for a in answers}) == 1
+    assert sorted(a["duplicate"] for a in answers) == [False, True, True, True, True]

@@ -18,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BaseModel, Field
 
 from cordon_core.http import correlation_id, install_correlation, operations_router
-from cordon_core.store import ConcurrencyError
+from cordon_core.store import ConcurrencyError, EventIdConflict
 from cordon_gate.bootstrap import Gate
 from cordon_gate.domain.state import Checkpoint, GatePolicy
 from cordon_gate.entrypoints.schemas import DecisionOut, Id, ScanBatchIn, ScanIn
@@ -140,7 +140,9 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
         if errors:
             raise RequestValidationError(errors)
         incoming = [s.incoming(gate.pseudonyms, correlation_id(request)) for s in scans]
-        for attempt in range(5):  # a pass used at two gates at once: decide again
+        # A pass used at two gates at once, or the same scan sent twice at once: decide
+        # again, and the second finds the first's answer.
+        for attempt in range(5):
             try:
                 async with runtime.pool.acquire() as conn, conn.transaction():
                     results = await gate.desk.decide(
@@ -158,7 +160,7 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
                     if rejected:
                         raise RequestValidationError(rejected)
                     return results
-            except ConcurrencyError:
+            except (ConcurrencyError, EventIdConflict):
                 await asyncio.sleep(0.005 * (attempt + 1))
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "too much contention; retry")
 
