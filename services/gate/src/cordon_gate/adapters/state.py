@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import asyncpg
@@ -216,9 +216,3 @@ class GateState:
             f"SELECT version FROM {self.schema}.policies WHERE community_id = $1", community_id
         )
         return int(version or 0)
-
-
-def aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("naive datetime")
-    return value
