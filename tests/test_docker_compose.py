@@ -347,11 +347,12 @@ def test_cordon_variables_are_fields_of_the_service_settings(
     assert parsed.http_host == "0.0.0.0", "bind all interfaces, or nothing can reach it"
 
 
-def test_settings_discovery_finds_the_projector_settings() -> None:
+def test_settings_discovery_finds_each_services_own_settings() -> None:
+    from cordon_gate.settings import GateSettings
     from cordon_projector.bootstrap import ProjectorSettings
 
     assert settings_class("cordon_projector") is ProjectorSettings
-    assert settings_class("cordon_gate") is ServiceSettings
+    assert settings_class("cordon_gate") is GateSettings
 
 
 @per_service

@@ -18,6 +18,8 @@ COMMUNITIES = ("heping", "xinhua", "dongfeng", "jianshe", "chaoyang", "nanhu")
 """Six communities of the demo district, each with an east and a north gate."""
 ADMIN_TOKEN = "dev-admin-token"
 """The gate's default admin token (CORDON_GATE_ADMIN_TOKEN); fine for a laptop only."""
+REGISTRY_ADMIN_TOKEN = "cordon-registry-admin-dev"
+"""The registry's default bootstrap token (CORDON_REGISTRY_ADMIN_TOKEN); laptop only."""
 
 
 @dataclass
@@ -26,6 +28,13 @@ class DemoDistrict:
     """Pseudonymous person ids per community (from the registry, when it is loaded)."""
     device_tokens: dict[str, str] = field(default_factory=dict)
     """Checkpoint id -> the demo device's token."""
+
+
+async def load_residents(registry_url: str) -> dict[str, list[str]]:
+    """The demo district's places and people, loaded through the registry (idempotent)."""
+    from cordon_registry.demo import load_demo_district
+
+    return await load_demo_district(registry_url, REGISTRY_ADMIN_TOKEN)
 
 
 async def open_gates(gate_url: str, district: DemoDistrict) -> None:

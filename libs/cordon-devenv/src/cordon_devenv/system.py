@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from cordon_devenv.demo import DemoDistrict, feed_gate, open_gates
+from cordon_devenv.demo import DemoDistrict, feed_gate, load_residents, open_gates
 from cordon_devenv.infra import Infrastructure
 
 
@@ -26,10 +26,11 @@ class ServiceSpec:
 
 
 SERVICES = (
+    ServiceSpec("registry", "cordon_registry", 8102),
     ServiceSpec("gate", "cordon_gate", 8101),
     ServiceSpec("projector", "cordon_projector", 8105),
 )
-"""Ports match docker-compose.yml; registry 8102, isolation 8103, notification 8104."""
+"""Ports match docker-compose.yml; isolation 8103, notification 8104 to come."""
 
 
 @dataclass
@@ -82,7 +83,7 @@ async def run_until_interrupted(system: RunningSystem, *, demo_rate: float) -> N
         loop.add_signal_handler(sig, stop.set)
     feeder = None
     if demo_rate > 0:
-        district = DemoDistrict()
+        district = DemoDistrict(await load_residents(system.url("registry")))
         await open_gates(system.url("gate"), district)
         feeder = asyncio.create_task(feed_gate(system.url("gate"), district, per_second=demo_rate))
     await stop.wait()

@@ -1,0 +1,67 @@
+"""Reading a community's spreadsheet (CSV or XLSX) as numbered rows of named cells.
+
+Row numbers are the ones a person sees in the spreadsheet: the header is row 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import openpyxl  # type: ignore[import-untyped]
+
+from cordon_registry.domain.errors import InvalidInput
+from cordon_registry.domain.importing import header_columns
+
+Rows = list[tuple[int, dict[str, str]]]
+
+
+def read_spreadsheet(path: Path) -> tuple[list[str], Rows]:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return read_csv(path.read_bytes())
+    if suffix in (".xlsx", ".xlsm"):
+        return read_xlsx(path.read_bytes())
+    raise InvalidInput("file", f"{path.name}: expected a .csv or .xlsx file")
+
+
+def read_csv(content: bytes) -> tuple[list[str], Rows]:
+    text = content.decode("utf-8-sig")  # Excel writes a byte-order mark
+    lines = csv.reader(io.StringIO(text))
+    return _named(enumerate(lines, start=1))
+
+
+def read_xlsx(content: bytes) -> tuple[list[str], Rows]:
+    book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    try:
+        sheet = book.worksheets[0]
+        cells = ([_text(v) for v in row] for row in sheet.iter_rows(values_only=True))
+        return _named(enumerate(cells, start=1))
+    finally:
+        book.close()
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a room number typed as 501 arrives as 501.0
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    return str(value)
+
+
+def _named(lines: Iterator[tuple[int, list[str]]]) -> tuple[list[str], Rows]:
+    first = next(lines, None)
+    if first is None:
+        raise InvalidInput("file", "the file is empty")
+    columns = header_columns(first[1])
+    rows = [
+        (number, dict(zip(columns, cells, strict=False)))
+        for number, cells in lines
+        if any(c.strip() for c in cells)
+    ]
+    return columns, rows

@@ -1,0 +1,60 @@
+"""The registry's HTTP API for staff apps (OpenAPI at /docs)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+
+from cordon_core.http import install_correlation, operations_router
+from cordon_core.runtime import ServiceRuntime
+from cordon_registry.adapters.spreadsheets import read_csv, read_xlsx
+from cordon_registry.domain.errors import InvalidInput
+from cordon_registry.entrypoints.auth import caller_of, install_error_handlers
+from cordon_registry.entrypoints.places_api import places_router
+from cordon_registry.entrypoints.residents_api import residents_router
+from cordon_registry.entrypoints.screening_api import screening_router
+from cordon_registry.entrypoints.staff_api import staff_router
+from cordon_registry.service.importing import import_rows
+from cordon_registry.service.unit import Caller, Registry
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def create_app(runtime: ServiceRuntime, reg: Registry) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with runtime.running():
+            yield
+
+    app = FastAPI(
+        title="Cordon registry",
+        description="Places, households, residents and door-to-door screening of the district.",
+        lifespan=lifespan,
+    )
+    install_correlation(app)
+    install_error_handlers(app)
+    app.include_router(operations_router(runtime))
+    for router in (places_router, residents_router, screening_router, staff_router):
+        app.include_router(router(reg))
+
+    caller = Depends(caller_of(reg))
+
+    @app.post("/v1/communities/{community_id}/imports", tags=["residents"])
+    async def import_file(
+        community_id: str, request: Request, who: Caller = caller
+    ) -> dict[str, Any]:
+        """Import a spreadsheet sent as the body (text/csv or XLSX); see docs/registry.md."""
+        content_type = request.headers.get("content-type", "")
+        content = await request.body()
+        if content_type.startswith("text/csv"):
+            columns, rows = read_csv(content)
+        elif content_type.startswith(XLSX):
+            columns, rows = read_xlsx(content)
+        else:
+            raise InvalidInput("content-type", f"send text/csv or {XLSX}")
+        return (await import_rows(reg, who, community_id, columns, rows)).as_dict()
+
+    return app

@@ -1,0 +1,38 @@
+"""HTTP routes for staff tokens and the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from cordon_registry.entrypoints.auth import caller_of
+from cordon_registry.entrypoints.bodies import TokenIn, TokenOut
+from cordon_registry.service import staff
+from cordon_registry.service.unit import Caller, Registry
+
+
+def staff_router(reg: Registry) -> APIRouter:
+    router = APIRouter(tags=["staff"])
+    caller = Depends(caller_of(reg))
+
+    @router.post("/v1/staff-tokens", status_code=201, response_model=TokenOut)
+    async def issue(body: TokenIn, who: Caller = caller) -> TokenOut:
+        """Issue a token scoped to a role (and a community, for community roles)."""
+        token = await staff.issue_token(reg, who, body.staff_id, body.role, body.community_id)
+        return TokenOut(
+            staff_id=body.staff_id, role=body.role, community_id=body.community_id, token=token
+        )
+
+    @router.delete("/v1/staff-tokens/{staff_id}")
+    async def revoke(staff_id: str, who: Caller = caller) -> dict[str, int]:
+        return {"revoked": await staff.revoke_tokens(reg, who, staff_id)}
+
+    @router.get("/v1/audit")
+    async def audit(
+        person_id: str | None = None, limit: int = 100, who: Caller = caller
+    ) -> list[dict[str, Any]]:
+        """Who read whose personal data, newest first."""
+        return await staff.audit_trail(reg, who, person_id, min(limit, 1000))
+
+    return router
