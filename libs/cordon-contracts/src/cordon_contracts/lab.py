@@ -1,5 +1,6 @@
-"""Test-result events, published by the isolation service (with its lab intake) on
-``<prefix>.isolation.events``, keyed by person."""
+"""Testing events, published by the isolation service (with its lab intake) on
+``<prefix>.isolation.events``: campaigns by campaign id, everything about a person or a
+sample keyed by person."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class TestResultReceived(DomainEvent):
     collected_at: datetime
     result: TestResult
     lab: str
+    batch_id: str | None = Field(default=None, description="The lab upload it came in.")
 
 
 @registry.register
@@ -41,3 +43,45 @@ class TestResultCorrected(DomainEvent):
     result: TestResult
     lab: str
     reason: str
+    batch_id: str | None = None
+
+
+@registry.register
+class TestCampaignOpened(DomainEvent):
+    """Mass testing (全员核酸) in a community, at the sampling points named."""
+
+    event_type = "TestCampaignOpened"
+    __test__ = False
+    campaign_id: str
+    community_id: str
+    name: str
+    sampling_point_ids: list[str]
+    opens_at: datetime
+    closes_at: datetime
+
+
+@registry.register
+class SampleCollected(DomainEvent):
+    """A swab taken from a person; the lab's result names the sample id."""
+
+    event_type = "SampleCollected"
+    sample_id: str
+    person_id: str = Field(description="Stable pseudonymous person id.")
+    collected_at: datetime
+    campaign_id: str | None = None
+    sampling_point_id: str | None = None
+
+
+@registry.register
+class TestRequested(DomainEvent):
+    """A person should be tested (e.g. after a fever at a gate)."""
+
+    event_type = "TestRequested"
+    __test__ = False
+    request_id: str
+    person_id: str = Field(description="Stable pseudonymous person id.")
+    community_id: str
+    reason: str
+    requested_at: datetime
+    policy_version: int | None = None
+    source_event_id: str | None = None

@@ -27,10 +27,11 @@ class ServiceSpec:
 
 SERVICES = (
     ServiceSpec("registry", "cordon_registry", 8102),
+    ServiceSpec("isolation", "cordon_isolation", 8103),
     ServiceSpec("gate", "cordon_gate", 8101),
     ServiceSpec("projector", "cordon_projector", 8105),
 )
-"""Ports match docker-compose.yml; isolation 8103, notification 8104 to come."""
+"""Ports match docker-compose.yml."""
 
 
 @dataclass

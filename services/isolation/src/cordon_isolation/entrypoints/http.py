@@ -1,0 +1,101 @@
+"""The isolation service's HTTP API: staff (orders, follow-up, policy, campaigns) with the
+office's token, labs (results) with their own tokens. OpenAPI at /docs.
+
+(No ``from __future__ import annotations`` here: FastAPI must see the dependency types that
+``create_app`` defines locally.)
+"""
+
+import asyncio
+import hmac
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from cordon_core.http import install_correlation, operations_router
+from cordon_isolation.bootstrap import Isolation
+from cordon_isolation.domain.errors import (
+    Conflict,
+    IsolationError,
+    NoActiveOrder,
+    NotFound,
+    ReleaseRefused,
+)
+from cordon_isolation.entrypoints.labs import lab_routes
+from cordon_isolation.entrypoints.office import office_routes
+from cordon_isolation.entrypoints.staff import staff_routes
+from cordon_isolation.service.unit import TooMuchContention
+
+bearer = HTTPBearer(auto_error=False)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def _refused(what: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, f"{what} is required", headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def create_app(iso: Isolation, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
+    runtime, settings = iso.runtime, iso.settings
+    now = clock or iso.clock
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with runtime.running():
+            worker = asyncio.create_task(
+                iso.deadlines.run(settings.timer_poll_interval_ms / 1000), name="deadlines"
+            )
+            try:
+                yield
+            finally:
+                worker.cancel()
+                with suppress(asyncio.CancelledError):
+                    await worker
+
+    app = FastAPI(
+        title="Cordon isolation",
+        lifespan=lifespan,
+        description="Isolation orders, daily follow-up, test campaigns and lab results.",
+    )
+    install_correlation(app)
+    app.include_router(operations_router(runtime))
+
+    def staff(credentials: Credentials) -> str:
+        if credentials is None or not hmac.compare_digest(
+            credentials.credentials.encode(), settings.isolation_admin_token.encode()
+        ):
+            raise _refused("the office's staff token")
+        return "office"
+
+    def lab(credentials: Credentials) -> str:
+        for name, token in settings.labs.items():
+            if credentials is not None and hmac.compare_digest(
+                credentials.credentials.encode(), token.encode()
+            ):
+                return name
+        raise _refused("a lab's token")
+
+    app.include_router(staff_routes(iso, staff, now))
+    app.include_router(office_routes(iso, staff, now))
+    app.include_router(lab_routes(iso, lab))
+
+    @app.exception_handler(IsolationError)
+    async def refused(_: Request, error: IsolationError) -> JSONResponse:
+        if isinstance(error, ReleaseRefused):
+            unmet = [{"requirement": u.requirement, "detail": u.detail} for u in error.unmet]
+            return JSONResponse({"detail": str(error), "unmet": unmet}, status.HTTP_409_CONFLICT)
+        code = status.HTTP_409_CONFLICT if isinstance(error, Conflict) else 422
+        if isinstance(error, NoActiveOrder | NotFound):
+            code = status.HTTP_404_NOT_FOUND
+        return JSONResponse({"detail": str(error)}, code)
+
+    @app.exception_handler(TooMuchContention)
+    async def contention(_: Request, error: TooMuchContention) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status.HTTP_503_SERVICE_UNAVAILABLE)
+
+    return app

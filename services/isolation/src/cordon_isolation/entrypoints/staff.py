@@ -1,0 +1,240 @@
+"""Staff routes: isolation orders and their daily follow-up, release, cancellation, the
+ledger, and what the service knows of a person.
+
+(No ``from __future__ import annotations``: FastAPI must resolve the local ``Staff`` type.)
+"""
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import APIRouter, Depends, Request
+
+from cordon_contracts.isolation import Document, ResponsibleTeam
+from cordon_core.envelope import DomainEvent, EventMetadata
+from cordon_core.http import correlation_id
+from cordon_isolation.bootstrap import Isolation
+from cordon_isolation.domain import followup
+from cordon_isolation.domain.orders import IsolationRequest, PersonIsolation
+from cordon_isolation.domain.reactions import order_id_for
+from cordon_isolation.entrypoints.schemas import (
+    BreachIn,
+    CheckInIn,
+    DeliveredIn,
+    IssuedIn,
+    OrderIn,
+    ReasonIn,
+    SupportIn,
+)
+from cordon_isolation.service.unit import in_transaction
+
+
+def staff_routes(
+    iso: Isolation, staff: Callable[..., str], now: Callable[[], datetime]
+) -> APIRouter:
+    router = APIRouter(tags=["staff"])
+    Staff = Annotated[str, Depends(staff)]
+    desk = iso.desk
+
+    def pool() -> asyncpg.Pool:
+        return iso.runtime.pool
+
+    def meta(actor: str, request: Request, community: str | None = None) -> EventMetadata:
+        return EventMetadata.new(
+            actor=actor, district=desk.district, community=community,
+            correlation_id=correlation_id(request),
+        )  # fmt: skip
+
+    async def command(
+        person_id: str,
+        decision: Callable[[PersonIsolation], Sequence[DomainEvent]],
+        actor: str,
+        request: Request,
+    ) -> dict[str, Any]:
+        async def work(conn: asyncpg.Connection) -> dict[str, Any]:
+            record = await desk.load(conn, person_id)
+            community = record.active.community_id if record.active else None
+            decided = await desk.decide(
+                conn, person_id, decision, meta(actor, request, community), now=now()
+            )
+            order = decided.record.active
+            touched = [getattr(e, "order_id", None) for e in decided.events]
+            return {
+                "person_id": person_id,
+                "order_id": order.order_id if order else next(filter(None, touched), None),
+                "level": order.level if order else None,
+                "events": [e.event_type for e in decided.events],
+            }
+
+        return await in_transaction(pool(), work)
+
+    @router.post("/v1/orders", status_code=201)
+    async def place_order(body: OrderIn, actor: Staff, request: Request) -> dict[str, Any]:
+        """Isolate a person; an active order is upgraded (stronger level) and/or extended
+        (later end) instead of opening a second one."""
+        starts = body.starts_at or now()
+        end = body.planned_end_at or starts + timedelta(days=body.days or 0)
+        order = IsolationRequest(
+            person_id=body.person_id, level=body.level, community_id=body.community_id,
+            reason=body.reason, starts_at=starts, planned_end_at=end,
+            order_id=order_id_for(uuid.uuid4(), body.person_id), place=body.place, team=body.team,
+        )  # fmt: skip
+        return await command(body.person_id, lambda r: r.place_under(order), actor, request)
+
+    base = "/v1/people/{person_id}/isolation"
+
+    @router.post(f"{base}/check-ins", status_code=201)
+    async def check_in(
+        person_id: str, body: CheckInIn, actor: Staff, request: Request
+    ) -> dict[str, Any]:
+        """Daily follow-up: temperature, symptoms and the call about how the person is."""
+        return await command(
+            person_id,
+            lambda r: [
+                followup.check_in(
+                    r,
+                    checked_at=body.checked_at or now(),
+                    temperature_c=body.temperature_c,
+                    symptoms=body.symptoms,
+                    mood_call=body.mood_call,
+                    recorded_by=body.recorded_by,
+                )
+            ],
+            actor,
+            request,
+        )
+
+    @router.post(f"{base}/support-requests", status_code=201)
+    async def request_support(
+        person_id: str, body: SupportIn, actor: Staff, request: Request
+    ) -> dict[str, Any]:
+        """Food, medicine, rubbish, parcels (三定三送); the same request id twice is one."""
+        return await command(
+            person_id,
+            lambda r: followup.request_support(r, body.request_id, body.kind, now(), body.urgent),
+            actor,
+            request,
+        )
+
+    @router.post(f"{base}/support-requests/{{request_id}}/delivered")
+    async def deliver_support(
+        person_id: str, request_id: str, body: DeliveredIn, actor: Staff, request: Request
+    ) -> dict[str, Any]:
+        return await command(
+            person_id,
+            lambda r: [followup.deliver_support(r, request_id, now(), body.delivered_by)],
+            actor,
+            request,
+        )
+
+    @router.post(f"{base}/breaches", status_code=201)
+    async def report_breach(
+        person_id: str, body: BreachIn, actor: Staff, request: Request
+    ) -> dict[str, Any]:
+        """The person left home (or refused, or let someone in); escalated as given."""
+        breach_id = body.breach_id or f"breach-{uuid.uuid4().hex[:12]}"
+        return await command(
+            person_id,
+            lambda r: [
+                followup.breach(
+                    r,
+                    breach_id,
+                    body.kind,
+                    body.observed_at or now(),
+                    body.reported_by,
+                    body.escalated_to,
+                )
+            ],
+            actor,
+            request,
+        )
+
+    @router.post(f"{base}/documents/{{document}}/issued")
+    async def issue_document(
+        person_id: str, document: Document, body: IssuedIn, actor: Staff, request: Request
+    ) -> dict[str, Any]:
+        """三书一牌: notice, commitment, responsibility letter, door sign."""
+        return await command(
+            person_id,
+            lambda r: followup.issue_document(r, document, now(), body.issued_by),
+            actor,
+            request,
+        )
+
+    @router.post(f"{base}/documents/{{document}}/signed")
+    async def sign_document(
+        person_id: str, document: Document, actor: Staff, request: Request
+    ) -> dict[str, Any]:
+        return await command(
+            person_id, lambda r: followup.sign_document(r, document, now()), actor, request
+        )
+
+    @router.put(f"{base}/team")
+    async def assign_team(
+        person_id: str, body: ResponsibleTeam, actor: Staff, request: Request
+    ) -> dict[str, Any]:
+        """三包一: the cadre, police officer and doctor responsible for the person."""
+        return await command(
+            person_id, lambda r: [followup.assign_team(r, body, now())], actor, request
+        )
+
+    @router.post(f"{base}/release")
+    async def release(person_id: str, actor: Staff, request: Request) -> dict[str, Any]:
+        """Release when the period has passed and the policy's negative tests exist;
+        409 names every unmet requirement."""
+
+        async def work(conn: asyncpg.Connection) -> dict[str, Any]:
+            policy = await iso.state.policy(conn, desk.district)
+            results = await iso.state.results_of(conn, person_id)
+            record = await desk.load(conn, person_id)
+            community = record.active.community_id if record.active else None
+            decided = await desk.decide(
+                conn, person_id, lambda r: [followup.release(r, policy, now(), results)],
+                meta(actor, request, community), now=now(),
+            )  # fmt: skip
+            return {"events": ["IsolationEnded"], **decided.events[0].model_dump(mode="json")}
+
+        return await in_transaction(pool(), work)
+
+    @router.post(f"{base}/cancel")
+    async def cancel(
+        person_id: str, body: ReasonIn, actor: Staff, request: Request
+    ) -> dict[str, Any]:
+        """The order was entered in error."""
+        return await command(person_id, lambda r: [followup.cancel(r, body.reason)], actor, request)
+
+    @router.get("/v1/people/{person_id}")
+    async def person(person_id: str, actor: Staff) -> dict[str, Any]:
+        """What the service knows of a person: household, active order, test results."""
+        async with pool().acquire() as conn:
+            record = await desk.load(conn, person_id)
+            resident = await iso.state.resident(conn, person_id)
+            results = await iso.state.results_of(conn, person_id)
+        order = record.active
+        return {
+            "person_id": person_id,
+            "resident": resident,
+            "order": None if order is None else {
+                "order_id": order.order_id, "level": order.level,
+                "community_id": order.community_id, "starts_at": order.starts_at,
+                "planned_end_at": order.planned_end_at,
+                "place": order.place.model_dump() if order.place else None,
+                "team": order.team.model_dump() if order.team else None,
+                "documents_issued": sorted(order.issued), "documents_signed": sorted(order.signed),
+                "open_support_requests": order.open_support,
+                "last_check_in_at": order.last_check_in_at,
+            },
+            "results": [
+                {"sample_id": r.sample_id, "collected_at": r.collected_at, "result": r.result}
+                for r in results
+            ],
+        }  # fmt: skip
+
+    @router.get("/v1/ledger")
+    async def ledger(actor: Staff, community_id: str | None = None) -> list[dict[str, Any]]:
+        """People under each level per community (the active orders)."""
+        return await iso.state.ledger(pool(), community_id)
+
+    return router

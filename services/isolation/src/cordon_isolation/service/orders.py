@@ -1,0 +1,174 @@
+"""Use cases on a person's isolation record: load the stream, decide, append, and keep the
+ledger and the check-in deadlines in step, all in the caller's transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from cordon_contracts.isolation import (
+    DailyCheckInRecorded,
+    IsolationCancelled,
+    IsolationEnded,
+    IsolationExtended,
+    IsolationLevelChanged,
+    IsolationStarted,
+)
+from cordon_core.envelope import DomainEvent, EventMetadata, PendingEvent
+from cordon_core.store import PostgresEventStore
+from cordon_isolation.adapters.state import IsolationState
+from cordon_isolation.adapters.timers import Timer, Timers
+from cordon_isolation.domain.followup import missed_check_in
+from cordon_isolation.domain.orders import IsolationRequest, PersonIsolation, stream_of
+from cordon_isolation.domain.reactions import derived_id
+
+CHECK_IN = "check_in_deadline"
+Decision = Callable[[PersonIsolation], Sequence[DomainEvent]]
+
+
+@dataclass(frozen=True)
+class Decided:
+    record: PersonIsolation
+    events: list[DomainEvent]
+
+
+class IsolationDesk:
+    def __init__(
+        self, store: PostgresEventStore, state: IsolationState, timers: Timers, *, district: str
+    ) -> None:
+        self.store = store
+        self.state = state
+        self.timers = timers
+        self.district = district
+
+    async def load(self, conn: asyncpg.Connection, person_id: str) -> PersonIsolation:
+        envelopes = await self.store.load_stream(stream_of(person_id), conn=conn)
+        return PersonIsolation.replay(person_id, (e.payload for e in envelopes))
+
+    async def decide(
+        self,
+        conn: asyncpg.Connection,
+        person_id: str,
+        decision: Decision,
+        meta: EventMetadata,
+        *,
+        now: datetime,
+        cause: str | None = None,
+    ) -> Decided:
+        """Apply ``decision`` to the person's record; with a ``cause``, the new events' ids
+        derive from it, so deciding the same cause again appends nothing new."""
+        record = await self.load(conn, person_id)
+        before = record.active
+        events = list(decision(record))
+        if not events:
+            return Decided(record, [])
+        pending = [
+            PendingEvent(
+                e,
+                event_id=derived_id(cause, person_id, record.version + i)
+                if cause
+                else uuid.uuid4(),
+                occurred_at=now,
+            )
+            for i, e in enumerate(events)
+        ]
+        await self.store.append(
+            stream_of(person_id),
+            pending,
+            expected_version=record.version,
+            metadata=meta,
+            partition_key=person_id,
+            conn=conn,
+        )
+        for event in events:
+            record.apply(event)
+        await self._keep_state(conn, record, before.order_id if before else None, events, now)
+        return Decided(record, events)
+
+    async def place(
+        self,
+        conn: asyncpg.Connection,
+        request: IsolationRequest,
+        meta: EventMetadata,
+        now: datetime,
+    ) -> Decided:
+        return await self.decide(
+            conn,
+            request.person_id,
+            lambda record: record.place_under(request),
+            meta,
+            now=now,
+            cause=request.source_event_id,
+        )
+
+    async def _keep_state(
+        self,
+        conn: asyncpg.Connection,
+        record: PersonIsolation,
+        previous_order: str | None,
+        events: list[DomainEvent],
+        now: datetime,
+    ) -> None:
+        order = record.active
+        if order is not None and any(
+            isinstance(e, IsolationStarted | IsolationLevelChanged | IsolationExtended)
+            for e in events
+        ):
+            await self.state.save_order(conn, record.person_id, order, "active", now)
+        for event in events:
+            if isinstance(event, IsolationStarted):
+                await self._next_deadline(conn, record.person_id, event.order_id, now)
+            elif isinstance(event, DailyCheckInRecorded):
+                await self.timers.cancel(
+                    conn, CHECK_IN, "order_id", event.order_id, now, "checked_in"
+                )
+                await self._next_deadline(conn, record.person_id, event.order_id, now)
+            elif isinstance(event, IsolationEnded | IsolationCancelled):
+                status = "ended" if isinstance(event, IsolationEnded) else "cancelled"
+                await self.state.close_order(conn, event.order_id, status, now)
+                await self._settle_deadlines(conn, event.order_id, now, status)
+
+    async def _settle_deadlines(
+        self, conn: asyncpg.Connection, order_id: str, now: datetime, why: str
+    ) -> None:
+        await self.timers.cancel(conn, CHECK_IN, "order_id", order_id, now, why)
+
+    async def _next_deadline(
+        self, conn: asyncpg.Connection, person_id: str, order_id: str, now: datetime
+    ) -> None:
+        policy = await self.state.policy(conn, self.district)
+        due = now + timedelta(seconds=policy.check_in_interval_s)
+        payload = {"order_id": order_id, "person_id": person_id}
+        timer_id = derived_id(CHECK_IN, order_id, due.isoformat())
+        await self.timers.schedule(conn, Timer(timer_id, CHECK_IN, due, payload))
+
+    async def deadline_passed(self, conn: asyncpg.Connection, timer: Timer, now: datetime) -> str:
+        """A check-in deadline passed: record ``CheckInMissed`` unless it was met, and set
+        the next deadline. Returns the outcome to mark the timer with."""
+        person_id, order_id = timer.payload["person_id"], timer.payload["order_id"]
+        policy = await self.state.policy(conn, self.district)
+        interval = timedelta(seconds=policy.check_in_interval_s)
+        record = await self.load(conn, person_id)
+        missed = missed_check_in(record, order_id, timer.due_at, now, interval)
+        if missed is None:
+            return "met_or_closed"
+        missed = missed.model_copy(update={"policy_version": policy.version})
+        community = record.active.community_id if record.active else None
+        meta = EventMetadata(
+            correlation_id=timer.timer_id, actor="check-in-deadline", district=self.district,
+            community=community,
+        )  # fmt: skip
+        await self.store.append(
+            stream_of(person_id),
+            [PendingEvent(missed, event_id=derived_id(timer.timer_id), occurred_at=now)],
+            expected_version=record.version,
+            metadata=meta,
+            partition_key=person_id,
+            conn=conn,
+        )
+        await self._next_deadline(conn, person_id, order_id, now)
+        return "missed"
