@@ -29,6 +29,7 @@ SERVICES = (
     ServiceSpec("registry", "cordon_registry", 8102),
     ServiceSpec("isolation", "cordon_isolation", 8103),
     ServiceSpec("gate", "cordon_gate", 8101),
+    ServiceSpec("notification", "cordon_notification", 8104),
     ServiceSpec("projector", "cordon_projector", 8105),
 )
 """Ports match docker-compose.yml."""
