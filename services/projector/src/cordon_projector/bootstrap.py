@@ -1,56 +1,95 @@
-"""Builds the projector from settings: runtime, projections and HTTP app."""
+"""Builds the projector from settings: runtime, projections, read models and HTTP app."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from pydantic import Field
-
 from cordon_contracts.gate import registry as gate_registry
+from cordon_contracts.isolation import registry as isolation_registry
+from cordon_contracts.lab import registry as lab_registry
+from cordon_contracts.registry import registry as registry_registry
 from cordon_core.envelope import EventRegistry
 from cordon_core.migrations import migrations_from_package
 from cordon_core.projection import Projection, projection_subscription
 from cordon_core.runtime import ServiceRuntime
-from cordon_core.settings import ServiceSettings
 from cordon_projector.projections.gate_traffic import GateTrafficProjection
+from cordon_projector.projections.isolation_ledger import IsolationLedgerProjection
+from cordon_projector.projections.live_gates import LiveGatesProjection
+from cordon_projector.projections.places import PlacesProjection
+from cordon_projector.projections.residents import ResidentsProjection
+from cordon_projector.projections.screening import ScreeningProjection
+from cordon_projector.projections.test_results import TestResultsProjection
+from cordon_projector.settings import ProjectorSettings, StaffScope
+
+__all__ = ["Projector", "ProjectorSettings", "StaffScope", "build_projector"]
+
+SOURCE_SERVICE = {
+    "gate-traffic": "gate",
+    "live-gates": "gate",
+    "places": "registry",
+    "residents": "registry",
+    "screening-coverage": "registry",
+    "isolation-ledger": "isolation",
+    "test-results": "isolation",
+}
+"""The service whose topic each projection reads (lab results travel on isolation's)."""
 
 
-class ProjectorSettings(ServiceSettings):
-    timezone: str = Field(
-        default="Asia/Shanghai", description="Where a report day starts and ends."
-    )
+def build_projections(schema: str, timezone: ZoneInfo) -> list[Projection]:
+    """Every projection, writing into ``schema`` (the live one, or an as-of scratch one)."""
+    return [
+        GateTrafficProjection(schema, timezone),
+        LiveGatesProjection(schema),
+        PlacesProjection(schema),
+        ResidentsProjection(schema),
+        ScreeningProjection(schema),
+        IsolationLedgerProjection(schema),
+        TestResultsProjection(schema),
+    ]
+
+
+def event_registry() -> EventRegistry:
+    registry = EventRegistry()
+    for contracts in (gate_registry, registry_registry, isolation_registry, lab_registry):
+        registry.include(contracts)
+    return registry
 
 
 @dataclass
 class Projector:
     settings: ProjectorSettings
     runtime: ServiceRuntime
-    gate_traffic: GateTrafficProjection
+    projections: Sequence[Projection]
+    timezone: ZoneInfo
+    extra_tokens: dict[str, StaffScope] = field(default_factory=dict)
+    """Tokens issued at run time through the admin endpoint (kept in memory)."""
 
     @property
-    def projections(self) -> list[Projection]:
-        return [self.gate_traffic]
+    def gate_traffic(self) -> GateTrafficProjection:
+        found = next(p for p in self.projections if isinstance(p, GateTrafficProjection))
+        return found
 
     def topics_of(self, projection: Projection) -> list[str]:
-        return [self.runtime.topics.events("gate")]
+        return [self.runtime.topics.events(SOURCE_SERVICE[projection.name])]
 
 
 def build_projector(settings: ProjectorSettings | None = None) -> Projector:
     settings = settings or ProjectorSettings()
-    registry = EventRegistry()
-    registry.include(gate_registry)
+    timezone = ZoneInfo(settings.timezone)
     runtime = ServiceRuntime(
         service="projector",
         settings=settings,
-        registry=registry,
+        registry=event_registry(),
         migrations=migrations_from_package("projector", "cordon_projector"),
         relay=False,
     )
     projector = Projector(
         settings=settings,
         runtime=runtime,
-        gate_traffic=GateTrafficProjection(runtime.schema, ZoneInfo(settings.timezone)),
+        projections=build_projections(runtime.schema, timezone),
+        timezone=timezone,
     )
     for projection in projector.projections:
         runtime.subscribe(projection_subscription(projection, projector.topics_of(projection)))

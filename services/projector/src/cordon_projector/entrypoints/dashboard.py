@@ -1,50 +1,13 @@
-"""A first, minimal dashboard page: today's gate traffic per community, refreshed live.
+"""The dashboard page: one self-contained HTML file (no CDN, no map tiles), drawing the
+four-colour map as a grid of buildings from the JSON API, live gates from server-sent
+events, in Chinese or English, laid out for a phone first."""
 
-The full dashboard (four-colour map, three-colour card, live gate charts) replaces it.
-"""
+from __future__ import annotations
 
-DASHBOARD_HTML = """<!doctype html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Cordon · 今日出入 Gate traffic today</title>
-<style>
-  body { font-family: system-ui, sans-serif; margin: 1rem; color: #1d2733; }
-  h1 { font-size: 1.3rem; }
-  table { border-collapse: collapse; width: 100%; max-width: 40rem; }
-  th, td { padding: .4rem .6rem; border-bottom: 1px solid #d5dbe3; text-align: left; }
-  td.n { text-align: right; font-variant-numeric: tabular-nums; }
-  #updated { color: #667; font-size: .85rem; }
-</style>
-</head>
-<body>
-<h1>今日出入 · Gate traffic today</h1>
-<table>
-  <thead><tr><th>社区 Community</th><th>进 Entries</th><th>出 Exits</th></tr></thead>
-  <tbody id="rows"><tr><td colspan="3">…</td></tr></tbody>
-</table>
-<p id="updated"></p>
-<script>
-async function refresh() {
-  const response = await fetch("/v1/gate-traffic");
-  const rows = await response.json();
-  const body = document.getElementById("rows");
-  body.replaceChildren(...rows.map(r => {
-    const tr = document.createElement("tr");
-    for (const [value, cls] of [[r.community_id, ""], [r.entries, "n"], [r.exits, "n"]]) {
-      const td = document.createElement("td");
-      td.textContent = value;
-      td.className = cls;
-      tr.appendChild(td);
-    }
-    return tr;
-  }));
-  document.getElementById("updated").textContent = new Date().toLocaleTimeString();
-}
-refresh();
-setInterval(refresh, 2000);
-</script>
-</body>
-</html>
-"""
+from functools import cache
+from importlib import resources
+
+
+@cache
+def dashboard_html() -> str:
+    return resources.files("cordon_projector").joinpath("static/dashboard.html").read_text("utf-8")

@@ -1,4 +1,4 @@
-"""The projector's HTTP API: read models as JSON."""
+"""The projector's HTTP app: the dashboard page, its API, and the daily gate traffic."""
 
 from __future__ import annotations
 
@@ -11,8 +11,12 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from cordon_core.http import install_correlation, operations_router
-from cordon_projector.bootstrap import Projector
-from cordon_projector.entrypoints.dashboard import DASHBOARD_HTML
+from cordon_projector.bootstrap import Projector, build_projections
+from cordon_projector.entrypoints.api import api_router
+from cordon_projector.entrypoints.dashboard import dashboard_html
+from cordon_projector.entrypoints.live import LiveHub
+from cordon_projector.projections.live_gates import notify_channel
+from cordon_projector.replay import PastMoments
 
 
 class DailyTraffic(BaseModel):
@@ -22,25 +26,50 @@ class DailyTraffic(BaseModel):
     exits: int
 
 
+def past_moments(projector: Projector) -> PastMoments:
+    runtime = projector.runtime
+    return PastMoments(
+        base_schema=runtime.schema,
+        migrations=runtime.migrations,
+        make_projections=build_projections,
+        topics_of=projector.topics_of,
+        timezone=projector.timezone,
+        bootstrap=projector.settings.kafka_bootstrap,
+        registry=runtime.registry,
+        keep=projector.settings.asof_cache_size,
+        keep_seconds=projector.settings.asof_cache_seconds,
+    )
+
+
 def create_app(projector: Projector) -> FastAPI:
     runtime = projector.runtime
+    past = past_moments(projector)
+    hub = LiveHub(projector.settings.database_url, notify_channel(runtime.schema))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with runtime.running():
-            yield
+            await past.drop_all(runtime.pool)
+            await hub.start()
+            try:
+                yield
+            finally:
+                await hub.stop()
+                await past.drop_all(runtime.pool)
 
     app = FastAPI(title="Cordon projector", lifespan=lifespan)
     install_correlation(app)
     app.include_router(operations_router(runtime))
+    app.include_router(api_router(projector, past, hub))
 
     def today_or(day: date | None) -> date:
-        return day or datetime.now(projector.gate_traffic.timezone).date()
+        return day or datetime.now(projector.timezone).date()
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def dashboard() -> str:
-        return DASHBOARD_HTML
+        return dashboard_html()
 
+    # Aggregate counts only, open like the first walking slice that introduced them.
     @app.get("/v1/gate-traffic", response_model=list[DailyTraffic])
     async def gate_traffic_all(
         day: date | None = Query(default=None, description="Local day; today when omitted."),

@@ -1,0 +1,188 @@
+"""The dashboard's JSON API: every read model of an area, now or as of a past moment."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from cordon_projector.access import Forbidden, StaffTokens, check_scope, home_area
+from cordon_projector.bootstrap import Projector, StaffScope
+from cordon_projector.domain.rules import local_day
+from cordon_projector.entrypoints.export import report_csv, report_xlsx
+from cordon_projector.entrypoints.live import LiveHub, event_stream
+from cordon_projector.read_models.areas import Area, ancestors, communities_in, find_area
+from cordon_projector.read_models.daily_report import daily_report
+from cordon_projector.read_models.four_colour import four_colour_map
+from cordon_projector.read_models.gates import live_gates
+from cordon_projector.read_models.ledger import isolation_ledger, screening_coverage
+from cordon_projector.replay import PastMoments
+
+AS_OF = Query(
+    default=None,
+    description="Show the read model as of this moment (ISO 8601; local time when no offset):"
+    " the topics are replayed up to it.",
+)
+
+
+@dataclass(frozen=True)
+class View:
+    """Where and when a request reads: the live schema now, or a replayed past moment."""
+
+    area: Area
+    schema: str
+    at: datetime
+    scope: StaffScope
+
+
+class TokenRequest(BaseModel):
+    staff_id: str
+    kind: Literal["district", "sub_district", "community"]
+    id: str | None = None
+
+
+def api_router(projector: Projector, past: PastMoments, hub: LiveHub) -> APIRouter:
+    runtime = projector.runtime
+    settings = projector.settings
+    tokens = StaffTokens(settings.dashboard_tokens, runtime.schema)
+    router = APIRouter(prefix="/v1", tags=["dashboard"])
+
+    async def staff(
+        authorization: str | None = Header(default=None),
+        token: str | None = Query(default=None, description="For links and event streams."),
+    ) -> StaffScope:
+        bearer = (authorization or "").removeprefix("Bearer ").strip() or token
+        scope = await tokens.scope_of(runtime.pool, bearer)
+        if scope is None:
+            raise HTTPException(401, "a dashboard token is required (Authorization: Bearer)")
+        return scope
+
+    def moment(as_of: datetime | None) -> datetime:
+        if as_of is None:
+            return datetime.now(UTC)
+        return as_of if as_of.tzinfo else as_of.replace(tzinfo=projector.timezone)
+
+    async def view(
+        area_id: str, as_of: datetime | None = AS_OF, scope: StaffScope = Depends(staff)
+    ) -> View:
+        at = moment(as_of)
+        schema = runtime.schema if as_of is None else await past.schema_for(runtime.pool, at)
+        area = await find_area(runtime.pool, schema, area_id, settings.district)
+        if area is None:
+            raise HTTPException(404, f"no area {area_id!r}")
+        try:
+            await check_scope(runtime.pool, runtime.schema, scope, area)
+        except Forbidden as refused:
+            raise HTTPException(403, str(refused)) from None
+        return View(area, schema, at, scope)
+
+    @router.get("/me")
+    async def me(scope: StaffScope = Depends(staff)) -> dict[str, Any]:
+        return {
+            **scope.model_dump(),
+            "home_area": home_area(scope, settings.district),
+            "timezone": settings.timezone,
+            "district": settings.district,
+        }
+
+    @router.get("/areas/{area_id}")
+    async def area(v: View = Depends(view)) -> dict[str, Any]:
+        return {**v.area.as_json(), "path": await ancestors(runtime.pool, v.schema, v.area)}
+
+    @router.get("/areas/{area_id}/map")
+    async def colour_map(v: View = Depends(view)) -> dict[str, Any]:
+        """Four-colour map with the three-colour card of every building and roll-up."""
+        return await four_colour_map(
+            runtime.pool, v.schema, v.area, v.at, settings.full_vaccination_doses
+        )
+
+    @router.get("/areas/{area_id}/gates")
+    async def gates(
+        v: View = Depends(view), minutes: int = Query(default=60, ge=1, le=1440)
+    ) -> dict[str, Any]:
+        return await live_gates(runtime.pool, v.schema, v.area, v.at, projector.timezone, minutes)
+
+    @router.get("/areas/{area_id}/gates/stream")
+    async def gates_stream(
+        request: Request, v: View = Depends(view), minutes: int = Query(default=60, ge=1, le=1440)
+    ) -> StreamingResponse:
+        """Server-sent events (``event: gates``): the live gates whenever they change."""
+        communities = (
+            None
+            if v.area.kind == "district"
+            else set(await communities_in(runtime.pool, v.schema, v.area))
+        )
+
+        def current() -> Awaitable[dict[str, Any]]:
+            return live_gates(
+                runtime.pool, v.schema, v.area, datetime.now(UTC), projector.timezone, minutes
+            )
+
+        stream = event_stream(
+            current,
+            hub,
+            communities,
+            refresh_s=settings.live_refresh_s,
+            disconnected=request.is_disconnected,
+        )
+        return StreamingResponse(
+            stream,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @router.get("/areas/{area_id}/daily-report", response_model=None)
+    async def report(
+        v: View = Depends(view),
+        day: date | None = Query(
+            default=None, description="Local day; the as-of day when omitted."
+        ),
+        format: Literal["json", "csv", "xlsx"] = "json",
+    ) -> dict[str, Any] | Response:
+        the_day = day or local_day(v.at, projector.timezone)
+        body = await daily_report(runtime.pool, v.schema, v.area, the_day, v.at, projector.timezone)
+        if format == "json":
+            return body
+        name = f"daily-report-{v.area.id}-{the_day}.{format}"
+        render: Callable[[dict[str, Any]], bytes] = report_csv if format == "csv" else report_xlsx
+        media = (
+            "text/csv; charset=utf-8"
+            if format == "csv"
+            else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        )
+        return Response(
+            render(body),
+            media_type=media,
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    @router.get("/areas/{area_id}/isolation-ledger")
+    async def ledger(v: View = Depends(view)) -> dict[str, Any]:
+        return await isolation_ledger(runtime.pool, v.schema, v.area, v.at)
+
+    @router.get("/areas/{area_id}/screening")
+    async def screening(v: View = Depends(view)) -> dict[str, Any]:
+        return await screening_coverage(runtime.pool, v.schema, v.area, v.at)
+
+    def admin(authorization: str | None = Header(default=None)) -> None:
+        given = (authorization or "").removeprefix("Bearer ").strip()
+        if given != settings.dashboard_admin_token:
+            raise HTTPException(401, "the dashboard admin token is required")
+
+    @router.post("/dashboard-tokens", dependencies=[Depends(admin)], status_code=201)
+    async def issue_token(body: TokenRequest) -> dict[str, Any]:
+        if body.kind != "district" and not body.id:
+            raise HTTPException(422, f"a {body.kind} token needs its id")
+        scope = StaffScope(kind=body.kind, id=body.id, staff_id=body.staff_id)
+        return {**scope.model_dump(), "token": await tokens.issue(runtime.pool, scope)}
+
+    @router.delete("/dashboard-tokens/{staff_id}", dependencies=[Depends(admin)])
+    async def revoke_tokens(staff_id: str) -> dict[str, int]:
+        return {"revoked": await tokens.revoke(runtime.pool, staff_id)}
+
+    return router

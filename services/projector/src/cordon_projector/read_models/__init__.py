@@ -1,0 +1,1 @@
+"""The dashboards' read models: SQL over the projections' tables, at a moment."""

@@ -1,0 +1,216 @@
+"""Read models as of a past moment: the topics replayed into a scratch schema, keeping only
+the events recorded (``ce_recordedtime``) at or before that moment.
+
+The live tables are never touched. A replayed moment is kept for a while (a few of them,
+least recently used first out) so that drilling down does not replay again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+import uuid
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+
+from cordon_core.cloudevents import MalformedEvent, record_to_envelope
+from cordon_core.envelope import Envelope, EventRegistry, UnknownEventType
+from cordon_core.kafka import topic_partitions
+from cordon_core.migrations import Migration, apply_migrations
+from cordon_core.projection import Projection
+
+log = structlog.get_logger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+async def replay(
+    projections: Sequence[Projection],
+    topics: dict[str, list[str]],
+    *,
+    bootstrap: str,
+    pool: asyncpg.Pool,
+    registry: EventRegistry,
+    until: datetime | None = None,
+    progress: Progress | None = None,
+    max_records: int = 5000,
+) -> int:
+    """Read every topic once from the beginning to its current end and apply each event
+    (recorded at or before ``until``, once per event id) to the projections that want it,
+    one transaction per fetched batch. Returns the events applied. The projections' tables
+    must be empty; no inbox is kept (the scratch schema is thrown away)."""
+    wanted: dict[str, list[Projection]] = defaultdict(list)
+    for projection in projections:
+        for event_type in projection.event_types:
+            wanted[event_type].append(projection)
+    ce_types = {f"cordon.{t}".encode() for t in wanted}
+    kafka = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_bytes=16 * 1024 * 1024,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
+    await kafka.start()
+    await asyncio.sleep(0)  # see cordon_core.projection.rebuild
+    applied = 0
+    try:
+        partitions = await topic_partitions(
+            kafka, sorted({t for ts in topics.values() for t in ts})
+        )
+        if not partitions:
+            return 0
+        kafka.assign(partitions)
+        await kafka.seek_to_beginning(*partitions)
+        starts = await kafka.beginning_offsets(partitions)
+        ends = await kafka.end_offsets(partitions)
+        total = sum(ends[tp] - starts[tp] for tp in partitions)
+        remaining = {tp for tp in partitions if ends[tp] > starts[tp]}
+        seen: set[uuid.UUID] = set()
+        read = 0
+        while remaining:
+            fetched = await kafka.getmany(*remaining, timeout_ms=500, max_records=max_records)
+            batch: list[Envelope] = []
+            for tp, records in fetched.items():
+                for record in records:
+                    if record.offset >= ends[tp]:
+                        continue
+                    read += 1
+                    envelope = _decode(record, ce_types, registry)
+                    if envelope is None or envelope.event_id in seen:
+                        continue
+                    if until is not None and envelope.recorded_at > until:
+                        continue
+                    seen.add(envelope.event_id)
+                    batch.append(envelope)
+            for tp in list(remaining):
+                if await kafka.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+            if batch:
+                await _apply(pool, batch, wanted)
+                applied += len(batch)
+            if progress:
+                progress(read, total)
+        return applied
+    finally:
+        await kafka.stop()
+
+
+def _decode(
+    record: ConsumerRecord[Any, Any], ce_types: set[bytes], registry: EventRegistry
+) -> Envelope | None:
+    headers = record.headers or ()
+    ce_type = next((v for k, v in headers if k == "ce_type"), None)
+    if ce_type not in ce_types:
+        return None
+    try:
+        return record_to_envelope(headers, record.value, registry)
+    except (MalformedEvent, UnknownEventType, ValueError):
+        return None  # the live consumer dead-letters it; a view of the past skips it
+
+
+async def _apply(
+    pool: asyncpg.Pool, batch: list[Envelope], wanted: dict[str, list[Projection]]
+) -> None:
+    by_projection: dict[int, tuple[Projection, list[Envelope]]] = {}
+    for envelope in batch:
+        for projection in wanted[envelope.event_type]:
+            by_projection.setdefault(id(projection), (projection, []))[1].append(envelope)
+    async with pool.acquire() as conn, conn.transaction():
+        for projection, envelopes in by_projection.values():
+            await projection.apply_batch(conn, envelopes)
+
+
+class PastMoments:
+    """Scratch schemas holding the read models as of past moments, replayed on demand."""
+
+    def __init__(
+        self,
+        *,
+        base_schema: str,
+        migrations: list[Migration],
+        make_projections: Callable[[str, ZoneInfo], Sequence[Projection]],
+        topics_of: Callable[[Projection], list[str]],
+        timezone: ZoneInfo,
+        bootstrap: str,
+        registry: EventRegistry,
+        keep: int = 4,
+        keep_seconds: float = 300.0,
+    ) -> None:
+        self.base_schema = base_schema
+        self.migrations = migrations
+        self.make_projections = make_projections
+        self.topics_of = topics_of
+        self.timezone = timezone
+        self.bootstrap = bootstrap
+        self.registry = registry
+        self.keep = keep
+        self.keep_seconds = keep_seconds
+        self._schemas: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def schema_name(self, until: datetime) -> str:
+        digest = hashlib.sha1(until.isoformat().encode()).hexdigest()[:12]
+        return f"{self.base_schema}_asof_{digest}"
+
+    async def schema_for(
+        self, pool: asyncpg.Pool, until: datetime, progress: Progress | None = None
+    ) -> str:
+        """The scratch schema with every read model as of ``until``, replayed if needed."""
+        key = until.isoformat()
+        async with self._locks[key]:
+            kept = self._schemas.get(key)
+            if kept and time.monotonic() - kept[1] < self.keep_seconds:
+                self._schemas.move_to_end(key)
+                return kept[0]
+            schema = self.schema_name(until)
+            started = time.perf_counter()
+            async with pool.acquire() as conn:
+                await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+                await apply_migrations(conn, schema, self.migrations)
+            projections = self.make_projections(schema, self.timezone)
+            applied = await replay(
+                projections,
+                {p.name: self.topics_of(p) for p in projections},
+                bootstrap=self.bootstrap,
+                pool=pool,
+                registry=self.registry,
+                until=until,
+                progress=progress,
+            )
+            self._schemas[key] = (schema, time.monotonic())
+            log.info(
+                "past_moment_replayed",
+                until=key,
+                schema=schema,
+                events=applied,
+                seconds=round(time.perf_counter() - started, 2),
+            )
+            await self._evict(pool)
+            return schema
+
+    async def _evict(self, pool: asyncpg.Pool) -> None:
+        while len(self._schemas) > self.keep:
+            key, (schema, _) = self._schemas.popitem(last=False)
+            self._locks.pop(key, None)
+            async with pool.acquire() as conn:
+                await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+    async def drop_all(self, pool: asyncpg.Pool) -> None:
+        """Drop every scratch schema of this projector, also those a previous run left."""
+        async with pool.acquire() as conn:
+            for row in await conn.fetch(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE $1",
+                f"{self.base_schema}\\_asof\\_%",
+            ):
+                await conn.execute(f"DROP SCHEMA IF EXISTS {row['nspname']} CASCADE")
+        self._schemas.clear()
