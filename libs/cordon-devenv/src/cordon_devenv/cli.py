@@ -142,7 +142,7 @@ def system_up(
             typer.echo(f"starting {spec.name} ...")
             system.start(spec)
         typer.secho("\nCordon is running.", bold=True)
-        typer.echo(f"  dashboard:  {system.url('projector')}/")
+        typer.echo(f"  dashboard:  {system.url('projector')}/?token=dev-district-token")
         for spec in SERVICES:
             typer.echo(f"  {spec.name + ':':<11} {system.url(spec.name)}/docs   (API docs)")
         typer.echo(f"  kafka:      {infra.kafka_bootstrap} ({infra.broker_kind})")
