@@ -148,6 +148,10 @@ class EventRegistry:
 
         return decorate
 
+    def has_upcaster(self, event_type: str, from_version: int) -> bool:
+        """Whether a ``from_version`` payload of ``event_type`` can be upcast (compat checks)."""
+        return (event_type, from_version) in self._upcasters
+
     def model(self, event_type: str) -> type[DomainEvent]:
         try:
             return self._models[event_type]

@@ -49,10 +49,30 @@ class Topics:
         return f"{self.prefix}.dlq.{consumer}"
 
 
+EVENTS_RETENTION = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
+"""Event topics are kept forever: projections rebuild and replay from the full log, and
+compaction would keep only the last event of each key."""
+SCANS_RETENTION = {"retention.ms": str(48 * 3600 * 1000)}
+DEAD_LETTER_RETENTION = {"retention.ms": str(30 * 24 * 3600 * 1000)}
+
+
+def topic_config(name: str) -> dict[str, str]:
+    """Retention by kind of topic, the same as deploy/kafka/topics.yaml provisions, so a topic
+    a service creates on a bare broker is not cut at the broker's default 7 days."""
+    if name.endswith(".events"):
+        return EVENTS_RETENTION
+    if name.endswith(".scans"):
+        return SCANS_RETENTION
+    if ".dlq." in name:
+        return DEAD_LETTER_RETENTION
+    return {}
+
+
 async def ensure_topics(
     settings: ServiceSettings, names: Iterable[str], *, partitions: int | None = None
 ) -> None:
-    """Create the topics that do not exist yet; existing ones are left as they are."""
+    """Create the topics that do not exist yet (with ``topic_config``); existing ones are
+    left as they are: ``cordon-topics apply`` aligns them."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
@@ -62,6 +82,7 @@ async def ensure_topics(
                 name,
                 num_partitions=partitions or settings.topic_partitions,
                 replication_factor=settings.topic_replication,
+                topic_configs=topic_config(name),
             )
             for name in dict.fromkeys(names)
             if name not in existing

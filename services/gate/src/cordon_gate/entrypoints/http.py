@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BaseModel, Field
 
+from cordon_contracts.asyncapi import install_asyncapi
 from cordon_core.http import correlation_id, install_correlation, operations_router
 from cordon_core.store import ConcurrencyError, EventIdConflict
 from cordon_gate.bootstrap import Gate
@@ -90,6 +91,7 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
     )
     install_correlation(app)
     app.include_router(operations_router(runtime))
+    install_asyncapi(app)
 
     async def device_checkpoint(credentials: Credentials) -> tuple[str, str]:
         found = (

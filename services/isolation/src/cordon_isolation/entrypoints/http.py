@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from cordon_contracts.asyncapi import install_asyncapi
 from cordon_core.http import install_correlation, operations_router
 from cordon_isolation.bootstrap import Isolation
 from cordon_isolation.domain.errors import (
@@ -64,6 +65,7 @@ def create_app(iso: Isolation, *, clock: Callable[[], datetime] | None = None) -
     )
     install_correlation(app)
     app.include_router(operations_router(runtime))
+    install_asyncapi(app)
 
     def staff(credentials: Credentials) -> str:
         if credentials is None or not hmac.compare_digest(

@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, HttpUrl
 
+from cordon_contracts.asyncapi import install_asyncapi
 from cordon_core.http import install_correlation, operations_router
 from cordon_notification.bootstrap import Notifier
 from cordon_notification.domain.contacts import Contact
@@ -127,6 +128,7 @@ def create_app(notifier: Notifier) -> FastAPI:
     )
     install_correlation(app)
     app.include_router(operations_router(runtime))
+    install_asyncapi(app)
 
     def unauthorized(what: str) -> HTTPException:
         return HTTPException(

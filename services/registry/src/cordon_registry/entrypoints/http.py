@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 
+from cordon_contracts.asyncapi import install_asyncapi
 from cordon_core.http import install_correlation, operations_router
 from cordon_core.runtime import ServiceRuntime
 from cordon_registry.adapters.spreadsheets import read_csv, read_xlsx
@@ -37,6 +38,7 @@ def create_app(runtime: ServiceRuntime, reg: Registry) -> FastAPI:
     install_correlation(app)
     install_error_handlers(app)
     app.include_router(operations_router(runtime))
+    install_asyncapi(app)
     for router in (places_router, residents_router, screening_router, staff_router):
         app.include_router(router(reg))
 
