@@ -1,10 +1,14 @@
-"""Structural checks of docker-compose.yml, the service Dockerfiles and .dockerignore.
+"""Structural checks of docker-compose.yml, the shared service Dockerfile and .dockerignore.
 
 Nothing here needs a Docker engine: the files are parsed and compared with the code they
 describe (the service packages, their settings classes, the workspace layout), so a
 service added under services/ without a container, a misspelt CORDON_* variable or a port
 that disagrees with its healthcheck fails here rather than on someone's `docker compose
 up`. Only `test_docker_compose_config_is_valid` needs an engine and skips without one.
+
+Every service is built from one Dockerfile, deploy/docker/service.Dockerfile, with build
+args SERVICE (the directory under services/) and PORT; the Dockerfile checks are run on
+it as each service's build args instantiate it.
 
 Compose interpolation (``${VAR:-default}``) is resolved with the defaults written in the
 file, never with the caller's environment, so the checks are deterministic and also prove
@@ -19,6 +23,7 @@ import inspect
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tomllib
@@ -36,6 +41,7 @@ from cordon_core.settings import ServiceSettings
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERIGNORE = ROOT / ".dockerignore"
+SERVICE_DOCKERFILE = ROOT / "deploy" / "docker" / "service.Dockerfile"
 
 # One fixed port per service, inside the container and on the host alike.
 PORT_PLAN = {
@@ -63,10 +69,6 @@ class ServiceDir:
     @property
     def module(self) -> str:
         return f"cordon_{self.name}"
-
-    @property
-    def dockerfile(self) -> Path:
-        return self.path / "Dockerfile"
 
 
 def _service_dirs() -> list[ServiceDir]:
@@ -168,6 +170,22 @@ def cordon_service(service: ServiceDir) -> dict[str, Any]:
         f"`{service.name}` service"
     )
     return found
+
+
+def service_build(service: ServiceDir) -> dict[str, Any]:
+    build = cordon_service(service).get("build")
+    assert isinstance(build, dict), f"{service.name}: `build` needs context, dockerfile, args"
+    return build
+
+
+def build_args_of(service: ServiceDir) -> dict[str, str]:
+    """The service's build args as strings, from either the mapping or the list form."""
+    args = service_build(service).get("args") or {}
+    if isinstance(args, list):
+        args = dict(item.split("=", 1) if "=" in item else (item, None) for item in args)
+    # A bare name takes its value from the caller's environment: not reproducible here.
+    assert all(value is not None for value in args.values()), f"{service.name}: {args}"
+    return {str(key): _scalar(value) for key, value in args.items()}
 
 
 def http_port(service: ServiceDir) -> int:
@@ -304,20 +322,118 @@ def final_stage(instructions: list[Instruction]) -> list[Instruction]:
     return instructions[starts[-1] :]
 
 
+def env_pairs(args: str) -> dict[str, str]:
+    """``ENV A=1 B="x y"`` as {A: 1, B: x y} (the legacy ``ENV A 1`` form is not used)."""
+    pairs = {}
+    for word in shlex.split(args):
+        name, sep, value = word.partition("=")
+        assert sep, f"use ENV NAME=value: {args}"
+        pairs[name] = value
+    return pairs
+
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_REFERENCE = re.compile(rf"\$(?:\{{(?P<braced>{_NAME})\}}|(?P<bare>{_NAME}))")
+# Docker leaves the exec forms alone; a shell form of these is expanded by the shell at
+# run time with the container's environment, not with the build args.
+_NOT_EXPANDED_AT_BUILD = {"CMD", "ENTRYPOINT", "HEALTHCHECK"}
+
+
+def instantiate(instructions: list[Instruction], values: dict[str, str]) -> list[Instruction]:
+    """The instructions with ``$NAME``/``${NAME}`` replaced as a build with ``values`` as
+    its --build-arg would see them: before the first FROM only the global ARGs, inside a
+    stage only the ARGs that stage declares (a global one re-declared without a default
+    keeps the global value) and the ENV set so far; unset args expand to "". RUN is
+    expanded too, as its shell would with the ARGs and ENVs in its environment. Other
+    forms (``${NAME:-x}``...) and unknown names are left as they are."""
+    global_args: dict[str, str] = {}
+    scope: dict[str, str] | None = None  # None until the first FROM
+
+    def expand(text: str, known: dict[str, str]) -> str:
+        def one(match: re.Match[str]) -> str:
+            name = match.group("braced") or match.group("bare")
+            return known.get(name, match.group(0))
+
+        return _REFERENCE.sub(one, text)
+
+    result = []
+    for instruction in instructions:
+        known = global_args if scope is None else scope
+        if instruction.keyword == "ARG":
+            for word in instruction.args.split():
+                name, sep, default = word.partition("=")
+                if name in values:
+                    value = values[name]
+                elif sep:
+                    value = expand(default.strip('"'), known)
+                else:
+                    value = global_args.get(name, "") if scope is not None else ""
+                known[name] = value
+            result.append(instruction)
+            continue
+        if instruction.keyword == "FROM":
+            result.append(Instruction("FROM", expand(instruction.args, global_args)))
+            scope = {}
+            continue
+        if instruction.keyword in _NOT_EXPANDED_AT_BUILD:
+            result.append(instruction)
+            continue
+        expanded = Instruction(instruction.keyword, expand(instruction.args, known))
+        if instruction.keyword == "ENV":
+            known.update(env_pairs(expanded.args))
+        result.append(expanded)
+    return result
+
+
+@cache
+def shared_dockerfile() -> tuple[Instruction, ...]:
+    assert SERVICE_DOCKERFILE.is_file(), f"{SERVICE_DOCKERFILE} is missing"
+    return tuple(dockerfile(SERVICE_DOCKERFILE))
+
+
+def service_dockerfile(service: ServiceDir) -> list[Instruction]:
+    """The shared Dockerfile as the service's compose build args instantiate it."""
+    return instantiate(list(shared_dockerfile()), build_args_of(service))
+
+
+def runtime_env(instructions: list[Instruction]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for instruction in final_stage(instructions):
+        if instruction.keyword == "ENV":
+            env.update(env_pairs(instruction.args))
+    return env
+
+
 # --- services and their containers ---------------------------------------------------------
 
 
 @per_service
-def test_every_service_has_a_container_built_from_its_dockerfile(service: ServiceDir) -> None:
-    build = cordon_service(service).get("build")
-    assert isinstance(build, dict), f"{service.name}: `build` needs context and dockerfile"
+def test_every_service_has_a_container_built_from_the_shared_dockerfile(
+    service: ServiceDir,
+) -> None:
+    build = service_build(service)
     context = (COMPOSE_FILE.parent / build["context"]).resolve()
     assert context == ROOT, (
         f"{service.name}: the build context must be the workspace root, since the image "
         "needs uv.lock and libs/"
     )
-    assert (context / build["dockerfile"]).resolve() == service.dockerfile.resolve()
-    assert service.dockerfile.is_file(), f"{service.dockerfile} is missing"
+    assert (context / build["dockerfile"]).resolve() == SERVICE_DOCKERFILE.resolve()
+    assert SERVICE_DOCKERFILE.is_file(), f"{SERVICE_DOCKERFILE} is missing"
+
+    args = build_args_of(service)
+    assert args.get("SERVICE") == service.name, f"{service.name}: build args {args}"
+    assert args.get("PORT") == str(http_port(service)), (
+        f"{service.name}: build arg PORT must be CORDON_HTTP_PORT ({http_port(service)})"
+    )
+    if service.name in PORT_PLAN:
+        assert args["PORT"] == str(PORT_PLAN[service.name]), f"planned on {PORT_PLAN}"
+
+
+def test_no_service_keeps_a_dockerfile_of_its_own() -> None:
+    """Compose builds every service from the shared file; a stray per-service copy would
+    silently drift from what actually ships."""
+    strays = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "services").glob("*/Dockerfile"))
+    assert not strays, f"services use {SERVICE_DOCKERFILE.relative_to(ROOT)}: remove {strays}"
 
 
 def test_every_built_container_is_a_service_of_the_workspace() -> None:
@@ -336,12 +452,16 @@ def test_cordon_variables_are_fields_of_the_service_settings(
     unknown = cordon_vars - env_names(settings)
     assert not unknown, f"{service.name}: not fields of {settings.__name__}: {sorted(unknown)}"
 
-    # And the values parse: the container would otherwise die at start-up.
+    # And the values parse, together with the image's own CORDON_* (CORDON_SERVICE_MODULE
+    # among them), which compose's environment overrides: the container would otherwise
+    # die at start-up.
     for name in list(os.environ):
         if name.upper().startswith("CORDON_"):
             monkeypatch.delenv(name)
-    for name in cordon_vars:
-        monkeypatch.setenv(name, env[name])
+    container_env = {**runtime_env(service_dockerfile(service)), **env}
+    for name, value in container_env.items():
+        if name.startswith("CORDON_"):
+            monkeypatch.setenv(name, value)
     parsed = settings()
     assert parsed.http_port == http_port(service)
     assert parsed.http_host == "0.0.0.0", "bind all interfaces, or nothing can reach it"
@@ -371,9 +491,20 @@ def test_http_port_agrees_with_plan_ports_healthcheck_and_image(service: Service
     urls = re.findall(r"https?://(?:127\.0\.0\.1|localhost):(\d+)(/[\w/]*)", command)
     assert urls == [(str(port), "/health/ready")], f"{service.name} healthcheck: {command}"
 
-    instructions = dockerfile(service.dockerfile)
-    assert last(instructions, "EXPOSE").args.split("/")[0] == str(port)
-    assert "/health/ready" in last(instructions, "HEALTHCHECK").args
+    # The image alone (no compose environment) listens, exposes and checks the PORT arg.
+    runtime = final_stage(service_dockerfile(service))
+    assert last(runtime, "EXPOSE").args.split("/")[0] == str(port)
+    assert runtime_env(service_dockerfile(service)).get("CORDON_HTTP_PORT") == str(port)
+    healthcheck = last(runtime, "HEALTHCHECK").args
+    assert "/health/ready" in healthcheck
+    assert "CORDON_HTTP_PORT" in healthcheck, "the image's healthcheck must follow its port"
+
+
+def test_shared_dockerfile_takes_the_port_from_the_port_arg() -> None:
+    """A literal port in the shared file would be every service's port."""
+    runtime = final_stage(list(shared_dockerfile()))
+    assert re.fullmatch(r"\$\{?PORT\}?", last(runtime, "EXPOSE").args.split("/")[0])
+    assert re.fullmatch(r"\$\{?PORT\}?", runtime_env(runtime).get("CORDON_HTTP_PORT", ""))
 
 
 def test_published_ports_are_unique() -> None:
@@ -495,20 +626,41 @@ def test_postgres_is_the_official_image_with_data_on_a_volume() -> None:
 # --- images --------------------------------------------------------------------------------
 
 
+SYNC_PACKAGE = "cordon-${SERVICE}"
+SERVICE_MODULE = "cordon_${SERVICE}"
+# CMD's exec form expands nothing, so the module travels in the image's environment.
+ENTRY = re.compile(r'exec python -m "?\$\{?CORDON_SERVICE_MODULE\}?"?')
+
+
+def uv_sync_flags(instructions: list[Instruction]) -> list[str]:
+    syncs = [i.args for i in instructions if i.keyword == "RUN" and "uv sync" in i.args]
+    assert len(syncs) == 1, syncs
+    return syncs[0].split()
+
+
+def test_shared_dockerfile_derives_package_and_module_from_the_service_arg() -> None:
+    instructions = list(shared_dockerfile())
+    flags = uv_sync_flags(instructions)
+    assert flags[flags.index("--package") + 1] == SYNC_PACKAGE
+    assert runtime_env(instructions).get("CORDON_SERVICE_MODULE") == SERVICE_MODULE
+    cmd = exec_form(last(final_stage(instructions), "CMD").args)
+    assert cmd[:2] == ["sh", "-c"] and len(cmd) == 3, cmd
+    assert ENTRY.fullmatch(cmd[2]), f"CMD must exec the module, so python gets SIGTERM: {cmd}"
+
+
 @per_service
 def test_dockerfile_builds_the_service_package_and_runs_its_module(service: ServiceDir) -> None:
-    instructions = dockerfile(service.dockerfile)
+    instructions = service_dockerfile(service)
     images = base_images(instructions)
     assert len(images) >= 2, "build and runtime stages: the runtime image has no build tools"
     assert set(images) == {PYTHON_BASE}, images
 
     runs = [i.args for i in instructions if i.keyword == "RUN"]
     assert any(re.search(r"\bpip install\b.*\buv\b", run) for run in runs), "pip install uv"
-    syncs = [run for run in runs if "uv sync" in run]
-    assert len(syncs) == 1, syncs
-    flags = syncs[0].split()
+    flags = uv_sync_flags(instructions)
     for flag in ("--frozen", "--no-dev"):
         assert flag in flags, f"uv sync needs {flag}"
+    # Only true if the build stage declares ARG SERVICE (and the package is cordon-<dir>).
     assert flags[flags.index("--package") + 1] == service.project
 
     runtime = final_stage(instructions)
@@ -518,7 +670,8 @@ def test_dockerfile_builds_the_service_package_and_runs_its_module(service: Serv
     assert "/app/.venv/bin" in env, "the venv must be on PATH"
     assert any(i.keyword == "HEALTHCHECK" for i in runtime)
 
-    assert exec_form(last(runtime, "CMD").args) == ["python", "-m", service.module]
+    # Only true if the runtime stage declares ARG SERVICE too.
+    assert runtime_env(instructions).get("CORDON_SERVICE_MODULE") == service.module
     assert importlib.util.find_spec(service.module) is not None
     assert importlib.util.find_spec(f"{service.module}.__main__") is not None
 
@@ -532,8 +685,16 @@ def test_dockerignore_keeps_local_state_out_but_the_workspace_in() -> None:
     for excluded in (".git", ".cordon", "bench/results", "**/__pycache__"):
         assert excluded in patterns, f".dockerignore must exclude {excluded}"
     assert patterns & {".venv", "**/.venv"}, ".dockerignore must exclude .venv"
-    # What the Dockerfiles COPY must stay in the context.
-    for needed in ("pyproject.toml", "uv.lock", "libs", "services", "*", "**"):
+    # What the Dockerfile COPYs from the context must stay in it.
+    copied = {
+        source.rstrip("/")
+        for instruction in shared_dockerfile()
+        if instruction.keyword == "COPY" and "--from=" not in instruction.args
+        for source in instruction.args.split()[:-1]
+        if not source.startswith("--")
+    }
+    assert {"pyproject.toml", "uv.lock", "libs", "services"} <= copied, copied
+    for needed in (*sorted(copied), "*", "**"):
         assert needed not in patterns and f"{needed}/" not in patterns
 
 
