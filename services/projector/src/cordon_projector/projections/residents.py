@@ -54,8 +54,11 @@ class ResidentsProjection:
                     since,
                 )
             elif isinstance(event, ResidentLeft):
-                residences.pop(event.person_id, None)
-                departures[event.person_id] = event.left_at
+                pending = residences.get(event.person_id)
+                if pending is None:
+                    departures[event.person_id] = event.left_at
+                else:  # registered and gone within this batch: the row must still exist
+                    residences[event.person_id] = (*pending[:9], False, event.left_at)
             elif isinstance(event, VaccinationRecorded):
                 known = doses.get(event.person_id)
                 if known is None or event.dose_number > known[0]:
@@ -71,7 +74,7 @@ class ResidentsProjection:
                         community_id = EXCLUDED.community_id, grid_id = EXCLUDED.grid_id,
                         compound_id = EXCLUDED.compound_id, building_id = EXCLUDED.building_id,
                         unit_id = EXCLUDED.unit_id, household_id = EXCLUDED.household_id,
-                        present = true, since = EXCLUDED.since""",
+                        present = EXCLUDED.present, since = EXCLUDED.since""",
                 *map(list, zip(*residences.values(), strict=True)),
             )
         if departures:
