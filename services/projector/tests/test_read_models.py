@@ -12,14 +12,13 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from projector_scenario import publish_after, publish_before, upstreams, wait_projected
 
 from cordon_core.projection import rebuild
 from cordon_core.settings import ServiceSettings
 from cordon_projector.bootstrap import Projector, ProjectorSettings, build_projector
 from cordon_projector.entrypoints.http import create_app
 from cordon_projector.settings import StaffScope
-
-from .scenario import publish_after, publish_before, upstreams, wait_projected
 
 TOKEN = {"Authorization": "Bearer district"}
 

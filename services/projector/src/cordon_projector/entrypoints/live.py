@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import asyncpg
@@ -42,13 +42,14 @@ class LiveHub:
             if wanted is None or wanted & communities:
                 event.set()
 
-    async def wait(self, communities: set[str] | None, timeout: float) -> None:
-        """Until a batch touching ``communities`` (None: any) commits, or ``timeout``."""
+    @contextlib.contextmanager
+    def subscription(self, communities: set[str] | None) -> Iterator[asyncio.Event]:
+        """An event set whenever a batch touching ``communities`` (None: any) commits; it
+        stays subscribed while the caller recomputes, so no commit goes unnoticed."""
         waiter = (communities, asyncio.Event())
         self._waiters.append(waiter)
         try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(waiter[1].wait(), timeout)
+            yield waiter[1]
         finally:
             self._waiters.remove(waiter)
 
@@ -65,12 +66,15 @@ async def event_stream(
     """Server-sent events: the view now, then again whenever it changed."""
     last = None
     yield "retry: 2000\n\n"
-    while not await disconnected():
-        current = await view()
-        comparable = json.dumps({k: v for k, v in current.items() if k != "at"}, default=str)
-        if comparable != last:
-            last = comparable
-            yield f"event: {event}\ndata: {json.dumps(current, default=str)}\n\n"
-        else:
-            yield ": keep-alive\n\n"
-        await hub.wait(communities, refresh_s)
+    with hub.subscription(communities) as changed:
+        while not await disconnected():
+            changed.clear()
+            current = await view()
+            comparable = json.dumps({k: v for k, v in current.items() if k != "at"}, default=str)
+            if comparable != last:
+                last = comparable
+                yield f"event: {event}\ndata: {json.dumps(current, default=str)}\n\n"
+            else:
+                yield ": keep-alive\n\n"
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), refresh_s)
