@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -212,7 +213,8 @@ class PostgresEventStore:
             for offset, event in enumerate(append.events, start=1):
                 row = by_id[event.event_id]
                 results[i].append(self._new_envelope(append, event, starts[i] + offset, row))
-                EVENTS_APPENDED.labels(self.schema, event.payload.event_type).inc()
+        for event_type, count in Counter(columns["event_type"]).items():
+            EVENTS_APPENDED.labels(self.schema, event_type).inc(count)
         return results
 
     def _new_envelope(
