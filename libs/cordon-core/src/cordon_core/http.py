@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 
 import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cordon_core.runtime import ServiceRuntime
 
@@ -24,22 +24,42 @@ def install_correlation(app: FastAPI) -> None:
     """Give every request a correlation id: the caller's, when it sends a valid one.
 
     It is bound into structlog's context, so each log line of the request carries it, and
-    it is echoed in the response header.
+    it is echoed in the response header. A plain ASGI middleware: Starlette's
+    ``BaseHTTPMiddleware`` would add a task group and a streamed body to every request.
     """
+    app.add_middleware(CorrelationMiddleware)
 
-    @app.middleware("http")
-    async def bind_correlation(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        try:
-            cid = uuid.UUID(request.headers[CORRELATION_HEADER])
-        except (KeyError, ValueError):
-            cid = uuid.uuid4()
-        request.state.correlation_id = cid
+
+class CorrelationMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cid = _correlation_from(scope)
+        scope.setdefault("state", {})["correlation_id"] = cid
+        header = (CORRELATION_HEADER.lower().encode(), str(cid).encode())
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
         with structlog.contextvars.bound_contextvars(correlation_id=str(cid)):
-            response = await call_next(request)
-        response.headers[CORRELATION_HEADER] = str(cid)
-        return response
+            await self.app(scope, receive, send_with_header)
+
+
+def _correlation_from(scope: Scope) -> uuid.UUID:
+    wanted = CORRELATION_HEADER.lower().encode()
+    for name, value in scope.get("headers", []):
+        if name == wanted:
+            try:
+                return uuid.UUID(value.decode("latin-1"))
+            except ValueError:
+                break
+    return uuid.uuid4()
 
 
 def operations_router(runtime: ServiceRuntime) -> APIRouter:
