@@ -4,12 +4,15 @@ state at that moment; the daily report splits across midnight."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import httpx
+import openpyxl
 import pytest
 from fastapi import FastAPI
 from projector_scenario import publish_after, publish_before, upstreams, wait_projected
@@ -148,6 +151,27 @@ async def test_scripted_district(
     )
     assert (first["households_visited"], first["households_registered"]) == (2, 7)
     assert (second["households_visited"], second["screening_coverage"]) == (3, round(3 / 7, 4))
+    # The same report exported: CSV (with a BOM, for Excel) and XLSX carry the same figures.
+    exported = {
+        fmt: await client.get(
+            "/v1/areas/c1/daily-report", params={"day": "2022-04-01", "format": fmt},
+            headers=TOKEN,
+        )
+        for fmt in ("csv", "xlsx")
+    }  # fmt: skip
+    assert all(r.status_code == 200 for r in exported.values())
+    csv_rows = list(csv.reader(io.StringIO(exported["csv"].content.decode("utf-8-sig"))))
+    sheet = openpyxl.load_workbook(io.BytesIO(exported["xlsx"].content)).active
+    assert sheet is not None
+    xlsx_rows = [[str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    assert csv_rows[0][0].startswith("防控日报告表 Daily report 2022-04-01")
+    header = csv_rows[1]
+    total = next(r for r in csv_rows if r[0].startswith("total"))
+    assert total[header.index("进入 Entries")] == "3"
+    assert [row[: len(total)] for row in xlsx_rows[1:]] == [
+        [c if c != "" else "None" for c in row] for row in csv_rows[1:]
+    ]
+
     district_report = await get(client, "/v1/areas/d/daily-report", day="2022-04-01")
     assert district_report["sub_districts"][0]["entries"] == 3
     assert district_report["total"]["entries"] == 3
