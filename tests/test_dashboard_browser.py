@@ -226,6 +226,12 @@ async def test_map_colours_and_a_live_gate_scan_in_headless_chromium(
                 timeout=30_000,
             )
             assert int(await page.locator("#gate-visitors").inner_text()) >= 1
+            # The page reads in Chinese first, and in English at a tap.
+            heading = page.locator("[data-i18n='map']").first
+            assert await heading.inner_text() == "四色图"
+            await page.locator("#lang").click()
+            assert await heading.inner_text() == "Four-colour map"
+            assert await page.evaluate("document.documentElement.lang") == "en"
             shot = tmp_path / "dashboard.png"
             await page.screenshot(path=str(shot), full_page=True)
             print(f"dashboard screenshot: {shot}")
