@@ -106,31 +106,48 @@ class PostgresEventStore:
         return appended
 
     async def append_many(
-        self, appends: Sequence[StreamAppend], *, conn: asyncpg.Connection | None = None
+        self,
+        appends: Sequence[StreamAppend],
+        *,
+        conn: asyncpg.Connection | None = None,
+        savepoint: bool = True,
+        known_new: bool = False,
     ) -> list[list[Envelope]]:
         """Several appends, to one or many streams, in one transaction and three statements.
 
         Each append is checked as ``append`` checks it (a later append to the same stream
         follows the earlier one); any conflict fails them all. Returns the envelopes of
         each append, in order.
+
+        Inside a caller's transaction the appends run in a savepoint, so a conflict leaves
+        that transaction usable; ``savepoint=False`` saves its two round trips for callers
+        that restart the whole transaction on a conflict anyway. ``known_new=True`` skips
+        looking for already stored event ids, for callers that just looked themselves: a
+        stored id then still fails the insert (``EventIdConflict``), it is never written twice.
         """
         if not any(a.events for a in appends):
             return [[] for _ in appends]
         if conn is None:
             assert self.pool is not None, "the store has no pool yet"
             async with self.pool.acquire() as own, own.transaction():
-                return await self._append_many(own, appends)
+                return await self._append_many(own, appends, known_new)
+        if not savepoint:
+            return await self._append_many(conn, appends, known_new)
         async with conn.transaction():  # a savepoint when the caller has a transaction open
-            return await self._append_many(conn, appends)
+            return await self._append_many(conn, appends, known_new)
 
     async def _append_many(
-        self, conn: asyncpg.Connection, appends: Sequence[StreamAppend]
+        self, conn: asyncpg.Connection, appends: Sequence[StreamAppend], known_new: bool
     ) -> list[list[Envelope]]:
         ids = [e.event_id for a in appends for e in a.events]
-        stored_rows = await conn.fetch(
-            f"SELECT {_COLUMNS} FROM {self.schema}.events WHERE event_id = ANY($1::uuid[])"
-            " ORDER BY global_position",
-            ids,
+        stored_rows = (
+            []
+            if known_new
+            else await conn.fetch(
+                f"SELECT {_COLUMNS} FROM {self.schema}.events"
+                " WHERE event_id = ANY($1::uuid[]) ORDER BY global_position",
+                ids,
+            )
         )
         stored = {r["event_id"]: r for r in stored_rows}
         fresh: list[int] = []  # indexes of appends to write

@@ -6,6 +6,7 @@
 
 import asyncio
 import hmac
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict
@@ -27,6 +28,8 @@ from cordon_gate.service.administration import AlreadyExists, NotFound
 from cordon_gate.service.scanning import ScanResult
 
 bearer = HTTPBearer(auto_error=False)
+DEVICE_CACHE_S = 10.0
+"""How long a device token is trusted without asking PostgreSQL again."""
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
@@ -93,10 +96,22 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
     app.include_router(operations_router(runtime))
     install_asyncapi(app)
 
+    # Devices send a scan every few seconds with the same token: remember a token's device
+    # for a short while instead of asking PostgreSQL on every scan.
+    known_devices: dict[str, tuple[float, tuple[str, str]]] = {}
+
     async def device_checkpoint(credentials: Credentials) -> tuple[str, str]:
-        found = (
-            await gate.state.device(runtime.pool, credentials.credentials) if credentials else None
-        )
+        found = None
+        if credentials is not None:
+            token = credentials.credentials
+            cached = known_devices.get(token)
+            if cached is not None and cached[0] > time.monotonic():
+                return cached[1]
+            found = await gate.state.device(runtime.pool, token)
+            if found is not None:
+                if len(known_devices) > 10_000:
+                    known_devices.clear()
+                known_devices[token] = (time.monotonic() + DEVICE_CACHE_S, found)
         if found is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,

@@ -221,7 +221,9 @@ class ScanDesk:
                 )
             )
         if appends:
-            await self.store.append_many(appends, conn=conn)
+            # The outcomes were just looked up, and every caller restarts the whole
+            # transaction on a conflict: no second look, no savepoint.
+            await self.store.append_many(appends, conn=conn, savepoint=False, known_new=True)
         await self.state.record_pass_uses(conn, uses, pass_versions)
         await self.state.register_visitors(conn, visitors)
         return results
