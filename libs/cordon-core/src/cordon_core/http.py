@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
 import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cordon_core.observability import configure_logging
 from cordon_core.runtime import ServiceRuntime
+from cordon_core.settings import ServiceSettings
+
+S = TypeVar("S", bound=ServiceSettings)
 
 CORRELATION_HEADER = "X-Correlation-ID"
 
@@ -85,3 +91,14 @@ def operations_router(runtime: ServiceRuntime) -> APIRouter:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+def serve(settings: S, make_app: Callable[[S], FastAPI]) -> None:
+    """Run a service: structured logs, then its HTTP app (whose lifespan starts and stops
+    the service's runtime) until SIGTERM or Ctrl-C."""
+    import uvicorn
+
+    configure_logging(level=settings.log_level, json_logs=settings.log_json)
+    uvicorn.run(
+        make_app(settings), host=settings.http_host, port=settings.http_port, log_config=None
+    )

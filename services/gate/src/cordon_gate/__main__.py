@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import uvicorn
-
-from cordon_core.observability import configure_logging
+from cordon_core.http import serve
 from cordon_gate.bootstrap import build
 from cordon_gate.entrypoints.http import create_app
 from cordon_gate.settings import GateSettings
 
 
 def main() -> None:
-    settings = GateSettings()
-    configure_logging(level=settings.log_level, json_logs=settings.log_json)
-    uvicorn.run(
-        create_app(build(settings)),
-        host=settings.http_host,
-        port=settings.http_port,
-        log_config=None,
-    )
+    serve(GateSettings(), lambda s: create_app(build(s)))
 
 
 if __name__ == "__main__":

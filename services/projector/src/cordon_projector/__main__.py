@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import uvicorn
-
-from cordon_core.observability import configure_logging
+from cordon_core.http import serve
 from cordon_projector.bootstrap import ProjectorSettings, build_projector
 from cordon_projector.entrypoints.http import create_app
 
 
 def main() -> None:
-    settings = ProjectorSettings()
-    configure_logging(level=settings.log_level, json_logs=settings.log_json)
-    app = create_app(build_projector(settings))
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None)
+    serve(ProjectorSettings(), lambda s: create_app(build_projector(s)))
 
 
 if __name__ == "__main__":
