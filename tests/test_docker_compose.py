@@ -711,11 +711,11 @@ def _docker_ok(*args: str) -> bool:
 
 def test_docker_compose_config_is_valid() -> None:
     if shutil.which("docker") is None:
-        pytest.skip("no docker CLI on PATH; the structural checks above still ran")
+        pytest.skip(reason="no docker CLI on PATH; the structural checks above still ran")
     if not _docker_ok("compose", "version"):
-        pytest.skip("the docker CLI has no compose plugin; the structural checks above still ran")
+        pytest.skip(reason="the docker CLI has no compose plugin; structural checks ran")
     if not _docker_ok("info"):
-        pytest.skip("no reachable Docker engine (`docker info` failed); structural checks ran")
+        pytest.skip(reason="no reachable Docker engine (docker info failed); checks ran")
     result = subprocess.run(
         ["docker", "compose", "-f", str(COMPOSE_FILE), "config", "-q"],
         cwd=ROOT,

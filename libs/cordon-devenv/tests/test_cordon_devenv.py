@@ -54,7 +54,7 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def infra(state_dir: Path) -> Iterator[Infrastructure]:
     if not kafka_mod.java_and_maven_available():
-        pytest.skip("Apache Kafka needs java and mvn on PATH")
+        pytest.skip(reason="Apache Kafka needs java and mvn on PATH")
     # These tests are about our own launcher, so external servers named in the
     # environment (as a developer may have set) must not be picked up.
     with pytest.MonkeyPatch.context() as env:
