@@ -15,8 +15,9 @@ and to fresh topics that are deleted afterwards.
 Measured, each beside its raw baseline (see docs/benchmarks.md for what the ratios mean):
 
 1. append, one event per append: ``PostgresEventStore.append`` from ``--concurrency``
-   appenders on distinct streams, vs. plain asyncpg single-row INSERTs (autocommit, one
-   dedicated connection per appender) into a copy of the events table in another schema.
+   appenders on distinct streams (a pool made as ServiceRuntime makes it), vs. plain
+   asyncpg single-row INSERTs (autocommit, one dedicated connection per appender) into a
+   copy of the events table in another schema.
 2. append, ``--batch`` events per append: the same, vs. one multi-row ``INSERT ... SELECT
    FROM unnest(...)`` per batch.
 3. relay: ``OutboxRelay.publish_batch`` in a loop until ``--events`` pre-filled events are
@@ -29,6 +30,10 @@ done so far, and the row is marked as truncated). ``--repeat N`` runs everything
 and reports medians; ``--breakdown`` adds variants between the raw baseline and Cordon
 (pooled connection, explicit transaction, the store's SQL alone, ...) that show where the
 difference goes. Results are printed and written as JSON to bench/results/ (gitignored).
+
+The CPU that other programs use during a measurement is counted and reported; a figure is
+marked [disturbed] at 0.3 cores or more. On a shared host, ``--quiet-wait`` waits for a
+quiet moment before each measurement and ``--retry-disturbed`` measures again.
 """
 
 from __future__ import annotations
@@ -518,6 +523,10 @@ def say(message: str) -> None:
     print(message, flush=True)
 
 
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """A pool ``reset`` that keeps the session as it is (what the service runtime uses)."""
+
+
 async def fresh_schema(conn: asyncpg.Connection, schema: str) -> None:
     """A schema with the core tables exactly as every service has them."""
     await apply_migrations(conn, schema, core_migrations())
@@ -640,12 +649,13 @@ class Append:
 # the others (--breakdown) sit between them to show where the difference goes.
 VARIANTS: dict[str, str] = {
     "raw": "plain asyncpg, autocommit INSERT, dedicated connection (the baseline)",
-    "pool_raw": "the same INSERT on a connection acquired from an asyncpg pool",
+    "pool_raw": "the same INSERT on a connection acquired from an asyncpg pool (no reset)",
     "raw_tx": "the same INSERT inside BEGIN ... COMMIT",
     "merged_sql": "store SQL, ids + heads (LATERAL) in one SELECT: BEGIN; SELECT; INSERT; COMMIT",
     "lateral_sql": "store SQL, heads read with LATERAL ... LIMIT 1 instead of DISTINCT ON",
     "store_sql": "the store's SQL, not its Python: BEGIN; 2 SELECTs; INSERT ... RETURNING; COMMIT",
     "store_conn": "PostgresEventStore.append(conn=...) on a dedicated connection",
+    "store_reset": "the same from a pool with asyncpg's default reset query on release",
     "store": "PostgresEventStore.append from a pool, as a service calls it (Cordon)",
 }
 
@@ -737,9 +747,16 @@ async def appends(
     from cordon_core.store import _COLUMNS
 
     concurrency = len(plan.ops)
-    pooled = variant in ("store", "pool_raw")
+    pooled = variant in ("store", "store_reset", "pool_raw")
     pool = (
-        await asyncpg.create_pool(db_url, min_size=concurrency, max_size=concurrency)
+        await asyncpg.create_pool(
+            db_url,
+            min_size=concurrency,
+            max_size=concurrency,
+            # As ServiceRuntime.start() makes its pool: no reset query on release. The
+            # store_reset variant keeps asyncpg's default to show what that costs.
+            **({} if variant == "store_reset" else {"reset": _keep_session}),
+        )
         if pooled
         else None
     )
@@ -771,7 +788,7 @@ async def appends(
                         [PendingEvent(CounterBumped(by=1)) for _ in range(plan.per_op)],
                         bench_meta(),
                     )
-                    if variant not in ("store", "store_conn"):
+                    if variant not in ("store", "store_reset", "store_conn"):
                         a = Append(a.stream, a.expected, a.events, a.metadata, params(a))
                     mine.append(a)
                 out.append(mine)
@@ -782,7 +799,7 @@ async def appends(
 
             async def op(w: int, i: int) -> None:
                 a = data[w][i]
-                if variant == "store":
+                if variant in ("store", "store_reset"):
                     await store.append(
                         a.stream, a.events, expected_version=a.expected, metadata=a.metadata
                     )
@@ -1205,6 +1222,7 @@ SHORT = {
     "lateral_sql": "store SQL, LATERAL head read",
     "store_sql": "store SQL only (5 round trips)",
     "store_conn": "store.append(conn=...)",
+    "store_reset": "store, pool with default reset",
     "store": "Cordon: PostgresEventStore.append",
     "raw_stop_and_wait": "raw, acks awaited per relay batch",
     "relay": "Cordon: OutboxRelay",
@@ -1263,7 +1281,15 @@ async def bench(args: argparse.Namespace, srv: Servers) -> dict[str, Any]:
         ]
         topics: list[str] = []
         notes: dict[str, Any] = {}
-        extra = ["pool_raw", "raw_tx", "store_sql", "lateral_sql", "merged_sql", "store_conn"]
+        extra = [
+            "pool_raw",
+            "raw_tx",
+            "store_sql",
+            "lateral_sql",
+            "merged_sql",
+            "store_conn",
+            "store_reset",
+        ]
 
         async def append_phase(
             phase: str, metric: Metric, plan: AppendPlan, warm: int, tag: str

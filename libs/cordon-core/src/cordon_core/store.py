@@ -170,10 +170,15 @@ class PostgresEventStore:
         heads = {
             r["stream_id"]: r
             for r in await conn.fetch(
-                f"""SELECT DISTINCT ON (stream_id) stream_id, stream_version,
-                           tx_id > pg_current_xact_id() AS newer_tx
-                    FROM {self.schema}.events WHERE stream_id = ANY($1::text[])
-                    ORDER BY stream_id, stream_version DESC""",
+                # One index probe per stream: DISTINCT ON would read every version, so an
+                # append would cost more the longer its stream grew.
+                f"""SELECT s.stream_id, h.stream_version,
+                           h.tx_id > pg_current_xact_id() AS newer_tx
+                    FROM unnest($1::text[]) AS s(stream_id)
+                    CROSS JOIN LATERAL (
+                        SELECT e.stream_version, e.tx_id FROM {self.schema}.events e
+                        WHERE e.stream_id = s.stream_id
+                        ORDER BY e.stream_version DESC LIMIT 1) h""",
                 streams,
             )
         }
