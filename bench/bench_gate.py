@@ -59,7 +59,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,7 +83,7 @@ from cordon_core.runtime import ServiceRuntime
 from cordon_core.settings import ServiceSettings
 from cordon_core.store import StreamAppend
 from cordon_gate.domain.outcomes import OUTCOME_TYPES, scan_event_id
-from cordon_testing.plugin import settings_env
+from cordon_testing.plugin import fresh_database, settings_env
 from cordon_testing.processes import ServiceProcess
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -162,25 +162,6 @@ def servers(keep: bool) -> Iterator[Servers]:
             say("stopping private Kafka + PostgreSQL ...")
             stop_infrastructure(state_dir)
             shutil.rmtree(state_dir, ignore_errors=True)
-
-
-@contextlib.asynccontextmanager
-async def fresh_database(server_url: str) -> AsyncIterator[str]:
-    name = f"gatebench_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f"CREATE DATABASE {name}")
-    finally:
-        await admin.close()
-    base, _, _ = server_url.rpartition("/")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        admin = await asyncpg.connect(server_url)
-        try:
-            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        finally:
-            await admin.close()
 
 
 async def delete_topics(bootstrap: str, prefix: str) -> None:

@@ -40,8 +40,7 @@ import random
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,6 +50,7 @@ import structlog
 
 from cordon_isolation.cli import ingest_csv
 from cordon_isolation.settings import IsolationSettings
+from cordon_testing.plugin import fresh_database
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -90,25 +90,6 @@ def server() -> Iterator[str]:
         yield infra.database_url
     finally:
         stop_infrastructure(state_dir)
-
-
-@contextlib.asynccontextmanager
-async def fresh_database(admin_url: str) -> AsyncIterator[str]:
-    name = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f"CREATE DATABASE {name}")
-    finally:
-        await admin.close()
-    base, _, _ = admin_url.rpartition("/")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        admin = await asyncpg.connect(admin_url)
-        try:
-            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        finally:
-            await admin.close()
 
 
 async def baseline(pool: asyncpg.Pool, text: str, chunk: int) -> float:

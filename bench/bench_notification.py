@@ -36,7 +36,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ from cordon_core.envelope import EventMetadata, EventRegistry, PendingEvent
 from cordon_core.runtime import ServiceRuntime
 from cordon_core.settings import ServiceSettings
 from cordon_core.store import StreamAppend
+from cordon_testing.plugin import fresh_database
 from cordon_testing.processes import ServiceProcess, free_port
 from cordon_testing.waiting import wait_until
 
@@ -121,20 +122,6 @@ def servers() -> Iterator[tuple[str, str, bool]]:
         yield infra.kafka_bootstrap, infra.database_url, infra.kafka_idempotence
     finally:
         stop_infrastructure(state)
-
-
-@contextlib.asynccontextmanager
-async def fresh_database(server_url: str) -> AsyncIterator[str]:
-    name = f"notifybench_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(server_url)
-    await admin.execute(f"CREATE DATABASE {name}")
-    await admin.close()
-    try:
-        yield f"{server_url.rpartition('/')[0]}/{name}"
-    finally:
-        admin = await asyncpg.connect(server_url)
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.close()
 
 
 async def delete_topics(bootstrap: str, prefix: str) -> None:

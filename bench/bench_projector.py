@@ -63,7 +63,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -83,7 +83,7 @@ from cordon_core.observability import configure_logging
 from cordon_core.projection import consumer_name, rebuild
 from cordon_core.settings import ServiceSettings
 from cordon_projector.bootstrap import ProjectorSettings, build_projector
-from cordon_testing.plugin import settings_env
+from cordon_testing.plugin import fresh_database, settings_env
 from cordon_testing.processes import ServiceProcess
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -140,25 +140,6 @@ def servers() -> Iterator[Servers]:
         say("stopping private Kafka + PostgreSQL ...")
         stop_infrastructure(state_dir)
         shutil.rmtree(state_dir, ignore_errors=True)
-
-
-@contextlib.asynccontextmanager
-async def fresh_database(server_url: str, label: str) -> AsyncIterator[str]:
-    name = f"projbench_{label}_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f"CREATE DATABASE {name}")
-    finally:
-        await admin.close()
-    base, _, _ = server_url.rpartition("/")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        admin = await asyncpg.connect(server_url)
-        try:
-            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        finally:
-            await admin.close()
 
 
 async def delete_topics(bootstrap: str, prefixes: Sequence[str]) -> None:
@@ -1407,8 +1388,8 @@ async def run(args: argparse.Namespace, srv: Servers) -> tuple[dict[str, Any], l
     log_dir = Path(tempfile.mkdtemp(prefix="projbench-logs-"))
     try:
         async with (
-            fresh_database(srv.database_url, "rebuild") as db_rebuild,
-            fresh_database(srv.database_url, "live") as db_live,
+            fresh_database(srv.database_url) as db_rebuild,
+            fresh_database(srv.database_url) as db_live,
         ):
             settings = ProjectorSettings(
                 database_url=db_rebuild,

@@ -41,7 +41,7 @@ import random
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +63,7 @@ from cordon_registry.service.importing import ImportReport, import_rows
 from cordon_registry.service.places import add_place
 from cordon_registry.service.unit import Caller, Registry
 from cordon_registry.settings import RegistrySettings
+from cordon_testing.plugin import fresh_database
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 COMMUNITY = "bench-community"
@@ -132,25 +133,6 @@ def servers() -> Iterator[Servers]:
         yield Servers(infra.database_url, started_here=True)
     finally:
         stop_infrastructure(state_dir)
-
-
-@contextlib.asynccontextmanager
-async def fresh_database(admin_url: str) -> AsyncIterator[str]:
-    name = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f"CREATE DATABASE {name}")
-    finally:
-        await admin.close()
-    base, _, _ = admin_url.rpartition("/")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        admin = await asyncpg.connect(admin_url)
-        try:
-            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        finally:
-            await admin.close()
 
 
 async def registry_on(pool: asyncpg.Pool, settings: RegistrySettings) -> Registry:
