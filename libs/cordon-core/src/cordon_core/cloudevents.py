@@ -95,6 +95,15 @@ def envelope_to_record(envelope: Envelope) -> tuple[bytes, bytes, Headers]:
     return envelope.partition_key.encode(), envelope.payload.model_dump_json().encode(), headers
 
 
+def header(headers: Sequence[tuple[str, bytes]] | None, name: str) -> bytes | None:
+    """One header's raw value, without building a dict of them all (the hot path reads
+    ``ce_type`` to skip records a consumer does not want before decoding anything)."""
+    for key, value in headers or ():
+        if key == name:
+            return value
+    return None
+
+
 def record_to_envelope(
     headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes],
     value: bytes | None,
@@ -102,33 +111,43 @@ def record_to_envelope(
 ) -> Envelope:
     """Decode a consumed record; raises MalformedEvent when it cannot be read."""
     items = headers.items() if isinstance(headers, Mapping) else headers
-    h = {k: v.decode() for k, v in items if v is not None}
+    # Raw values; only the headers the envelope needs are decoded, each once.
+    h = {k: v for k, v in items if v is not None}
     try:
-        if h.get("ce_specversion") != SPEC_VERSION:
-            raise MalformedEvent(f"ce_specversion is {h.get('ce_specversion')!r}, not 1.0")
-        type_name = h["ce_type"].removeprefix("cordon.")
+        spec = h.get("ce_specversion")
+        if spec != b"1.0":
+            shown = spec.decode(errors="replace") if spec is not None else None
+            raise MalformedEvent(f"ce_specversion is {shown!r}, not {SPEC_VERSION}")
+        type_name = h["ce_type"].decode().removeprefix("cordon.")
         version = int(h["ce_schemaversion"])
-        data: Any = json.loads(value or b"null")
-        if not isinstance(data, dict):
-            raise MalformedEvent("payload is not a JSON object")
+        model = registry.model(type_name)
+        if version == model.schema_version:
+            # pydantic parses and validates the JSON in one step (no intermediate dict):
+            # a third of the cost of json.loads + model_validate.
+            payload = model.model_validate_json(value or b"null")
+        else:
+            data: Any = json.loads(value or b"null")
+            if not isinstance(data, dict):
+                raise MalformedEvent("payload is not a JSON object")
+            payload = registry.decode(type_name, version, data)
         causation = h.get("ce_causationid")
-        payload = registry.decode(type_name, version, data)
+        community = h.get("ce_community")
         return Envelope(
-            event_id=uuid.UUID(h["ce_id"]),
+            event_id=uuid.UUID(h["ce_id"].decode()),
             event_type=type_name,
             schema_version=payload.schema_version,
-            stream_id=h["ce_subject"],
+            stream_id=h["ce_subject"].decode(),
             stream_version=int(h["ce_streamversion"]),
-            partition_key=h["ce_partitionkey"],
-            occurred_at=datetime.fromisoformat(h["ce_time"]),
-            recorded_at=datetime.fromisoformat(h["ce_recordedtime"]),
-            correlation_id=uuid.UUID(h["ce_correlationid"]),
-            causation_id=uuid.UUID(causation) if causation else None,
-            actor=h["ce_actor"],
-            district=h["ce_district"],
-            community=h.get("ce_community"),
+            partition_key=h["ce_partitionkey"].decode(),
+            occurred_at=datetime.fromisoformat(h["ce_time"].decode()),
+            recorded_at=datetime.fromisoformat(h["ce_recordedtime"].decode()),
+            correlation_id=uuid.UUID(h["ce_correlationid"].decode()),
+            causation_id=uuid.UUID(causation.decode()) if causation else None,
+            actor=h["ce_actor"].decode(),
+            district=h["ce_district"].decode(),
+            community=community.decode() if community is not None else None,
             payload=payload,
-            source=h["ce_source"],
+            source=h["ce_source"].decode(),
         )
     except MalformedEvent:
         raise

@@ -25,7 +25,7 @@ import asyncpg
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
-from cordon_core.cloudevents import MalformedEvent, record_to_envelope
+from cordon_core.cloudevents import MalformedEvent, ce_type, header, record_to_envelope
 from cordon_core.envelope import Envelope, EventRegistry
 from cordon_core.migrations import checked_identifier
 from cordon_core.observability import CONSUMER_BATCH_SECONDS, CONSUMER_EVENTS, CONSUMER_LAG
@@ -70,15 +70,19 @@ class CloudEventCodec:
     def __init__(self, registry: EventRegistry, event_types: Iterable[str] | None = None) -> None:
         self.registry = registry
         self.event_types = set(event_types) if event_types is not None else None
+        self._wanted = (
+            {ce_type(t).encode() for t in self.event_types}
+            if self.event_types is not None
+            else None
+        )
 
     def decode(self, record: ConsumerRecord[Any, Any]) -> Envelope | None:
-        ce_type = dict(record.headers or ()).get("ce_type")
-        if ce_type is not None and ce_type.startswith(b"cordon."):
-            event_type = ce_type.decode().removeprefix("cordon.")
+        kind = header(record.headers, "ce_type")
+        if kind is not None and kind.startswith(b"cordon."):
             wanted = (
-                event_type in self.event_types
-                if self.event_types is not None
-                else self.registry.knows(event_type)
+                kind in self._wanted
+                if self._wanted is not None
+                else self.registry.knows(kind.decode().removeprefix("cordon."))
             )
             if not wanted:
                 return None
@@ -161,17 +165,31 @@ class EventConsumer(Generic[T]):
     async def handle_records(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         """Apply a polled batch; returns once every record is applied, skipped or dead-lettered."""
         started = time.perf_counter()
-        items: list[_Item[T]] = []
+        decoded: list[tuple[ConsumerRecord[Any, Any], T | MalformedRecord]] = []
         for record in records:
             try:
                 message = self.codec.decode(record)
             except MalformedRecord as error:
-                await self._dead_letter(record, None, error, attempts=1)
+                decoded.append((record, error))
                 continue
             if message is None:
                 CONSUMER_EVENTS.labels(self.name, "ignored").inc()
                 continue
-            items.append(_Item(record, message, self.codec.identity(message)))
+            decoded.append((record, message))
+        await self.handle_decoded(decoded)
+        CONSUMER_BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+
+    async def handle_decoded(
+        self, decoded: Sequence[tuple[ConsumerRecord[Any, Any], T | MalformedRecord]]
+    ) -> None:
+        """Apply records someone else decoded (a rebuild decodes each record once for every
+        projection that wants it): unreadable ones are dead-lettered at once, in order."""
+        items: list[_Item[T]] = []
+        for record, message in decoded:
+            if isinstance(message, MalformedRecord):
+                await self._dead_letter(record, None, message, attempts=1)
+            else:
+                items.append(_Item(record, message, self.codec.identity(message)))
         if items:
             try:
                 await self._until_not_transient(self._apply, items)
@@ -181,7 +199,6 @@ class EventConsumer(Generic[T]):
                 )
                 for item in items:
                     await self._apply_alone(item)
-        CONSUMER_BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
 
     async def _apply(self, items: Sequence[_Item[T]]) -> None:
         async with self.pool.acquire() as conn, conn.transaction():

@@ -14,12 +14,11 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
-    TaskID,
     TimeRemainingColumn,
 )
 
 from cordon_core.migrations import apply_migrations
-from cordon_core.projection import rebuild
+from cordon_core.projection import rebuild_together
 from cordon_projector.bootstrap import build_projector
 from cordon_projector.entrypoints.http import past_moments
 from cordon_projector.read_models.areas import find_area
@@ -44,7 +43,8 @@ def main() -> None:
 def rebuild_command(
     name: str = typer.Argument(None, help="Projection to rebuild; all when omitted."),
 ) -> None:
-    """Empty read models and replay their topics from the beginning, with progress."""
+    """Empty read models and replay their topics from the beginning, with progress: one pass
+    over the topics, each record decoded once for every read model that wants it."""
     asyncio.run(_rebuild(name))
 
 
@@ -56,7 +56,10 @@ async def _rebuild(name: str | None) -> None:
         known = ", ".join(p.name for p in projector.projections)
         typer.secho(f"no projection named {name!r}; known: {known}", fg="red", err=True)
         raise typer.Exit(2)
-    pool = await asyncpg.create_pool(projector.settings.database_url, min_size=1, max_size=4)
+    # One connection holds the locks; each projection applies its batches on its own.
+    pool = await asyncpg.create_pool(
+        projector.settings.database_url, min_size=1, max_size=len(chosen) + 1
+    )
     try:
         async with pool.acquire() as conn:
             await apply_migrations(conn, runtime.schema, runtime.migrations)
@@ -66,22 +69,18 @@ async def _rebuild(name: str | None) -> None:
             MofNCompleteColumn(),
             TimeRemainingColumn(),
         ) as bar:
-            for projection in chosen:
-                task = bar.add_task(projection.name, total=None)
-
-                def advance(done: int, total: int, task: TaskID = task) -> None:
-                    bar.update(task, completed=done, total=total)
-
-                read = await rebuild(
-                    projection,
-                    topics=projector.topics_of(projection),
-                    pool=pool,
-                    schema=runtime.schema,
-                    registry=runtime.registry,
-                    settings=projector.settings,
-                    progress=advance,
-                )
-                bar.update(task, completed=read, total=read)
+            # One pass over the topics: each record is read and decoded once for all of them.
+            what = name if name is not None else f"{len(chosen)} read models"
+            task = bar.add_task(what, total=None)
+            read = await rebuild_together(
+                [(p, projector.topics_of(p)) for p in chosen],
+                pool=pool,
+                schema=runtime.schema,
+                registry=runtime.registry,
+                settings=projector.settings,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+            bar.update(task, completed=read, total=read)
     finally:
         await pool.close()
 

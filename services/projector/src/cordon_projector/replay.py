@@ -8,24 +8,22 @@ least recently used first out) so that drilling down does not replay again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import time
 import uuid
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import structlog
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
-from cordon_core.cloudevents import MalformedEvent, record_to_envelope
-from cordon_core.envelope import Envelope, EventRegistry, UnknownEventType
-from cordon_core.kafka import topic_partitions
+from cordon_core.consumer import MalformedRecord
+from cordon_core.envelope import Envelope, EventRegistry
 from cordon_core.migrations import Migration, apply_migrations
-from cordon_core.projection import Projection
+from cordon_core.projection import FanOut, Projection, decode_record, records_to_end
 
 log = structlog.get_logger(__name__)
 
@@ -47,87 +45,41 @@ async def replay(
     (recorded at or before ``until``, once per event id) to the projections that want it,
     one transaction per fetched batch. Returns the events applied. The projections' tables
     must be empty; no inbox is kept (the scratch schema is thrown away)."""
-    wanted: dict[str, list[Projection]] = defaultdict(list)
-    for projection in projections:
-        for event_type in projection.event_types:
-            wanted[event_type].append(projection)
-    ce_types = {f"cordon.{t}".encode() for t in wanted}
-    kafka = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        fetch_max_bytes=16 * 1024 * 1024,
-        max_partition_fetch_bytes=4 * 1024 * 1024,
-    )
-    await kafka.start()
-    await asyncio.sleep(0)  # see cordon_core.projection.rebuild
-    applied = 0
-    try:
-        partitions = await topic_partitions(
-            kafka, sorted({t for ts in topics.values() for t in ts})
-        )
-        if not partitions:
-            return 0
-        kafka.assign(partitions)
-        await kafka.seek_to_beginning(*partitions)
-        starts = await kafka.beginning_offsets(partitions)
-        ends = await kafka.end_offsets(partitions)
-        total = sum(ends[tp] - starts[tp] for tp in partitions)
-        remaining = {tp for tp in partitions if ends[tp] > starts[tp]}
-        seen: set[uuid.UUID] = set()
-        read = 0
-        while remaining:
-            fetched = await kafka.getmany(*remaining, timeout_ms=500, max_records=max_records)
-            batch: list[Envelope] = []
-            for tp, records in fetched.items():
-                for record in records:
-                    if record.offset >= ends[tp]:
-                        continue
-                    read += 1
-                    envelope = _decode(record, ce_types, registry)
-                    if envelope is None or envelope.event_id in seen:
-                        continue
-                    if until is not None and envelope.recorded_at > until:
-                        continue
-                    seen.add(envelope.event_id)
-                    batch.append(envelope)
-            for tp in list(remaining):
-                if await kafka.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
-            if batch:
-                await _apply(pool, batch, wanted)
-                applied += len(batch)
+    fan_out = FanOut((p, topics[p.name], p.event_types) for p in projections)
+    seen: set[uuid.UUID] = set()
+    applied = read = total = 0
+
+    def started(done: int, of: int) -> None:
+        nonlocal total
+        total = of
+
+    batches = records_to_end(bootstrap, fan_out.topics, max_records=max_records, progress=started)
+    async with contextlib.aclosing(batches):
+        async for records in batches:
+            wanted: dict[Projection, list[Envelope]] = defaultdict(list)
+            for record in records:
+                targets = fan_out.targets(record)
+                if not targets:
+                    continue
+                envelope = decode_record(record, registry)
+                # An unreadable record: the live consumer dead-letters it; a view of the past
+                # skips it.
+                if isinstance(envelope, MalformedRecord) or envelope.event_id in seen:
+                    continue
+                if until is not None and envelope.recorded_at > until:
+                    continue
+                seen.add(envelope.event_id)
+                applied += 1
+                for projection in targets:
+                    wanted[projection].append(envelope)
+            if wanted:
+                async with pool.acquire() as conn, conn.transaction():
+                    for projection, envelopes in wanted.items():
+                        await projection.apply_batch(conn, envelopes)
+            read += len(records)
             if progress:
                 progress(read, total)
-        return applied
-    finally:
-        await kafka.stop()
-
-
-def _decode(
-    record: ConsumerRecord[Any, Any], ce_types: set[bytes], registry: EventRegistry
-) -> Envelope | None:
-    headers = record.headers or ()
-    ce_type = next((v for k, v in headers if k == "ce_type"), None)
-    if ce_type not in ce_types:
-        return None
-    try:
-        return record_to_envelope(headers, record.value, registry)
-    except (MalformedEvent, UnknownEventType, ValueError):
-        return None  # the live consumer dead-letters it; a view of the past skips it
-
-
-async def _apply(
-    pool: asyncpg.Pool, batch: list[Envelope], wanted: dict[str, list[Projection]]
-) -> None:
-    by_projection: dict[int, tuple[Projection, list[Envelope]]] = {}
-    for envelope in batch:
-        for projection in wanted[envelope.event_type]:
-            by_projection.setdefault(id(projection), (projection, []))[1].append(envelope)
-    async with pool.acquire() as conn, conn.transaction():
-        for projection, envelopes in by_projection.values():
-            await projection.apply_batch(conn, envelopes)
+    return applied
 
 
 class PastMoments:
