@@ -83,3 +83,29 @@ def test_metadata_of_a_reaction_keeps_the_correlation_and_names_the_cause() -> N
 
     assert reaction.correlation_id == cause.correlation_id
     assert reaction.causation_id == cause.event_id
+
+
+def test_a_record_of_an_old_payload_version_is_upcast_when_decoded() -> None:
+    _, _, headers = envelope_to_record(an_envelope())
+    v1 = [(k, b"1" if k == "ce_schemaversion" else v) for k, v in headers]
+
+    decoded = record_to_envelope(v1, b'{"amount": 4}', registry)
+
+    assert decoded.payload == CounterBumped(by=4, note="upcast from v1")
+    assert decoded.schema_version == 2
+
+
+def test_a_payload_that_is_not_a_json_object_is_malformed() -> None:
+    _, _, headers = envelope_to_record(an_envelope())
+
+    for value in (b"{not json", b"[1, 2]", None):
+        with pytest.raises(MalformedEvent):
+            record_to_envelope(headers, value, registry)
+
+
+def test_a_record_whose_event_id_is_not_a_uuid_is_malformed() -> None:
+    _, value, headers = envelope_to_record(an_envelope())
+    bad = [(k, b"not-a-uuid" if k == "ce_id" else v) for k, v in headers]
+
+    with pytest.raises(MalformedEvent):
+        record_to_envelope(bad, value, registry)
