@@ -157,8 +157,9 @@ async def run(args: argparse.Namespace, kafka: str, server_db: str, idempotence:
         }
         env.update({
             "CORDON_NOTIFICATION_ADMIN_TOKEN": ADMIN,
-            "CORDON_DELIVERY_WORKERS": str(args.workers),
             "CORDON_DELIVERY_BATCH_SIZE": str(args.batch),
+            "CORDON_DELIVERY_LANE_CONCURRENCY": str(args.lane_concurrency),
+            "CORDON_DELIVERY_LANE_BACKLOG": str(args.lane_backlog),
             "CORDON_DELIVERY_POLL_INTERVAL_MS": "20",
             "CORDON_RATE_LIMIT_COUNT": "1000000",
             "CORDON_DAILY_REPORT_TIME": "23:59",
@@ -262,8 +263,9 @@ async def drive(
     result: dict[str, Any] = {
         "events": args.events, "delivered": len(arrived), "lost": lost,
         "doubled_by_source": doubled_sources, "doubled_by_key": doubled_keys,
-        "grids": args.grids, "people": args.people, "workers": args.workers,
-        "batch": args.batch, "append_seconds": round(appended_s, 2),
+        "grids": args.grids, "people": args.people, "batch": args.batch,
+        "lane_concurrency": args.lane_concurrency, "lane_backlog": args.lane_backlog,
+        "append_seconds": round(appended_s, 2),
         "seconds": round(elapsed, 2),
         "queueing_seconds": round(float(span["queueing"] or 0), 2),
         "sending_seconds": round(float(span["sending"] or 0), 2),
@@ -302,8 +304,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--grids", type=int, default=100)
     parser.add_argument("--people", type=int, default=2_000)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=200, help="deliveries per claim")
+    parser.add_argument("--lane-concurrency", type=int, default=8, help="sends at once per lane")
+    parser.add_argument("--lane-backlog", type=int, default=64, help="claimed per lane")
     parser.add_argument("--timeout", type=float, default=600)
     args = parser.parse_args()
     if args.quick:

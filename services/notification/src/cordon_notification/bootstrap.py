@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import httpx
-
 from cordon_contracts import gate, isolation, lab, notification, registry
 from cordon_core.envelope import EventRegistry
 from cordon_core.migrations import migrations_from_package
@@ -18,6 +16,7 @@ from cordon_core.runtime import ServiceRuntime, Subscription
 from cordon_notification.adapters.channels import (
     Channel,
     EmailChannel,
+    HttpClients,
     InboxChannel,
     SmsGatewayChannel,
     WebhookChannel,
@@ -44,24 +43,26 @@ class Notifier:
     inbox: Inbox
     worker: DeliveryWorker
     schedule: Schedule
-    http: httpx.AsyncClient
+    http: HttpClients
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Notifier]:
-        """The runtime (consumers, relay), the delivery workers and the schedule."""
-        async with self.runtime.running(), self.http:
-            self._tasks = [
-                asyncio.create_task(self.worker.run(), name=f"notification-worker-{i}")
-                for i in range(self.settings.delivery_workers)
-            ]
-            self._tasks.append(asyncio.create_task(self.schedule.run(), name="schedule"))
+        """The runtime (consumers, relay), the delivery worker and the schedule. On the way
+        out the worker stops claiming and its sends under way get ``delivery_drain_s`` to
+        finish and be recorded; what it claimed but did not send is given back."""
+        async with self.runtime.running():
+            worker = asyncio.create_task(self.worker.run(), name="notification-delivery")
+            self._tasks = [worker, asyncio.create_task(self.schedule.run(), name="schedule")]
             try:
                 yield self
             finally:
+                self.worker.stop()
+                await asyncio.wait([worker], timeout=self.settings.delivery_drain_s)
                 for task in self._tasks:
                     task.cancel()
                 await asyncio.gather(*self._tasks, return_exceptions=True)
+                await self.http.aclose()
 
 
 def _time(text: str) -> time:
@@ -100,9 +101,8 @@ def build(
         sms_gateway=settings.resident_sms_webhook_url,
         clock=now,
     )
-    http = httpx.AsyncClient(
-        timeout=settings.webhook_timeout_s,
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
+    http = HttpClients(
+        connections=settings.delivery_lane_concurrency, timeout=settings.webhook_timeout_s
     )
     channels: dict[str, Channel] = {
         "email": EmailChannel(
@@ -127,6 +127,9 @@ def build(
         channels=channels,
         policy=SendingPolicy(
             batch_size=settings.delivery_batch_size,
+            concurrency=settings.delivery_concurrency,
+            lane_concurrency=settings.delivery_lane_concurrency,
+            lane_backlog=settings.delivery_lane_backlog,
             lease=timedelta(seconds=settings.delivery_lease_s),
             max_attempts=settings.delivery_max_attempts,
             backoff_s=settings.delivery_backoff_s,

@@ -33,11 +33,29 @@ class NotificationSettings(ServiceSettings):
         description="SMS gateway for residents; it receives only the person id and template.",
     )
 
-    delivery_workers: int = Field(default=4, ge=1, description="Concurrent claimers.")
-    delivery_batch_size: int = Field(default=100, ge=1, description="Deliveries per claim.")
+    delivery_batch_size: int = Field(
+        default=200, ge=1, description="Deliveries per claim and outcomes per record, at most."
+    )
+    delivery_concurrency: int = Field(
+        default=1000, ge=1, description="Deliveries claimed and not yet recorded, per process."
+    )
+    delivery_lane_concurrency: int = Field(
+        default=8,
+        ge=1,
+        description="Sends at once per lane: per HTTP origin (webhook, SMS), e-mail, inbox.",
+    )
+    delivery_lane_backlog: int = Field(
+        default=64, ge=1, description="Deliveries claimed (waiting or sending) per lane."
+    )
     delivery_poll_interval_ms: int = Field(default=50, ge=1)
     delivery_lease_s: float = Field(
-        default=60.0, gt=0, description="A claim not recorded by then is claimed again."
+        default=60.0,
+        gt=0,
+        description="A claim not recorded by then is claimed again; one that waited half of"
+        " it for its lane is given back unsent.",
+    )
+    delivery_drain_s: float = Field(
+        default=15.0, ge=0, description="On shutdown, how long sends under way may finish."
     )
     delivery_max_attempts: int = Field(default=5, ge=1)
     delivery_backoff_s: float = Field(default=2.0, gt=0)

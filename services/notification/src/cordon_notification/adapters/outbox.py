@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import astuple, dataclass, fields
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from cordon_notification.domain.delivery import PUSH_CHANNELS, Delivery
+from cordon_notification.domain.delivery import PUSH_CHANNELS, Delivery, lane
 
 _COLUMNS = [f.name for f in fields(Delivery) if f.name != "held"]
 _TYPES = [
@@ -33,6 +33,8 @@ class Claimed:
     body: str
     attempts: int
     community_id: str | None
+    lane: str
+    lease_until: datetime
 
 
 class Outbox:
@@ -45,13 +47,16 @@ class Outbox:
             return set()
         columns = list(zip(*(astuple(d)[:-1] for d in deliveries), strict=True))
         statuses = ["held" if d.held else "pending" for d in deliveries]
+        lanes = [lane(d.channel, d.address) for d in deliveries]
         arrays = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_TYPES))
         rows = await conn.fetch(
-            f"""INSERT INTO {self.schema}.deliveries ({", ".join(_COLUMNS)}, status)
-                SELECT * FROM unnest({arrays}, ${len(_TYPES) + 1}::text[])
+            f"""INSERT INTO {self.schema}.deliveries ({", ".join(_COLUMNS)}, status, lane)
+                SELECT * FROM unnest({arrays}, ${len(_TYPES) + 1}::text[],
+                                     ${len(_TYPES) + 2}::text[])
                 ON CONFLICT DO NOTHING RETURNING delivery_id""",
             *[list(c) for c in columns],
             statuses,
+            lanes,
         )
         return {r["delivery_id"] for r in rows}
 
@@ -72,27 +77,82 @@ class Outbox:
         return {(r["recipient_id"], r["channel"]): r["n"] for r in rows}
 
     async def claim(
-        self, conn: asyncpg.Connection, now: datetime, lease_until: datetime, limit: int
+        self,
+        conn: asyncpg.Connection,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        *,
+        room: Mapping[str, int],
+        default_room: int,
     ) -> list[Claimed]:
-        """Due deliveries (and ones whose claim lapsed), leased to the caller."""
+        """Due deliveries, leased to the caller: first claims that lapsed (their worker died),
+        then the oldest due of each lane, at most ``room[lane]`` (``default_room`` for a lane
+        not in ``room``) per lane and ``limit`` in all.
+
+        The lanes are found by skipping through the ``(lane, due_at)`` index, one probe per
+        lane, so a lane with a long backlog costs no more than a lane with one message."""
         rows = await conn.fetch(
-            f"""UPDATE {self.schema}.deliveries d
+            f"""WITH RECURSIVE lanes AS (
+                    (SELECT lane FROM {self.schema}.deliveries
+                     WHERE status = 'pending' ORDER BY lane LIMIT 1)
+                    UNION ALL
+                    SELECT (SELECT d.lane FROM {self.schema}.deliveries d
+                            WHERE d.status = 'pending' AND d.lane > lanes.lane
+                            ORDER BY d.lane LIMIT 1)
+                    FROM lanes WHERE lanes.lane IS NOT NULL),
+                room AS (SELECT * FROM unnest($4::text[], $5::int[]) AS r(lane, n)),
+                lapsed AS (
+                    SELECT delivery_id FROM {self.schema}.deliveries
+                    WHERE status = 'sending' AND lease_until <= $1
+                    ORDER BY lease_until LIMIT $3
+                    FOR UPDATE SKIP LOCKED),
+                due AS (
+                    SELECT p.delivery_id FROM lanes l CROSS JOIN LATERAL (
+                        SELECT delivery_id FROM {self.schema}.deliveries d
+                        WHERE d.status = 'pending' AND d.lane = l.lane AND d.due_at <= $1
+                        ORDER BY d.due_at
+                        LIMIT greatest(coalesce(
+                            (SELECT n FROM room WHERE room.lane = l.lane), $6), 0)
+                        FOR UPDATE SKIP LOCKED) p
+                    WHERE l.lane IS NOT NULL),
+                chosen AS (
+                    SELECT delivery_id FROM lapsed
+                    UNION ALL (SELECT delivery_id FROM due)
+                    LIMIT $3)
+                UPDATE {self.schema}.deliveries d
                 SET status = 'sending', attempts = d.attempts + 1, lease_until = $2
-                FROM (SELECT delivery_id FROM {self.schema}.deliveries
-                      WHERE (status = 'pending' AND due_at <= $1)
-                         OR (status = 'sending' AND lease_until <= $1)
-                      ORDER BY due_at
-                      LIMIT $3
-                      FOR UPDATE SKIP LOCKED) due
-                WHERE d.delivery_id = due.delivery_id
+                -- An array, not a join: a generic plan, not knowing the limit, would hash
+                -- the whole table to join a hundred rows.
+                WHERE d.delivery_id = ANY(ARRAY(SELECT delivery_id FROM chosen))
                 RETURNING d.delivery_id, d.source_id, d.recipient_id, d.channel, d.address,
                           d.template, d.language, d.subject, d.body, d.attempts,
-                          d.community_id""",
+                          d.community_id, d.lane, d.lease_until""",
             now,
             lease_until,
             limit,
+            list(room),
+            list(room.values()),
+            default_room,
         )
         return [Claimed(**dict(r)) for r in rows]
+
+    async def release(self, conn: asyncpg.Connection, claims: Sequence[Claimed]) -> int:
+        """Give back claims that were never handed to their channel (the worker is stopping,
+        or the claim waited so long that a send could outlive its lease): due again at
+        once, and the attempt not counted. Only claims still ours are released."""
+        if not claims:
+            return 0
+        done: str = await conn.execute(
+            f"""UPDATE {self.schema}.deliveries d
+                SET status = 'pending', attempts = d.attempts - 1, lease_until = NULL
+                FROM unnest($1::uuid[], $2::int[]) AS c(id, attempts)
+                WHERE d.delivery_id = c.id AND d.attempts = c.attempts
+                  AND d.status = 'sending'""",
+            [c.delivery_id for c in claims],
+            [c.attempts for c in claims],
+        )
+        return int(done.rsplit(" ", 1)[1])
 
     async def settle(
         self,

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
+from urllib.parse import urlsplit
 
 NAMESPACE = uuid.UUID("5f7d6c1e-7a51-4b0e-9c7e-2f7c3b1d9a40")
 
@@ -108,3 +109,15 @@ class Delivery:
 
 PUSH_CHANNELS = ("email", "webhook", "sms")
 """Channels that interrupt someone, and so are rate-limited; the inbox is a list, it is not."""
+
+HTTP_CHANNELS = ("webhook", "sms")
+
+
+def lane(channel: str, address: str | None) -> str:
+    """Which sends share a concurrency limit: HTTP channels per origin (one bot platform or
+    gateway), e-mail through its one SMTP server, the inbox on its own. A slow origin fills
+    only its own lane."""
+    if channel in HTTP_CHANNELS and address:
+        parts = urlsplit(address)
+        return f"{channel} {parts.scheme}://{parts.netloc}".lower()
+    return channel

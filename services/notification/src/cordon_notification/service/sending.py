@@ -1,17 +1,23 @@
-"""The delivery workers: claim due deliveries, hand them to their channel, record the
-outcome (NotificationSent, a retry after a backoff, or NotificationFailed).
+"""The delivery worker: claim due deliveries, hand each to its channel on its own, record
+the outcomes (NotificationSent, a retry after a backoff, or NotificationFailed) in batches.
 
 A claim is a lease taken with ``FOR UPDATE SKIP LOCKED``; it is recorded only if the row
 is still that claim (same attempt), so a worker that outlived its lease cannot record over
 the one that took the delivery after it. A crash between send and record sends again,
 with the same idempotency key (see adapters/channels.py).
+
+Sends go through lanes (``domain.delivery.lane``: an HTTP origin, e-mail, the inbox), each
+with at most ``lane_concurrency`` sends at once and at most ``lane_backlog`` claimed, so a
+slow webhook host delays only its own messages; each delivery is recorded as soon as its
+own send ends, with whatever other outcomes are ready at that moment.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -19,7 +25,7 @@ import structlog
 
 from cordon_contracts.notification import NotificationFailed, NotificationSent
 from cordon_core.envelope import DomainEvent, PendingEvent
-from cordon_core.store import PostgresEventStore, StreamAppend
+from cordon_core.store import ConcurrencyError, PostgresEventStore, StreamAppend
 from cordon_notification.adapters.channels import Channel, ChannelError, Message
 from cordon_notification.adapters.outbox import Claimed, Outbox
 from cordon_notification.domain.delivery import backoff, event_id
@@ -27,11 +33,25 @@ from cordon_notification.service.queueing import MessageQueue, stream_of
 
 log = structlog.get_logger(__name__)
 
+RECORDERS = 2
+"""Recording transactions at once: one records while the next batch of outcomes gathers."""
+
+DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ConcurrencyError)
+
 
 @dataclass(frozen=True)
 class SendingPolicy:
     batch_size: int
+    """Deliveries per claim, and outcomes per recording transaction at most."""
+    concurrency: int
+    """Deliveries claimed and not yet recorded, per process."""
+    lane_concurrency: int
+    """Sends at once per lane."""
+    lane_backlog: int
+    """Deliveries claimed (waiting or sending) per lane."""
     lease: timedelta
+    """A claim not recorded by then may be claimed again; one that waited for its lane
+    for half of it is given back unsent."""
     max_attempts: int
     backoff_s: float
     backoff_max_s: float
@@ -42,6 +62,24 @@ class SendingPolicy:
 class Outcome:
     claim: Claimed
     error: ChannelError | None
+    released: bool = False
+    """Never handed to the channel: the claim is given back, not recorded."""
+
+
+@dataclass
+class Lane:
+    slots: asyncio.Semaphore
+    claimed: int = 0
+
+
+@dataclass
+class _Flow:
+    """What the worker holds: claims not yet recorded, per lane, and its wake-ups."""
+
+    in_flight: int = 0
+    lanes: dict[str, Lane] = field(default_factory=dict)
+    freed: asyncio.Event = field(default_factory=asyncio.Event)
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class DeliveryWorker:
@@ -58,30 +96,95 @@ class DeliveryWorker:
     ) -> None:
         self.pool, self.store, self.outbox, self.queue = pool, store, outbox, queue
         self.channels, self.policy, self.clock = channels, policy, clock
+        self._flow = _Flow()
+        self._outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
+        self._sends: set[asyncio.Task[None]] = set()
+        self._stopping = False
 
     async def run(self) -> None:
-        """Claim and send until cancelled; idle polls wait ``poll_interval_s``."""
-        while True:
-            try:
-                done = await self.send_due()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                log.warning("delivery_round_failed", error=repr(error))
-                done = 0
-            if done < self.policy.batch_size:
-                await asyncio.sleep(self.policy.poll_interval_s)
+        """Claim and send until ``stop``; then let the sends under way finish and record
+        them, give back what was claimed but not sent, and return."""
+        recorders = [
+            asyncio.create_task(self._record_outcomes(), name=f"delivery-recorder-{i}")
+            for i in range(RECORDERS)
+        ]
+        try:
+            await self._claim_while_running()
+            while self._flow.in_flight:
+                self._flow.settled.clear()
+                await self._flow.settled.wait()
+        finally:
+            for task in (*self._sends, *recorders):
+                task.cancel()
+            await asyncio.gather(*self._sends, *recorders, return_exceptions=True)
 
-    async def send_due(self) -> int:
-        """One round: claim up to a batch, send, record. Returns how many were claimed."""
+    def stop(self) -> None:
+        """Claim nothing more; claims still waiting for their lane are given back."""
+        self._stopping = True
+        self._flow.freed.set()
+
+    async def _claim_while_running(self) -> None:
+        while not self._stopping:
+            wanted = min(self.policy.batch_size, self.policy.concurrency - self._flow.in_flight)
+            claims: list[Claimed] = []
+            if wanted > 0:
+                try:
+                    claims = await self.claim(wanted)
+                except DATABASE_ERRORS as error:
+                    log.warning("delivery_claim_failed", error=repr(error))
+                except Exception:
+                    log.exception("delivery_claim_failed")
+            for claim in claims:
+                self._start(claim)
+            if len(claims) < wanted or wanted <= 0:
+                # Nothing more is due now, or the lanes are full: wait until outcomes are
+                # recorded (there is room again) or the poll interval passes.
+                self._flow.freed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._flow.freed.wait(), self.policy.poll_interval_s)
+
+    async def claim(self, limit: int) -> list[Claimed]:
+        """Claim up to ``limit`` due deliveries, within each lane's room."""
         now = self.clock()
+        room = {
+            name: self.policy.lane_backlog - lane.claimed for name, lane in self._flow.lanes.items()
+        }
         async with self.pool().acquire() as conn, conn.transaction():
-            claims = await self.outbox.claim(
-                conn, now, now + self.policy.lease, self.policy.batch_size
+            return await self.outbox.claim(
+                conn,
+                now,
+                now + self.policy.lease,
+                limit,
+                room=room,
+                default_room=self.policy.lane_backlog,
             )
-        if not claims:
-            return 0
-        outcomes = await asyncio.gather(*(self._send(c) for c in claims))
-        await self._record(outcomes)
-        return len(claims)
+
+    def _lane(self, name: str) -> Lane:
+        lane = self._flow.lanes.get(name)
+        if lane is None:
+            lane = self._flow.lanes[name] = Lane(asyncio.Semaphore(self.policy.lane_concurrency))
+        return lane
+
+    def _start(self, claim: Claimed) -> None:
+        self._flow.in_flight += 1
+        self._lane(claim.lane).claimed += 1
+        task = asyncio.create_task(self._deliver(claim))
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+
+    async def _deliver(self, claim: Claimed) -> None:
+        lane = self._lane(claim.lane)
+        try:
+            async with lane.slots:
+                if self._stopping or self.clock() >= claim.lease_until - self.policy.lease / 2:
+                    # Not handed over: a send this late could outlive the lease and meet the
+                    # next claim's send. Given back without counting an attempt.
+                    outcome = Outcome(claim, None, released=True)
+                else:
+                    outcome = await self._send(claim)
+        finally:
+            lane.claimed -= 1
+        self._outcomes.put_nowait(outcome)
 
     async def _send(self, claim: Claimed) -> Outcome:
         if claim.attempts > self.policy.max_attempts:
@@ -109,16 +212,45 @@ class DeliveryWorker:
             return Outcome(claim, error)
         return Outcome(claim, None)
 
+    async def _record_outcomes(self) -> None:
+        """Record outcomes as they come: one transaction for all those ready at that moment
+        (at most a batch), so that under load they are recorded in batches and when idle
+        each is recorded at once. A failed transaction is tried again: recording is fenced
+        by the attempt, so a late record of a claim taken over since writes nothing."""
+        while True:
+            batch = [await self._outcomes.get()]
+            while len(batch) < self.policy.batch_size and not self._outcomes.empty():
+                batch.append(self._outcomes.get_nowait())
+            failures = 0
+            while True:
+                try:
+                    await self._record(batch)
+                    break
+                except DATABASE_ERRORS as error:
+                    failures += 1
+                    log.warning("delivery_record_failed", error=repr(error), size=len(batch))
+                except Exception:
+                    failures += 1
+                    log.exception("delivery_record_failed", size=len(batch))
+                    await asyncio.sleep(
+                        min(self.policy.poll_interval_s * 2**failures, self.policy.backoff_max_s)
+                    )
+            self._flow.in_flight -= len(batch)
+            self._flow.freed.set()
+            self._flow.settled.set()
+
     async def _record(self, outcomes: Sequence[Outcome]) -> None:
         now = self.clock()
+        released = [o.claim for o in outcomes if o.released]
+        outcomes = [o for o in outcomes if not o.released]
         sent = [o.claim for o in outcomes if o.error is None]
         failed = [o for o in outcomes if o.error and self._final(o)]
         retried = [o for o in outcomes if o.error and not self._final(o)]
         async with self.pool().acquire() as conn, conn.transaction():
+            await self.outbox.release(conn, released)
             ours_sent = await self.outbox.settle(conn, sent, "sent", at=now)
-            covers = await self.outbox.covered(
-                conn, [c.delivery_id for c in sent if c.template == "digest"]
-            )
+            digests = [c.delivery_id for c in sent if c.template == "digest"]
+            covers = await self.outbox.covered(conn, digests) if digests else {}
             ours_failed = await self.outbox.settle(
                 conn,
                 [o.claim for o in failed],
@@ -153,7 +285,10 @@ class DeliveryWorker:
                         reason=o.error.reason, failed_at=now,
                     )  # fmt: skip
                     events.append(self._append(c, payload, "failed", now))
-            await self.store.append_many(events, conn=conn)
+            # Each event is appended only where its settle above changed the row, which
+            # happens once per delivery (sent and failed are final): the ids are new, and
+            # a conflict restarts the whole transaction anyway.
+            await self.store.append_many(events, conn=conn, savepoint=False, known_new=True)
         for o in failed:
             log.warning(
                 "delivery_failed", delivery_id=str(o.claim.delivery_id), reason=str(o.error)
