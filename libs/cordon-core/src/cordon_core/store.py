@@ -167,9 +167,11 @@ class PostgresEventStore:
             return results
 
         streams = list({appends[i].stream_id for i in fresh})
-        heads = {
-            r["stream_id"]: r
-            for r in await conn.fetch(
+        # A stream expected to be new needs no look at its head: if it is not new after
+        # all, the INSERT of its version 1 violates the unique (stream, version) key.
+        existing = list({appends[i].stream_id for i in fresh if appends[i].expected_version != 0})
+        rows = (
+            await conn.fetch(
                 # One index probe per stream: DISTINCT ON would read every version, so an
                 # append would cost more the longer its stream grew.
                 f"""SELECT s.stream_id, h.stream_version,
@@ -179,9 +181,12 @@ class PostgresEventStore:
                         SELECT e.stream_version, e.tx_id FROM {self.schema}.events e
                         WHERE e.stream_id = s.stream_id
                         ORDER BY e.stream_version DESC LIMIT 1) h""",
-                streams,
+                existing,
             )
-        }
+            if existing
+            else []
+        )
+        heads = {r["stream_id"]: r for r in rows}
         for stream_id, head in heads.items():
             if head["newer_tx"]:
                 # The head was written by a transaction with a larger id than ours (our id

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
@@ -16,6 +17,16 @@ from cordon_gate.domain.state import Checkpoint, GatePolicy, PassState, PersonSt
 
 def sha256(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
+
+
+@dataclass(frozen=True)
+class ScanContext:
+    stored: set[uuid.UUID]
+    checkpoints: dict[str, Checkpoint]
+    policies: dict[str, GatePolicy]
+    """By community, for every checkpoint found (the default policy when none published)."""
+    passes: dict[tuple[str, date], PassState]
+    people: dict[str, PersonStatus]
 
 
 class GateState:
@@ -39,17 +50,66 @@ class GateState:
         )
         return version
 
-    async def policies(
-        self, conn: asyncpg.Connection, communities: Iterable[str]
-    ) -> dict[str, GatePolicy]:
-        wanted = list(set(communities))
-        rows = await conn.fetch(
-            f"SELECT community_id, policy FROM {self.schema}.policies"
-            " WHERE community_id = ANY($1::text[])",
-            wanted,
+    async def context(
+        self,
+        conn: asyncpg.Connection,
+        event_ids: Sequence[uuid.UUID],
+        checkpoint_ids: Iterable[str],
+        pass_codes: Iterable[str],
+        days: Iterable[date],
+        person_ids: Iterable[str],
+    ) -> ScanContext:
+        """Everything a batch of scans is decided from, in one round trip: which of
+        ``event_ids`` are stored already, the checkpoints, their communities' policies, the
+        passes by (code, local day) with that day's exits, and the people (``person_ids``
+        and the passes' holders)."""
+        by_hash = {sha256(code): code for code in pass_codes}
+        row = await conn.fetchrow(
+            f"""SELECT
+                array(SELECT event_id FROM {self.schema}.events
+                      WHERE event_id = ANY($1::uuid[])) AS stored,
+                array(SELECT row(checkpoint_id, community_id, compound_id, name, is_open,
+                                 requires_negative_test, negative_test_hours)
+                      FROM {self.schema}.checkpoints
+                      WHERE checkpoint_id = ANY($2::text[])) AS checkpoints,
+                array(SELECT row(community_id, policy::text) FROM {self.schema}.policies
+                      WHERE community_id IN (SELECT community_id FROM {self.schema}.checkpoints
+                                             WHERE checkpoint_id = ANY($2::text[]))
+                     ) AS policies,
+                array(SELECT row(p.code_sha256, d.day, p.pass_id, p.kind, p.holder_person_id,
+                                 p.community_id, p.valid_from, p.valid_until,
+                                 p.daily_exit_quota, p.revoked, p.version,
+                                 coalesce(u.exits, 0))
+                      FROM {self.schema}.passes p
+                      CROSS JOIN unnest($4::date[]) AS d(day)
+                      LEFT JOIN {self.schema}.pass_daily_use u
+                             ON u.pass_id = p.pass_id AND u.day = d.day
+                      WHERE p.code_sha256 = ANY($3::bytea[])) AS passes,
+                array(SELECT row(person_id, community_id, isolation_level,
+                                 last_negative_test_at, as_of)
+                      FROM {self.schema}.person_status
+                      WHERE person_id = ANY($5::text[])
+                         OR person_id IN (SELECT holder_person_id FROM {self.schema}.passes
+                                          WHERE code_sha256 = ANY($3::bytea[]))) AS people""",
+            list(event_ids),
+            list(set(checkpoint_ids)),
+            list(by_hash),
+            list(set(days)) if by_hash else [],
+            list(set(person_ids)),
         )
-        found = {r["community_id"]: GatePolicy(**json.loads(r["policy"])) for r in rows}
-        return {c: found.get(c, GatePolicy(community_id=c)) for c in wanted}
+        assert row is not None
+        checkpoints = {r[0]: Checkpoint(*r) for r in row["checkpoints"]}
+        found = {r[0]: GatePolicy(**json.loads(r[1])) for r in row["policies"]}
+        return ScanContext(
+            stored=set(row["stored"]),
+            checkpoints=checkpoints,
+            policies={
+                c.community_id: found.get(c.community_id, GatePolicy(c.community_id))
+                for c in checkpoints.values()
+            },
+            passes={(by_hash[r[0]], r[1]): PassState(*r[2:]) for r in row["passes"]},
+            people={r[0]: PersonStatus(*r) for r in row["people"]},
+        )
 
     async def people(self, conn: asyncpg.Connection, ids: Iterable[str]) -> dict[str, PersonStatus]:
         rows = await conn.fetch(
@@ -58,28 +118,6 @@ class GateState:
             list(set(ids)),
         )
         return {r["person_id"]: PersonStatus(**dict(r)) for r in rows}
-
-    async def passes(
-        self, conn: asyncpg.Connection, codes: Iterable[str], days: Sequence[date]
-    ) -> dict[tuple[str, date], PassState]:
-        """Passes by (code, local day), with the exits already made on that day."""
-        by_hash = {sha256(code): code for code in codes}
-        rows = await conn.fetch(
-            f"""SELECT p.code_sha256, p.pass_id, p.kind, p.holder_person_id, p.community_id,
-                       p.valid_from, p.valid_until, p.daily_exit_quota, p.revoked, p.version,
-                       d.day, coalesce(u.exits, 0) AS exits_today
-                FROM {self.schema}.passes p
-                CROSS JOIN unnest($2::date[]) AS d(day)
-                LEFT JOIN {self.schema}.pass_daily_use u ON u.pass_id = p.pass_id AND u.day = d.day
-                WHERE p.code_sha256 = ANY($1::bytea[])""",
-            list(by_hash),
-            list(set(days)),
-        )
-        found: dict[tuple[str, date], PassState] = {}
-        for r in rows:
-            fields = {k: v for k, v in r.items() if k not in ("code_sha256", "day")}
-            found[(by_hash[r["code_sha256"]], r["day"])] = PassState(**fields)
-        return found
 
     async def device(
         self, conn: asyncpg.Connection | asyncpg.Pool, token: str

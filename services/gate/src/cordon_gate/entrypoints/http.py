@@ -8,7 +8,7 @@ import asyncio
 import hmac
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -161,7 +161,12 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
         # again, and the second finds the first's answer.
         for attempt in range(5):
             try:
-                async with runtime.pool.acquire() as conn, conn.transaction():
+                async with runtime.pool.acquire() as conn, AsyncExitStack() as stack:
+                    if batch:
+                        # All of a batch or none of it. A single scan needs no transaction
+                        # of its own: the desk makes one when it writes more than one
+                        # statement, and a rejected scan writes nothing.
+                        await stack.enter_async_context(conn.transaction())
                     results = await gate.desk.decide(
                         conn, incoming, actor=f"device:{device_id}", record_rejections=False
                     )

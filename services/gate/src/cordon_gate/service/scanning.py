@@ -112,21 +112,20 @@ class ScanDesk:
         outcome_ids = [
             scan_event_id(i.scan.checkpoint_id, i.scan.scan_id, "outcome") for i in incoming
         ]
-        stored = await self.store.find(outcome_ids, conn=conn)
         scans = [i.scan for i in incoming]
-        checkpoints = await self.state.checkpoints(conn, (s.checkpoint_id for s in scans))
-        policies = await self.state.policies(conn, (c.community_id for c in checkpoints.values()))
-        pass_codes = {s.subject_id for s in scans if s.subject_kind == "pass_holder"}
-        passes = (
-            await self.state.passes(conn, pass_codes, [local_day(s, self.timezone) for s in scans])
-            if pass_codes
-            else {}
-        )
-        people = await self.state.people(
+        pass_scans = [s for s in scans if s.subject_kind == "pass_holder"]
+        context = await self.state.context(
             conn,
-            [p.holder_person_id for p in passes.values()]
-            + [s.subject_id for s in scans if s.subject_kind == "resident"],
+            outcome_ids,
+            checkpoint_ids=(s.checkpoint_id for s in scans),
+            pass_codes=(s.subject_id for s in pass_scans),
+            days=(local_day(s, self.timezone) for s in pass_scans),
+            person_ids=(s.subject_id for s in scans if s.subject_kind == "resident"),
         )
+        # Retries are rare: only then are the stored answers read in full.
+        stored = await self.store.find(list(context.stored), conn=conn) if context.stored else {}
+        checkpoints, policies = context.checkpoints, context.policies
+        passes, people = context.passes, context.people
 
         results: list[ScanResult] = []
         appends: list[StreamAppend] = []
@@ -220,13 +219,32 @@ class ScanDesk:
                     partition_key=pass_id,
                 )
             )
-        if appends:
-            # The outcomes were just looked up, and every caller restarts the whole
-            # transaction on a conflict: no second look, no savepoint.
-            await self.store.append_many(appends, conn=conn, savepoint=False, known_new=True)
+        if not appends:
+            return results
+        one_statement = not (uses or visitors) and all(a.expected_version == 0 for a in appends)
+        if one_statement or conn.is_in_transaction():
+            # Only new streams and nothing else: the store writes them with one INSERT,
+            # which commits by itself outside a transaction (a resident's single scan costs
+            # two round trips: the context and this).
+            await self._record(conn, appends, uses, pass_versions, visitors)
+        else:
+            async with conn.transaction():
+                await self._record(conn, appends, uses, pass_versions, visitors)
+        return results
+
+    async def _record(
+        self,
+        conn: asyncpg.Connection,
+        appends: list[StreamAppend],
+        uses: list[tuple[str, date, str]],
+        pass_versions: dict[str, int],
+        visitors: list[dict[str, Any]],
+    ) -> None:
+        # The outcomes were just looked up, and every caller restarts the whole
+        # transaction on a conflict: no second look, no savepoint.
+        await self.store.append_many(appends, conn=conn, savepoint=False, known_new=True)
         await self.state.record_pass_uses(conn, uses, pass_versions)
         await self.state.register_visitors(conn, visitors)
-        return results
 
     def _rejection(self, scan: Scan, item: IncomingScan, actor: str) -> StreamAppend:
         event = PendingEvent(
