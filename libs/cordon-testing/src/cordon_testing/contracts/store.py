@@ -67,6 +67,23 @@ class EventStoreContract:
         assert raised.value.actual_version == 2
         assert await store.stream_version("counter-1") == 2
 
+    async def test_appending_to_an_existing_stream_as_new_conflicts_and_leaves_the_caller_usable(
+        self, store: PostgresEventStore, pool: asyncpg.Pool
+    ) -> None:
+        await store.append("counter-1", bumps(2), expected_version=0, metadata=meta())
+
+        async with pool.acquire() as conn, conn.transaction():
+            with pytest.raises(ConcurrencyError):
+                await store.append(
+                    "counter-1", bumps(1), expected_version=0, metadata=meta(), conn=conn
+                )
+            await store.append(
+                "counter-2", bumps(1), expected_version=0, metadata=meta(), conn=conn
+            )
+
+        assert await store.stream_version("counter-1") == 2
+        assert await store.stream_version("counter-2") == 1
+
     async def test_two_racing_writers_on_one_stream_exactly_one_wins(
         self, store: PostgresEventStore
     ) -> None:
