@@ -13,10 +13,10 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
 
 from cordon_contracts.asyncapi import install_asyncapi
 from cordon_core.http import correlation_id, install_correlation, operations_router
@@ -28,6 +28,7 @@ from cordon_gate.service.administration import AlreadyExists, NotFound
 from cordon_gate.service.scanning import ScanResult
 
 bearer = HTTPBearer(auto_error=False)
+DECISIONS = TypeAdapter(list[DecisionOut])
 DEVICE_CACHE_S = 10.0
 """How long a device token is trusted without asking PostgreSQL again."""
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
@@ -190,14 +191,18 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
     async def post_scan(scan: ScanIn, device: Device, request: Request) -> Any:
         """Decide one scan at once: allow or deny, with reasons and alerts."""
         [result] = await decide([scan], device, request, batch=False)
-        return _decision(result)
+        # Serialized here: the response model would validate it again (it documents it).
+        return Response(_decision(result).model_dump_json(), media_type="application/json")
 
     @app.post("/v1/scans/batch", response_model=list[DecisionOut], tags=["devices"])
     async def post_scans(batch: ScanBatchIn, device: Device, request: Request) -> Any:
         """Decide up to 1,000 scans in order; all are recorded or (on bad input) none."""
         if len(batch.scans) > settings.scan_batch_max:
             raise field_error(["body", "scans"], f"at most {settings.scan_batch_max} scans a batch")
-        return [_decision(r) for r in await decide(batch.scans, device, request, batch=True)]
+        results = await decide(batch.scans, device, request, batch=True)
+        return Response(
+            DECISIONS.dump_json([_decision(r) for r in results]), media_type="application/json"
+        )
 
     @app.post("/v1/checkpoints", status_code=201, tags=["office"])
     async def register_checkpoint(
