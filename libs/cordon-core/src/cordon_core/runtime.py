@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import structlog
-from aiokafka import AIOKafkaProducer
-from faststream import AckPolicy
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+from faststream import AckPolicy, StreamMessage
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
@@ -49,6 +49,22 @@ class Subscription:
 
 async def _raw_records_only(_message: Any) -> None:
     return None
+
+
+RecordBatch = tuple[ConsumerRecord[Any, Any], ...]
+
+
+async def _parse_batch_lean(
+    records: RecordBatch,
+    original: Callable[[RecordBatch], Awaitable[StreamMessage[RecordBatch]]],
+) -> StreamMessage[RecordBatch]:
+    # FastStream's batch parser decodes every record's headers into a dict that nothing here
+    # reads (6% of a catch-up's time, measured). It parses the first record only; the
+    # message then carries the whole batch, which is all that the handler and the
+    # acknowledgement (commit, or seek back to each partition's earliest record) use.
+    message = await original(records[:1])
+    message.raw_message = records
+    return message
 
 
 async def _keep_session(_conn: asyncpg.Connection) -> None:
@@ -195,6 +211,7 @@ class ServiceRuntime:
             heartbeat_interval_ms=max(s.consumer_session_timeout_ms // 4, 500),
             # The codec reads the raw records; FastStream's own decoding of every body (JSON
             # and a message object per record) would be wasted work on the hot path.
+            parser=_parse_batch_lean,
             decoder=_raw_records_only,
         )
 
