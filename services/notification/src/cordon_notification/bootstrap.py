@@ -16,12 +16,12 @@ from cordon_core.runtime import ServiceRuntime, Subscription
 from cordon_notification.adapters.channels import (
     Channel,
     EmailChannel,
-    HttpClients,
     InboxChannel,
     SmsGatewayChannel,
     WebhookChannel,
 )
 from cordon_notification.adapters.directory import Directory
+from cordon_notification.adapters.http_client import HttpClient
 from cordon_notification.adapters.outbox import Outbox
 from cordon_notification.adapters.templates import Templates
 from cordon_notification.domain.delivery import RateLimit
@@ -43,7 +43,7 @@ class Notifier:
     inbox: Inbox
     worker: DeliveryWorker
     schedule: Schedule
-    http: HttpClients
+    http: HttpClient
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @contextlib.asynccontextmanager
@@ -101,7 +101,7 @@ def build(
         sms_gateway=settings.resident_sms_webhook_url,
         clock=now,
     )
-    http = HttpClients(
+    http = HttpClient(
         connections=settings.delivery_lane_concurrency, timeout=settings.webhook_timeout_s
     )
     channels: dict[str, Channel] = {

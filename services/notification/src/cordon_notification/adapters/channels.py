@@ -9,24 +9,16 @@ recording can be recognised by the receiver.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol
-from urllib.parse import urlsplit
 
 import aiosmtplib
-import httpx
 
-if importlib.util.find_spec("sniffio") is None:
-    # httpcore runs ``import sniffio`` several times per request to learn the event loop;
-    # when it is not installed, each attempt searches every sys.path entry again (measured:
-    # half the CPU time of a webhook POST). A None entry makes that import fail at once,
-    # and httpcore then takes asyncio, which is what this service runs on.
-    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
+from cordon_notification.adapters.http_client import Answer, HttpClient, HttpFailure
 
 
 @dataclass(frozen=True)
@@ -107,62 +99,26 @@ class EmailChannel:
             raise ChannelError(f"smtp {type(error).__name__}") from error
 
 
-def origin(url: str | None) -> str:
-    """``scheme://host:port`` of a URL: what HTTP connections and their limits are kept per."""
-    parts = urlsplit(url or "")
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-class HttpClients:
-    """One keep-alive HTTP client per origin, each with at most ``connections`` connections.
-
-    Separate small pools keep one slow origin's connections from being the ones another
-    origin waits for, and keep httpcore's connection scheduling cheap: it scans every
-    connection for every queued request, so one pool of hundreds costs more per request
-    than the request itself."""
-
-    def __init__(self, *, connections: int, timeout: float) -> None:
-        self.connections, self.timeout = connections, timeout
-        self._clients: dict[str, httpx.AsyncClient] = {}
-
-    def for_url(self, url: str) -> httpx.AsyncClient:
-        key = origin(url)
-        client = self._clients.get(key)
-        if client is None:
-            client = self._clients[key] = httpx.AsyncClient(
-                timeout=self.timeout,
-                limits=httpx.Limits(
-                    max_connections=self.connections, max_keepalive_connections=self.connections
-                ),
-            )
-        return client
-
-    async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.aclose()
-
-
 class WebhookChannel:
     """POSTs the bot message format WeChat Work and DingTalk share
     (``{"msgtype": "text", "text": {"content": ...}}``)."""
 
-    def __init__(self, clients: HttpClients) -> None:
-        self.clients = clients
+    def __init__(self, client: HttpClient) -> None:
+        self.client = client
 
     async def send(self, message: Message) -> None:
         if not message.address:
             raise ChannelError("no webhook url", permanent=True)
         body = {"msgtype": "text", "text": {"content": f"{message.subject}\n{message.body}"}}
-        await _post(self.clients.for_url(message.address), message, message.address, body)
+        await _post(self.client, message, message.address, body)
 
 
 class SmsGatewayChannel:
     """Residents' SMS: the gateway gets the person id and the template, never a text with
     personal data nor a phone number; it looks the number up on its side."""
 
-    def __init__(self, clients: HttpClients) -> None:
-        self.clients = clients
+    def __init__(self, client: HttpClient) -> None:
+        self.client = client
 
     async def send(self, message: Message) -> None:
         if not message.address:
@@ -173,34 +129,35 @@ class SmsGatewayChannel:
             "template": message.template,
             "language": message.language,
         }
-        await _post(self.clients.for_url(message.address), message, message.address, body)
+        await _post(self.client, message, message.address, body)
 
 
-async def _post(
-    client: httpx.AsyncClient, message: Message, url: str, body: Mapping[str, object]
-) -> None:
+async def _post(client: HttpClient, message: Message, url: str, body: Mapping[str, object]) -> None:
     headers = {
         "Idempotency-Key": str(message.delivery_id),
         "X-Cordon-Delivery-Id": str(message.delivery_id),
         "X-Cordon-Source-Id": message.source_id,
     }
+    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     try:
-        response = await client.post(url, json=body, headers=headers)
-    except httpx.HTTPError as error:
-        raise ChannelError(f"webhook {type(error).__name__}") from error
-    if response.status_code >= 400:
-        permanent = response.status_code < 500 and response.status_code not in (408, 429)
-        raise ChannelError(f"webhook HTTP {response.status_code}", permanent=permanent)
-    _check_bot_answer(response)
+        answer = await client.post_json(url, content, headers)
+    except HttpFailure as error:
+        raise ChannelError(f"webhook {error.reason}") from error
+    if answer.status >= 400:
+        permanent = answer.status < 500 and answer.status not in (408, 429)
+        raise ChannelError(f"webhook HTTP {answer.status}", permanent=permanent)
+    if answer.status >= 300:
+        raise ChannelError(f"webhook HTTP {answer.status}", permanent=True)
+    _check_bot_answer(answer)
 
 
-def _check_bot_answer(response: httpx.Response) -> None:
+def _check_bot_answer(answer: Answer) -> None:
     """Bots answer 200 with ``{"errcode": N}``; anything but 0 is a refusal."""
-    if "json" not in response.headers.get("content-type", ""):
+    if "json" not in answer.content_type:
         return
     try:
-        answer = response.json()
+        reply = json.loads(answer.body)
     except ValueError:
         return
-    if isinstance(answer, dict) and answer.get("errcode", 0) not in (0, "0"):
-        raise ChannelError(f"webhook errcode {answer['errcode']}")
+    if isinstance(reply, dict) and reply.get("errcode", 0) not in (0, "0"):
+        raise ChannelError(f"webhook errcode {reply['errcode']}")
