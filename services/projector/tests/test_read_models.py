@@ -100,6 +100,11 @@ async def test_scripted_district(
     assert b3["households"][0]["people"]["none"] == 1, "p2 now lives in h7"
     district = await get(client, "/v1/areas/d/map")
     assert colours(district, "children") == {"sd1": "brown"}
+    # Every resident lives in c1: the district and its one sub-district count the same people
+    # and households, aggregated by PostgreSQL at each level.
+    sub_district = district["children"][0]
+    for level in (district["totals"], sub_district):
+        assert {k: level[k] for k in after["totals"]} == after["totals"]
 
     # The isolation ledger per grid, now and as it was.
     ledger = await get(client, "/v1/areas/c1/isolation-ledger")

@@ -7,11 +7,10 @@ none. A household shows its strongest resident, a building its strongest househo
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
 
-from cordon_projector.domain.rules import COLOURS, card_colour
+from cordon_projector.domain.rules import COLOURS, RESIDENT_COLUMN, card_colour
 from cordon_projector.read_models.areas import Area, Db, buildings_under, names
 
 
@@ -27,53 +26,75 @@ def active_levels_sql(schema: str, at: str) -> str:
                  AND (o.ended_at IS NULL OR o.ended_at > {at})"""
 
 
-def _counts(counter: Counter[str]) -> dict[str, int]:
-    return {colour: counter[colour] for colour in COLOURS}
+RANKS = range(len(COLOURS))
 
 
-async def person_colours(
-    db: Db, schema: str, area: Area, at: datetime, full_doses: int
-) -> list[dict[str, Any]]:
+async def rollups(
+    db: Db, schema: str, area: Area, at: datetime, full_doses: int, keys: dict[str, str]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per level of ``keys`` (level -> resident column) and value of that column, among the
+    area's present residents: colour, households and people by colour, and the card.
+
+    Aggregated by PostgreSQL: a district's tens of thousands of people never travel to
+    Python, only a row per area, child, building or household."""
+    keyed = " UNION ALL ".join(
+        f"SELECT '{level}' AS level, {column} AS k, household_id, grid_id, compound_id,"
+        " rank, vaccinated FROM people"
+        for level, column in keys.items()
+    )
+    people_by_rank = ", ".join(f"count(*) FILTER (WHERE rank = {r}) AS p{r}" for r in RANKS)
+    sums = ", ".join(f"sum(p{r})::int AS p{r}" for r in RANKS)
+    households_by_rank = ", ".join(
+        f"count(*) FILTER (WHERE rank = {r})::int AS h{r}" for r in RANKS
+    )
     rows = await db.fetch(
         f"""WITH active AS ({active_levels_sql(schema, "$2")}),
             iso AS (SELECT person_id, max(CASE level WHEN 'centralized' THEN 4
                         WHEN 'home' THEN 3 WHEN 'monitoring' THEN 2 ELSE 0 END) AS rank
-                    FROM active GROUP BY person_id)
-            SELECT r.person_id, r.grid_id, r.compound_id, r.building_id, r.household_id,
-                   r.community_id, r.sub_district_id,
-                   greatest(coalesce(iso.rank, 0),
-                            CASE WHEN coalesce(d.doses, 0) < $3 THEN 1 ELSE 0 END) AS rank,
-                   coalesce(d.doses, 0) >= $3 AS vaccinated
-            FROM {schema}.resident r
-            LEFT JOIN {schema}.resident_dose d USING (person_id)
-            LEFT JOIN iso USING (person_id)
-            WHERE r.present AND r.{area.column} = $1""",
+                    FROM active GROUP BY person_id),
+            people AS MATERIALIZED (
+                SELECT r.district, r.sub_district_id, r.community_id, r.grid_id, r.compound_id,
+                       r.building_id, r.household_id,
+                       greatest(coalesce(iso.rank, 0),
+                                CASE WHEN coalesce(d.doses, 0) < $3 THEN 1 ELSE 0 END) AS rank,
+                       coalesce(d.doses, 0) >= $3 AS vaccinated
+                FROM {schema}.resident r
+                LEFT JOIN {schema}.resident_dose d USING (person_id)
+                LEFT JOIN iso USING (person_id)
+                WHERE r.present AND r.{area.column} = $1),
+            keyed AS ({keyed}),
+            households AS (
+                SELECT level, k, max(rank) AS rank, {people_by_rank}, count(*) AS residents,
+                       count(*) FILTER (WHERE vaccinated) AS vaccinated,
+                       max(grid_id) AS grid_id, max(compound_id) AS compound_id
+                FROM keyed GROUP BY level, k, household_id)
+            SELECT level, k, max(rank) AS colour, {households_by_rank}, {sums},
+                   sum(residents)::int AS residents, sum(vaccinated)::int AS vaccinated,
+                   max(grid_id) AS grid_id, max(compound_id) AS compound_id
+            FROM households GROUP BY level, k""",
         area.id,
         at,
         full_doses,
     )
-    return [dict(r) for r in rows]
-
-
-def _rollup(people: list[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
-    """Per value of ``key``: colour, households and people by colour, vaccination card."""
-    households: dict[str, dict[str, int]] = defaultdict(dict)
-    out: dict[str, dict[str, Any]] = {}
-    for p in people:
-        group = out.setdefault(p[key], {"people": Counter(), "residents": 0, "vaccinated": 0})
-        group["people"][COLOURS[p["rank"]]] += 1
-        group["residents"] += 1
-        group["vaccinated"] += int(p["vaccinated"])
-        seen = households[p[key]]
-        seen[p["household_id"]] = max(seen.get(p["household_id"], 0), p["rank"])
-    for value, group in out.items():
-        ranks = households[value].values()
-        group["colour"] = COLOURS[max(ranks, default=0)]
-        group["households"] = _counts(Counter(COLOURS[r] for r in ranks))
-        group["people"] = _counts(group["people"])
-        group["card"] = card_colour(group["vaccinated"], group["residents"])
-        group["rate"] = round(group["vaccinated"] / group["residents"], 4)
+    out: dict[str, dict[str, dict[str, Any]]] = {level: {} for level in keys}
+    for row in rows:
+        residents, vaccinated = row["residents"], row["vaccinated"]
+        out[row["level"]][row["k"]] = {
+            "people": {c: row[f"p{r}"] for r, c in enumerate(COLOURS)},
+            "residents": residents,
+            "vaccinated": vaccinated,
+            "colour": COLOURS[row["colour"]],
+            "households": {c: row[f"h{r}"] for r, c in enumerate(COLOURS)},
+            "card": card_colour(vaccinated, residents),
+            "rate": round(vaccinated / residents, 4),
+            "grid_id": row["grid_id"],
+            "compound_id": row["compound_id"],
+        }
     return out
+
+
+def _figures(rollup: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in rollup.items() if k not in ("grid_id", "compound_id")}
 
 
 def _empty() -> dict[str, Any]:
@@ -94,54 +115,49 @@ async def four_colour_map(
 ) -> dict[str, Any]:
     """The area's totals, its children's roll-ups and, below a sub-district, its buildings
     (and, for a building, its households), each with colours, counts and the card."""
-    people = await person_colours(db, schema, area, at, full_doses)
-    for p in people:
-        p["all"] = area.id
+    child = area.child_kind
+    keys = {"totals": area.column}
+    if child and child != "household":
+        keys["children"] = RESIDENT_COLUMN[child]
+    if area.kind in ("community", "grid", "compound", "building"):
+        keys["buildings"] = "building_id"
+    if area.kind == "building":
+        keys["households"] = "household_id"
+    levels = await rollups(db, schema, area, at, full_doses, keys)
+    totals = levels["totals"].get(area.id)
     result: dict[str, Any] = {
         "area": area.as_json(),
         "at": at.isoformat(),
         "full_doses": full_doses,
-        "totals": _rollup(people, "all").get(area.id, _empty()),
+        "totals": _figures(totals) if totals else _empty(),
     }
-    child = area.child_kind
-    if child and child != "household":
-        rollups = _rollup(
-            people,
-            {
-                "sub_district": "sub_district_id",
-                "community": "community_id",
-                "grid": "grid_id",
-                "compound": "compound_id",
-                "building": "building_id",
-            }[child],
-        )
-        labels = await names(db, schema, list(rollups))
+    if "children" in levels:
+        children = levels["children"]
+        labels = await names(db, schema, list(children))
         result["children"] = [
-            {"id": k, "kind": child, "name": labels.get(k, k), **v}
-            for k, v in sorted(rollups.items())
+            {"id": k, "kind": child, "name": labels.get(k, k), **_figures(v)}
+            for k, v in sorted(children.items())
         ]
-    if area.kind in ("community", "grid", "compound", "building"):
-        by_building = _rollup(people, "building_id")
+    if "buildings" in levels:
+        by_building = levels["buildings"]
         known = {b["building_id"]: b for b in await buildings_under(db, schema, area)}
-        where = {p["building_id"]: (p["grid_id"], p["compound_id"]) for p in people}
         labels = await names(db, schema, list(set(by_building) | set(known)))
         buildings = []
         for building_id in sorted(set(by_building) | set(known)):
-            grid, compound = where.get(building_id) or (
-                known[building_id]["grid_id"],
-                known[building_id]["compound_id"],
-            )
+            lived_in = by_building.get(building_id)
+            place = lived_in or known[building_id]
             buildings.append(
                 {
                     "id": building_id,
                     "name": labels.get(building_id, building_id),
-                    "grid_id": grid,
-                    "compound_id": compound,
-                    **by_building.get(building_id, _empty()),
+                    "grid_id": place["grid_id"],
+                    "compound_id": place["compound_id"],
+                    **(_figures(lived_in) if lived_in else _empty()),
                 }
             )
         result["buildings"] = buildings
-    if area.kind == "building":
-        by_household = _rollup(people, "household_id")
-        result["households"] = [{"id": k, "name": k, **v} for k, v in sorted(by_household.items())]
+    if "households" in levels:
+        result["households"] = [
+            {"id": k, "name": k, **_figures(v)} for k, v in sorted(levels["households"].items())
+        ]
     return result
