@@ -33,13 +33,17 @@ uses fresh databases (dropped afterwards) and a fresh topic prefix (topics delet
 5. Dashboard lag: the gate and the projector as OS processes on a second topic prefix (the
    projector keeps the read models of step 4, so dashboard queries run against a populated
    district); checkpoints and devices registered through the gate's office API; visitor
-   scans posted to ``POST /v1/scans`` open loop at ``--rate`` per second for ``--seconds``
-   while subscribed to the projector's live stream (``/v1/areas/<community>/gates/stream``,
-   server-sent events). Per scan: from the gate's HTTP response to the first pushed view in
-   which its checkpoint's count (entries + exits + denials, today) covers it, p50/p99.
-   "Covers it" is conservative: the count must reach the number of scans of that
-   checkpoint *sent* before the response arrived (a scan's event is published in
-   transaction-id order, and its transaction began after its request was sent).
+   scans posted open loop for ``--seconds`` at each ``--rate`` (single scans,
+   ``POST /v1/scans``) and each ``--batch-rate`` (batches of ``--batch-size`` scans of one
+   checkpoint, ``POST /v1/scans/batch``, as the gate benchmark's district gateways send
+   them), ``--lag-pause`` s apart, while subscribed to the projector's live stream
+   (``/v1/areas/<community>/gates/stream``, server-sent events). Per scan: from the gate's
+   HTTP response to the first pushed view in which its checkpoint's count (entries + exits
+   + denials, today) covers it, p50/p99. "Covers it" is conservative: the count must reach
+   the number of scans of that checkpoint *sent* before the response arrived (a scan's
+   event is published in transaction-id order, and its transaction began after its
+   request was sent); a batch's scans all count from its response. The load average is
+   recorded before each load.
 
 Checks (exit status 1 when one fails): every projection's inbox holds exactly the events
 of its types, nothing was dead-lettered, and the read models' totals equal the generated
@@ -51,7 +55,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
+import itertools
 import json
 import os
 import platform
@@ -1089,12 +1095,15 @@ class Http:
 
 @dataclass
 class Sent:
+    """One request: a single scan, or a batch of ``count`` scans of one checkpoint."""
+
     checkpoint: str
     scheduled: float
+    count: int = 1
     sent: float = 0.0
     answered: float = 0.0
     status: int = 0
-    event_type: str = ""
+    event_types: Counter[str] = field(default_factory=Counter)
 
 
 def scan_body(scan_id: str, checkpoint: str, rng: random.Random, visitors: int = 300) -> bytes:
@@ -1171,41 +1180,174 @@ def reflected_lags(
 ) -> tuple[list[float], int]:
     """Per answered scan, seconds from its response to the first pushed view whose count
     for its checkpoint reaches base + the scans of that checkpoint sent before the
-    response; and the number of scans never reflected."""
-    sent_at: dict[str, list[float]] = defaultdict(list)
+    response (a batch's scans all count from its response); and the number of scans never
+    reflected."""
+    requests: dict[str, list[tuple[float, int]]] = defaultdict(list)
     for s in sent:
         if s.status == 200:
-            sent_at[s.checkpoint].append(s.sent)
-    for times in sent_at.values():
-        times.sort()
-    lags: list[float] = []
-    missing = 0
-    import bisect
-
+            requests[s.checkpoint].append((s.sent, s.count))
+    sent_times: dict[str, list[float]] = {}
+    sent_before: dict[str, list[int]] = {}  # scans sent up to and including each request
+    for checkpoint, items in requests.items():
+        items.sort()
+        sent_times[checkpoint] = [at for at, _ in items]
+        sent_before[checkpoint] = list(itertools.accumulate(n for _, n in items))
     series: dict[str, tuple[list[float], list[int]]] = {}
-    for checkpoint in sent_at:
+    for checkpoint in requests:
         times, counts, high = [], [], 0
         for at, view in views:
             high = max(high, view.get(checkpoint, 0))
             times.append(at)
             counts.append(high)
         series[checkpoint] = (times, counts)
+    lags: list[float] = []
+    missing = 0
     for s in sent:
         if s.status != 200:
             continue
-        needed = base.get(s.checkpoint, 0) + bisect.bisect_right(sent_at[s.checkpoint], s.answered)
+        before = bisect.bisect_right(sent_times[s.checkpoint], s.answered)
+        needed = base.get(s.checkpoint, 0) + (sent_before[s.checkpoint][before - 1])
         times, counts = series[s.checkpoint]
         index = bisect.bisect_left(counts, needed)
         if index == len(counts):
-            missing += 1
+            missing += s.count
             continue
-        lags.append(max(0.0, times[index] - s.answered))
+        lags.extend([max(0.0, times[index] - s.answered)] * s.count)
     return lags, missing
+
+
+def lag_schedule(args: argparse.Namespace) -> list[tuple[int, float]]:
+    """(scans per request, scans/s) of each lag measurement: single scans at each
+    ``--rate``, then batches of ``--batch-size`` at each ``--batch-rate``."""
+    return [(1, r) for r in args.rate] + [(args.batch_size, r) for r in args.batch_rate]
+
+
+async def measure_lag(
+    args: argparse.Namespace,
+    http: Http,
+    stream: LiveStream,
+    tokens: dict[str, str],
+    checkpoints: list[str],
+    rng: random.Random,
+    *,
+    rate: float,
+    batch: int,
+) -> tuple[dict[str, Any], list[str]]:
+    """Scans posted open loop at ``rate`` scans/s for ``--seconds`` (one a request, or
+    batches of ``batch`` scans of one checkpoint through ``/v1/scans/batch``), then the
+    lag from each response to the pushed view that covers it."""
+    failures: list[str] = []
+    base = stream.latest()
+    views_before = len(stream.views)
+    total = int(rate * args.seconds)
+    requests = max(1, total // batch)
+    interval = batch / rate
+    tag = uuid.uuid4().hex[:6]
+    sent = [
+        Sent(checkpoints[i % len(checkpoints)], i * interval, count=batch) for i in range(requests)
+    ]
+    bodies = []
+    for i, s in enumerate(sent):
+        scans = [scan_body(f"lag-{tag}-{i}-{k}", s.checkpoint, rng) for k in range(batch)]
+        bodies.append(scans[0] if batch == 1 else b'{"scans":[' + b",".join(scans) + b"]}")
+    path = "/v1/scans" if batch == 1 else "/v1/scans/batch"
+    errors: list[str] = []
+    meter = HostMeter()
+
+    async def one(i: int) -> None:
+        s = sent[i]
+        s.sent = time.perf_counter()
+        try:
+            s.status, data = await http.post(path, tokens[s.checkpoint], bodies[i])
+        except (OSError, asyncio.IncompleteReadError) as error:
+            errors.append(repr(error))
+            return
+        s.answered = time.perf_counter()
+        if s.status != 200:
+            errors.append(f"{s.status} {data[:200]!r}")
+            return
+        answer = json.loads(data)
+        decisions = answer if isinstance(answer, list) else [answer]
+        s.event_types.update(d["event_type"] for d in decisions)
+        if len(decisions) != s.count:
+            errors.append(f"{s.count} scans sent, {len(decisions)} decisions back")
+
+    mode = "single scans" if batch == 1 else f"batches of {batch}"
+    say(
+        f"  {requests * batch:,} visitor scans ({mode}) at {rate:g}/s over"
+        f" {len(checkpoints)} checkpoints, load {os.getloadavg()[0]:.2f} ..."
+    )
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    tasks: list[asyncio.Task[None]] = []
+    with meter:
+        start = time.perf_counter()
+        for i, s in enumerate(sent):
+            s.scheduled += start
+            delay = s.scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i)))
+        await asyncio.gather(*tasks)
+        answered_all = time.perf_counter()
+        deadline = answered_all + args.drain_timeout
+        while time.perf_counter() < deadline:
+            latest = stream.latest()
+            answered = sum(s.count for s in sent if s.status == 200)
+            expected_total = sum(base.get(c, 0) for c in checkpoints) + answered
+            if sum(latest.get(c, 0) for c in checkpoints) >= expected_total:
+                break
+            await asyncio.sleep(0.1)
+    lags, missing = reflected_lags(sent, stream.views[views_before:], base)
+    lags.sort()
+    decision = sorted(s.answered - s.sent for s in sent if s.status == 200)
+    send_late = sorted(max(0.0, s.sent - s.scheduled) for s in sent)
+    answered = sum(s.count for s in sent if s.status == 200)
+    outcome_types: Counter[str] = Counter()
+    for s in sent:
+        outcome_types.update(s.event_types)
+    if errors:
+        failures.append(
+            f"lag phase ({mode}, {rate:g}/s): {len(errors)} requests failed, e.g. {errors[0]}"
+        )
+    if missing:
+        failures.append(
+            f"lag phase ({mode}, {rate:g}/s): {missing} answered scans never appeared"
+            " on the dashboard"
+        )
+    return {
+        "mode": mode,
+        "batch": batch,
+        "rate_per_s": rate,
+        "seconds": args.seconds,
+        "checkpoints": len(checkpoints),
+        "scans": requests * batch,
+        "requests": requests,
+        "answered": answered,
+        "answered_per_s": round(answered / max(answered_all - start, 1e-9), 1),
+        "outcomes": dict(outcome_types),
+        "reflected": len(lags),
+        "not_reflected": missing,
+        "pushed_views": len(stream.views) - views_before,
+        "lag_ms": {
+            "p50": round(percentile(lags, 50) * 1000, 1),
+            "p90": round(percentile(lags, 90) * 1000, 1),
+            "p99": round(percentile(lags, 99) * 1000, 1),
+            "max": round(percentile(lags, 100) * 1000, 1),
+        },
+        "gate_decision_ms": {
+            "p50": round(percentile(decision, 50) * 1000, 1),
+            "p99": round(percentile(decision, 99) * 1000, 1),
+        },
+        "send_late_ms_p99": round(percentile(send_late, 99) * 1000, 1),
+        "loadavg": load_before,
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        "host": meter.facts(),
+    }, failures
 
 
 async def lag_phase(
     args: argparse.Namespace, srv: Servers, db_url: str, prefix: str, log_dir: Path
-) -> tuple[dict[str, Any], list[str]]:
+) -> tuple[list[dict[str, Any]], list[str]]:
     failures: list[str] = []
     base_settings = ServiceSettings(
         database_url=db_url,
@@ -1280,83 +1422,22 @@ async def lag_phase(
         stream.start()
         await asyncio.wait_for(stream.connected.wait(), 30)
         await asyncio.wait_for(stream.first_view.wait(), 30)
-        base = stream.latest()
-
-        total = int(args.rate * args.seconds)
-        sent = [Sent(checkpoints[i % len(checkpoints)], i / args.rate) for i in range(total)]
-        bodies = [scan_body(f"lag-{i}", s.checkpoint, rng) for i, s in enumerate(sent)]
-        errors: list[str] = []
-        meter = HostMeter()
-
-        async def one(i: int) -> None:
-            s = sent[i]
-            s.sent = time.perf_counter()
-            try:
-                s.status, data = await http.post("/v1/scans", tokens[s.checkpoint], bodies[i])
-            except (OSError, asyncio.IncompleteReadError) as error:
-                errors.append(repr(error))
-                return
-            s.answered = time.perf_counter()
-            if s.status == 200:
-                s.event_type = json.loads(data)["event_type"]
-            else:
-                errors.append(f"{s.status} {data[:200]!r}")
-
-        say(f"  {total:,} visitor scans at {args.rate:g}/s over {len(checkpoints)} checkpoints ...")
-        tasks: list[asyncio.Task[None]] = []
-        with meter:
-            start = time.perf_counter()
-            for i, s in enumerate(sent):
-                s.scheduled += start
-                delay = s.scheduled - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(one(i)))
-            await asyncio.gather(*tasks)
-            answered_all = time.perf_counter()
-            deadline = answered_all + args.drain_timeout
-            while time.perf_counter() < deadline:
-                latest = stream.latest()
-                answered = sum(1 for s in sent if s.status == 200)
-                expected_total = sum(base.get(c, 0) for c in checkpoints) + answered
-                if sum(latest.get(c, 0) for c in checkpoints) >= expected_total:
-                    break
-                await asyncio.sleep(0.1)
-        lags, missing = reflected_lags(sent, stream.views, base)
-        lags.sort()
-        decision = sorted(s.answered - s.sent for s in sent if s.status == 200)
-        send_late = sorted(max(0.0, s.sent - s.scheduled) for s in sent)
-        answered = sum(1 for s in sent if s.status == 200)
-        outcome_types = Counter(s.event_type for s in sent if s.status == 200)
-        if errors:
-            failures.append(f"lag phase: {len(errors)} scans failed, e.g. {errors[0]}")
-        if missing:
-            failures.append(f"lag phase: {missing} answered scans never appeared on the dashboard")
-        result = {
-            "prefix": prefix,
-            "rate_per_s": args.rate,
-            "seconds": args.seconds,
-            "checkpoints": len(checkpoints),
-            "scans": total,
-            "answered": answered,
-            "outcomes": dict(outcome_types),
-            "reflected": len(lags),
-            "not_reflected": missing,
-            "pushed_views": len(stream.views),
-            "lag_ms": {
-                "p50": round(percentile(lags, 50) * 1000, 1),
-                "p90": round(percentile(lags, 90) * 1000, 1),
-                "p99": round(percentile(lags, 99) * 1000, 1),
-                "max": round(percentile(lags, 100) * 1000, 1),
-            },
-            "gate_decision_ms": {
-                "p50": round(percentile(decision, 50) * 1000, 1),
-                "p99": round(percentile(decision, 99) * 1000, 1),
-            },
-            "send_late_ms_p99": round(percentile(send_late, 99) * 1000, 1),
-            "host": meter.facts(),
-        }
-        return result, failures
+        results = []
+        for n, (batch, rate) in enumerate(lag_schedule(args)):
+            if n:
+                await asyncio.sleep(args.lag_pause)  # let the host settle between loads
+            result, phase_failures = await measure_lag(
+                args, http, stream, tokens, checkpoints, rng, rate=rate, batch=batch
+            )
+            say(
+                f"   {result['reflected']:,}/{result['answered']:,} scans"
+                f" ({result['mode']}, {rate:g}/s) seen live: p50 {result['lag_ms']['p50']} ms,"
+                f" p99 {result['lag_ms']['p99']} ms; gate p50 {result['gate_decision_ms']['p50']}"
+                f" ms, p99 {result['gate_decision_ms']['p99']} ms; load {result['loadavg']}"
+            )
+            results.append(result)
+            failures += phase_failures
+        return results, failures
     finally:
         if stream is not None:
             await stream.stop()
@@ -1532,17 +1613,17 @@ async def run(args: argparse.Namespace, srv: Servers) -> tuple[dict[str, Any], l
                 )
 
             if not args.skip_lag:
+                loads = ", ".join(
+                    f"{r:g}/s" + ("" if b == 1 else f" in batches of {b}")
+                    for b, r in lag_schedule(args)
+                )
                 say(
-                    f"5. dashboard lag: gate + projector processes, {args.rate:g} scans/s"
-                    f" for {args.seconds:g} s, live stream subscribed ..."
+                    f"5. dashboard lag: gate + projector processes, {loads}, {args.seconds:g} s"
+                    " each, live stream subscribed ..."
                 )
                 lag, lag_failures = await lag_phase(args, srv, db_live, lag_prefix, log_dir)
                 failures += lag_failures
                 results["lag"] = lag
-                say(
-                    f"   {lag['reflected']:,}/{lag['answered']:,} scans seen live:"
-                    f" p50 {lag['lag_ms']['p50']} ms, p99 {lag['lag_ms']['p99']} ms"
-                )
     except BaseException:
         say(f"logs of the service processes: {log_dir}")
         raise
@@ -1591,16 +1672,21 @@ def table(results: dict[str, Any]) -> str:
             f" {cu['ratio_to_raw'] or 0:>7.3f}"
         )
     if lag:
-        lines += [
-            "",
-            f"dashboard lag (gate response -> live view), {lag['rate_per_s']:g} scans/s for"
-            f" {lag['seconds']:g} s: p50 {lag['lag_ms']['p50']} ms, p90 {lag['lag_ms']['p90']} ms,"
-            f" p99 {lag['lag_ms']['p99']} ms, max {lag['lag_ms']['max']} ms"
-            f" ({lag['reflected']:,}/{lag['answered']:,} scans;"
-            f" gate decision p50 {lag['gate_decision_ms']['p50']} ms,"
-            f" p99 {lag['gate_decision_ms']['p99']} ms)",
-        ]
+        lines += ["", "dashboard lag (gate response -> live view):"]
+        for phase in lag:
+            lines.append(
+                f"  {phase['mode']} at {phase['rate_per_s']:g} scans/s for {phase['seconds']:g} s"
+                f" (load {phase['loadavg'][0]}): p50 {phase['lag_ms']['p50']} ms,"
+                f" p90 {phase['lag_ms']['p90']} ms, p99 {phase['lag_ms']['p99']} ms,"
+                f" max {phase['lag_ms']['max']} ms ({phase['reflected']:,}/{phase['answered']:,}"
+                f" scans; gate p50 {phase['gate_decision_ms']['p50']} ms,"
+                f" p99 {phase['gate_decision_ms']['p99']} ms)"
+            )
     return "\n".join(lines)
+
+
+def rates(text: str) -> list[float]:
+    return [float(r) for r in text.split(",") if r.strip()]
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -1609,8 +1695,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="20,000 events, short lag phase")
     parser.add_argument("--partitions", type=int, default=6, help="partitions per topic")
     parser.add_argument("--days", type=int, default=7, help="days the gate traffic spans")
-    parser.add_argument("--rate", type=float, default=None, help="scans/s (default 200)")
-    parser.add_argument("--seconds", type=float, default=None, help="lag phase length")
+    parser.add_argument(
+        "--rate",
+        type=rates,
+        default=None,
+        help="single scans/s in the lag phase, one measurement per comma-separated rate"
+        " (default 200)",
+    )
+    parser.add_argument(
+        "--batch-rate",
+        type=rates,
+        default=[],
+        help="scans/s posted as batches (POST /v1/scans/batch), one measurement per rate",
+    )
+    parser.add_argument("--batch-size", type=int, default=100, help="scans per batch request")
+    parser.add_argument("--lag-pause", type=float, default=10.0, help="s between lag loads")
+    parser.add_argument("--seconds", type=float, default=None, help="each lag load's length")
     parser.add_argument("--checkpoints", type=int, default=4, help="checkpoints in lag phase")
     parser.add_argument("--drain-timeout", type=float, default=30.0)
     parser.add_argument("--catchup-timeout", type=float, default=1800.0)
@@ -1626,9 +1726,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.quick:
         if "--events" not in (argv if argv is not None else sys.argv):
             args.events = 20_000
-        args.rate = args.rate or 100.0
+        args.rate = args.rate or [100.0]
         args.seconds = args.seconds or 5.0
-    args.rate = args.rate or 200.0
+    args.rate = args.rate if args.rate is not None else [200.0]
     args.seconds = args.seconds or 60.0
     return args
 
@@ -1646,12 +1746,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     with servers() as srv:
         results, failures = asyncio.run(guarded(srv))
     say(table(results))
-    rb, cu, lag = results.get("rebuild", {}), results.get("catchup") or {}, results.get("lag") or {}
+    rb, cu, lag = results.get("rebuild", {}), results.get("catchup") or {}, results.get("lag") or []
     say(
         f"RESULT produced={results['produced']['events']}"
         f" rebuild_verified={str(rb.get('verified')).lower()}"
         f" catchup_verified={str(cu.get('verified', 'skipped')).lower()}"
-        f" lag_scans={lag.get('answered', 0)} lag_reflected={lag.get('reflected', 0)}"
+        f" lag_scans={sum(p['answered'] for p in lag)}"
+        f" lag_reflected={sum(p['reflected'] for p in lag)}"
         f" failures={len(failures)}"
     )
     if not args.no_json:
