@@ -43,6 +43,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import uvloop
 from aiokafka.admin import AIOKafkaAdminClient
 
 from cordon_contracts import gate, registry
@@ -279,6 +280,14 @@ async def drive(
                  "python": platform.python_version(),
                  "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
     }  # fmt: skip
+    rate = result["deliveries_per_s"]
+    result["raw_baseline"] = {"concurrency": args.lane_concurrency}
+    for kind in BASELINE_CLIENTS:
+        say(f"raw baseline: {args.events} POSTs with {kind} to the same receiver")
+        raw = await baseline(kind, receiver.port, args.events, args.lane_concurrency)
+        result["raw_baseline"][f"{kind}_requests_per_s"] = round(raw, 1)
+        result["raw_baseline"][f"service_vs_{kind}"] = round(rate / raw, 3)
+    result["host"]["loadavg_after_baselines"] = [round(x, 2) for x in os.getloadavg()]
     say(json.dumps(result, indent=2))
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -286,6 +295,72 @@ async def drive(
     path.write_text(json.dumps(result, indent=2) + "\n")
     say(f"wrote {path}")
     return 1 if lost or doubled_sources or doubled_keys else 0
+
+
+BASELINE_CLIENTS = ("httpx", "streams")
+
+
+async def post_directly(client: str, port: int, count: int, concurrency: int) -> float:
+    """The raw baseline: ``count`` POSTs like the service's (same body size, same headers,
+    the same receiver) from ``concurrency`` keep-alive connections, with no queue, database
+    or Kafka behind them. Returns requests/s."""
+    body = json.dumps(
+        {"msgtype": "text", "text": {"content": "[URGENT] Fever at k1: 38.0 °C\n" + "x" * 80}},
+        ensure_ascii=False,
+    ).encode()
+    todo = iter(range(count))
+
+    def headers(i: int) -> dict[str, str]:
+        key = f"raw-{client}-{i}"
+        return {"Idempotency-Key": key, "X-Cordon-Delivery-Id": key, "X-Cordon-Source-Id": key}
+
+    async def with_httpx() -> None:
+        limits = httpx.Limits(max_connections=concurrency)
+        async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+
+            async def one_connection() -> None:
+                for i in todo:
+                    r = await http.post(
+                        f"http://127.0.0.1:{port}/hook/{i % 100}", content=body, headers={
+                            "content-type": "application/json", **headers(i)},
+                    )  # fmt: skip
+                    r.raise_for_status()
+
+            await asyncio.gather(*(one_connection() for _ in range(concurrency)))
+
+    async def with_streams() -> None:
+        async def one_connection() -> None:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            for i in todo:
+                head = "".join(f"{k}: {v}\r\n" for k, v in headers(i).items())
+                writer.write(
+                    f"POST /hook/{i % 100} HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}"
+                    f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+                    .encode() + body
+                )  # fmt: skip
+                answer = await reader.readuntil(b"\r\n\r\n")
+                length = int(answer.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                await reader.readexactly(length)
+            writer.close()
+
+        await asyncio.gather(*(one_connection() for _ in range(concurrency)))
+
+    started = time.perf_counter()
+    await (with_httpx() if client == "httpx" else with_streams())
+    return count / (time.perf_counter() - started)
+
+
+async def baseline(client: str, port: int, count: int, concurrency: int) -> float:
+    """``post_directly`` in a process of its own, as the service is."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--baseline-client", client, "--baseline-port", str(port),
+        "--events", str(count), "--lane-concurrency", str(concurrency),
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"the {client} baseline failed")
+    return float(out.decode().strip().splitlines()[-1])
 
 
 async def _count(database_url: str, table: str) -> int:
@@ -308,7 +383,17 @@ def main() -> None:
     parser.add_argument("--lane-concurrency", type=int, default=8, help="sends at once per lane")
     parser.add_argument("--lane-backlog", type=int, default=64, help="claimed per lane")
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--baseline-client", choices=BASELINE_CLIENTS, help=argparse.SUPPRESS)
+    parser.add_argument("--baseline-port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.baseline_client:  # the raw baseline's own process (see ``baseline``)
+        rate = uvloop.run(  # the service's event loop too
+            post_directly(
+                args.baseline_client, args.baseline_port, args.events, args.lane_concurrency
+            )
+        )
+        print(rate)
+        return
     if args.quick:
         args.events = min(args.events, 2_000)
     with servers() as (kafka, db, idempotence):

@@ -47,6 +47,8 @@ class _Reply:
     body: bytearray = field(default_factory=bytearray)
     started: bool = False
     complete: bool = False
+    keep_alive: bool = False
+    parser: httptools.HttpResponseParser | None = None
 
     def on_message_begin(self) -> None:
         self.started = True
@@ -61,6 +63,8 @@ class _Reply:
 
     def on_message_complete(self) -> None:
         self.complete = True
+        # Asked here: once the message is complete the parser has reset and says False.
+        self.keep_alive = self.parser is not None and self.parser.should_keep_alive()
 
 
 @dataclass
@@ -108,7 +112,7 @@ class _Origin:
 
     async def _on(self, connection: _Connection, request: bytes) -> Answer:
         reply = _Reply()
-        parser = httptools.HttpResponseParser(reply)
+        parser = reply.parser = httptools.HttpResponseParser(reply)
         keep = False
         try:
             connection.writer.write(request)
@@ -122,7 +126,7 @@ class _Origin:
                         raise HttpFailure("answer cut short")
                     break  # an answer delimited by closing the connection
                 parser.feed_data(data)
-            keep = reply.complete and parser.should_keep_alive()
+            keep = reply.complete and reply.keep_alive
         except httptools.HttpParserError as error:
             raise HttpFailure("malformed answer") from error
         except ConnectionError as error:
