@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import socket
+import sys
 import uuid
 from collections.abc import Callable
 from typing import TypeVar
@@ -18,6 +21,8 @@ from cordon_core.settings import ServiceSettings
 S = TypeVar("S", bound=ServiceSettings)
 
 CORRELATION_HEADER = "X-Correlation-ID"
+GC_YOUNG_THRESHOLD = 10_000
+"""Allocations between young-generation collections once a service runs (CPython: 700)."""
 
 
 def correlation_id(request: Request) -> uuid.UUID:
@@ -99,6 +104,29 @@ def serve(settings: S, make_app: Callable[[S], FastAPI]) -> None:
     import uvicorn
 
     configure_logging(level=settings.log_level, json_logs=settings.log_json)
-    uvicorn.run(
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)  # the lifespan has started the runtime
+            settle_heap()
+
+    config = uvicorn.Config(
         make_app(settings), host=settings.http_host, port=settings.http_port, log_config=None
     )
+    server = Server(config)
+    server.run()
+    if not server.started:
+        sys.exit(3)  # as uvicorn.run does when startup fails
+
+
+def settle_heap() -> None:
+    """Keep the cyclic garbage collector off the request path's tail.
+
+    A service's startup leaves ~100,000 long-lived objects (modules, pydantic and FastAPI
+    models, clients); every full collection walks them all, and here one took 20-100 ms,
+    a pause for every request in flight. Frozen, they are never walked again; and with a
+    larger first generation the young collections come less often.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
