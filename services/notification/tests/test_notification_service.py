@@ -4,6 +4,7 @@ publish them, a real SMTP server and a real HTTP webhook receiver."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -524,3 +525,24 @@ async def test_a_crash_while_sending_neither_loses_nor_duplicates_a_delivery(
 
 async def _requests(webhook: WebhookServer, path: str) -> int:
     return len(webhook.on(path))
+
+
+async def test_a_slow_webhook_does_not_hold_the_deliveries_claimed_with_it(
+    notifier: ServiceProcess, upstreams: dict[str, Upstream], place: Place, webhook: WebhookServer
+) -> None:
+    webhook.held = asyncio.Event()
+    api = Api(notifier)
+    await api.contact(place.grid_worker, webhook_url=webhook.url("/slow"), inbox=False)
+    await api.contact(place.building_head, webhook_url=webhook.url("/ok"), inbox=False)
+    person = await place.resident(upstreams["registry"], api)
+
+    fever = await upstreams["gate"].publish(f"checkpoint-{place.community}", place.fever(person))
+    [quick] = await api.settled(1, source_id=str(fever), recipient_id=place.building_head)
+    [slow] = await api.deliveries(source_id=str(fever), recipient_id=place.grid_worker)
+    held = [r for r in webhook.on("/slow") if r.source == str(fever)]
+    webhook.held.set()
+    [late] = await api.settled(1, source_id=str(fever), recipient_id=place.grid_worker)
+    webhook.held = asyncio.Event()
+
+    assert quick["status"] == "sent" and (slow["status"], slow["attempts"]) == ("sending", 1)
+    assert len(held) == 1 and late["status"] == "sent" and late["attempts"] == 1
