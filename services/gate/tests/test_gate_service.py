@@ -607,3 +607,34 @@ async def test_the_same_scan_sent_five_times_at_once_is_decided_once(
 
     assert len({a["event_id"] for a in answers}) == 1
     assert sorted(a["duplicate"] for a in answers) == [False, True, True, True, True]
+
+
+async def test_a_one_exit_pass_scanned_five_times_at_once_lets_exactly_one_out(
+    community: Community, registry_service: Upstream
+) -> None:
+    holder = await resident(community, registry_service)
+    issued = await community.admin(
+        "POST",
+        "/v1/passes",
+        {
+            "kind": "exit_slip",
+            "holder_person_id": holder,
+            "community_id": community.id,
+            "valid_from": T0.isoformat(),
+            "valid_until": (T0 + timedelta(days=1)).isoformat(),
+            "daily_exit_quota": 1,
+        },
+    )
+    code = issued.json()["pass_code"]
+
+    answers = await asyncio.gather(
+        *(
+            community.decision(
+                pass_code=code, direction="out", scanned_at=(T0 + timedelta(hours=9)).isoformat()
+            )
+            for _ in range(5)
+        )
+    )
+
+    assert sorted(a["decision"] for a in answers) == ["allow"] + ["deny"] * 4
+    assert all(a["reasons"] == ["pass_quota_exhausted"] for a in answers if a["decision"] == "deny")
