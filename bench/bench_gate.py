@@ -82,6 +82,7 @@ from cordon_core.observability import configure_logging
 from cordon_core.runtime import ServiceRuntime
 from cordon_core.settings import ServiceSettings
 from cordon_core.store import StreamAppend
+from cordon_devenv.infra import Infrastructure, temporary_infrastructure
 from cordon_gate.domain.outcomes import OUTCOME_TYPES, scan_event_id
 from cordon_testing.plugin import fresh_database, settings_env
 from cordon_testing.processes import ServiceProcess
@@ -122,46 +123,6 @@ def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 
 # ----------------------------------------------------------------------- infrastructure
-
-
-@dataclass(frozen=True)
-class Servers:
-    kafka_bootstrap: str
-    database_url: str
-    kafka_idempotence: bool
-    broker_kind: str
-
-
-@contextlib.contextmanager
-def servers(keep: bool) -> Iterator[Servers]:
-    """External servers from CORDON_* when both are set, otherwise a private pair."""
-    ext_kafka = os.environ.get("CORDON_KAFKA_BOOTSTRAP", "").strip()
-    ext_db = os.environ.get("CORDON_DATABASE_URL", "").strip()
-    if ext_kafka and ext_db:
-        idempotence = os.environ.get("CORDON_KAFKA_IDEMPOTENCE", "").strip().lower() != "false"
-        say(f"using external servers: kafka={ext_kafka} database={ext_db}")
-        yield Servers(ext_kafka, ext_db, idempotence, "external")
-        return
-    from cordon_devenv.infra import start_infrastructure, stop_infrastructure
-
-    state_dir = Path(tempfile.mkdtemp(prefix="cordon-gatebench-"))
-    say(f"starting private Kafka + PostgreSQL in {state_dir} (free ports) ...")
-    try:
-        infra = start_infrastructure(state_dir, kafka_port=0, postgres_port=0)
-        say(f"  kafka={infra.kafka_bootstrap} database={infra.database_url}")
-        yield Servers(
-            infra.kafka_bootstrap,
-            infra.database_url,
-            infra.kafka_idempotence,
-            infra.broker_kind,
-        )
-    finally:
-        if keep:
-            say(f"--keep-infra: stop with: uv run cordon-infra down --state-dir {state_dir}")
-        else:
-            say("stopping private Kafka + PostgreSQL ...")
-            stop_infrastructure(state_dir)
-            shutil.rmtree(state_dir, ignore_errors=True)
 
 
 async def delete_topics(bootstrap: str, prefix: str) -> None:
@@ -803,7 +764,7 @@ def scale_from(args: argparse.Namespace) -> Scale:
 
 
 class Bench:
-    def __init__(self, args: argparse.Namespace, srv: Servers, db_url: str) -> None:
+    def __init__(self, args: argparse.Namespace, srv: Infrastructure, db_url: str) -> None:
         self.args = args
         self.scale = scale_from(args)
         self.srv = srv
@@ -1577,7 +1538,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-async def amain(args: argparse.Namespace, srv: Servers) -> int:
+async def amain(args: argparse.Namespace, srv: Infrastructure) -> int:
     configure_logging(level="WARNING", json_logs=False)
     machine = host_facts()
     conn = await asyncpg.connect(srv.database_url)
@@ -1627,7 +1588,7 @@ async def amain(args: argparse.Namespace, srv: Servers) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    with servers(args.keep_infra) as srv:
+    with temporary_infrastructure("gatebench", keep=args.keep_infra, report=say) as srv:
         return asyncio.run(amain(args, srv))
 
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import csv
 import io
 import json
@@ -38,9 +37,7 @@ import os
 import platform
 import random
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -48,6 +45,7 @@ from typing import Any
 import asyncpg
 import structlog
 
+from cordon_devenv.infra import temporary_infrastructure
 from cordon_isolation.cli import ingest_csv
 from cordon_isolation.settings import IsolationSettings
 from cordon_testing.plugin import fresh_database
@@ -72,24 +70,6 @@ def lab_csv(results: int, seed: int) -> str:
         collected = day + timedelta(seconds=rng.randint(0, 12 * 3600))
         writer.writerow([f"S{n:09d}", f"p-{n:08x}", collected.isoformat(), result])
     return out.getvalue()
-
-
-@contextlib.contextmanager
-def server() -> Iterator[str]:
-    url = os.environ.get("CORDON_DATABASE_URL", "").strip()
-    if url:
-        say(f"using external PostgreSQL: {url}")
-        yield url
-        return
-    from cordon_devenv.infra import start_infrastructure, stop_infrastructure
-
-    state_dir = Path(tempfile.mkdtemp(prefix="cordon-bench-lab-"))
-    say(f"starting private Kafka + PostgreSQL in {state_dir} ...")
-    infra = start_infrastructure(state_dir, kafka_port=0, postgres_port=0)
-    try:
-        yield infra.database_url
-    finally:
-        stop_infrastructure(state_dir)
 
 
 async def baseline(pool: asyncpg.Pool, text: str, chunk: int) -> float:
@@ -150,8 +130,8 @@ async def measure(args: argparse.Namespace, database_url: str) -> dict[str, Any]
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    with server() as admin_url:
-        async with fresh_database(admin_url) as database_url:
+    with temporary_infrastructure("bench-lab", report=say) as infra:
+        async with fresh_database(infra.database_url) as database_url:
             return await measure(args, database_url)
 
 

@@ -33,16 +33,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import platform
 import random
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,6 +48,7 @@ import asyncpg
 from cordon_core.migrations import apply_migrations
 from cordon_core.observability import configure_logging
 from cordon_core.store import PostgresEventStore
+from cordon_devenv.infra import temporary_infrastructure
 from cordon_registry.adapters.crypto import PersonalDataVault
 from cordon_registry.adapters.spreadsheets import read_csv
 from cordon_registry.bootstrap import build_runtime
@@ -109,30 +106,6 @@ def community_rows(households: int, seed: int) -> list[list[str]]:
                 ]
             )
     return rows
-
-
-@dataclass
-class Servers:
-    database_url: str
-    started_here: bool
-
-
-@contextlib.contextmanager
-def servers() -> Iterator[Servers]:
-    url = os.environ.get("CORDON_DATABASE_URL", "").strip()
-    if url:
-        say(f"using external PostgreSQL: {url}")
-        yield Servers(url, started_here=False)
-        return
-    from cordon_devenv.infra import start_infrastructure, stop_infrastructure
-
-    state_dir = Path(tempfile.mkdtemp(prefix="cordon-bench-registry-"))
-    say(f"starting private Kafka + PostgreSQL in {state_dir} ...")
-    infra = start_infrastructure(state_dir, kafka_port=0, postgres_port=0)
-    try:
-        yield Servers(infra.database_url, started_here=True)
-    finally:
-        stop_infrastructure(state_dir)
 
 
 async def registry_on(pool: asyncpg.Pool, settings: RegistrySettings) -> Registry:
@@ -216,7 +189,7 @@ async def measure(args: argparse.Namespace, database_url: str) -> dict[str, Any]
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    with servers() as found:
+    with temporary_infrastructure("bench-registry", report=say) as found:
         async with fresh_database(found.database_url) as database_url:
             return await measure(args, database_url)
 

@@ -45,11 +45,9 @@ import json
 import logging
 import os
 import platform
-import shutil
 import signal
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -70,6 +68,7 @@ from cordon_core.observability import configure_logging
 from cordon_core.relay import OutboxRelay
 from cordon_core.settings import ServiceSettings
 from cordon_core.store import PostgresEventStore
+from cordon_devenv.infra import Infrastructure, temporary_infrastructure
 from cordon_testing.sample import CounterBumped, registry
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -364,55 +363,6 @@ def percentile(ordered: Sequence[float], pct: float) -> float:
 # ----------------------------------------------------------------------- infrastructure
 
 
-@dataclass(frozen=True)
-class Servers:
-    kafka_bootstrap: str
-    database_url: str
-    kafka_idempotence: bool
-    broker_kind: str
-    started_here: bool
-
-
-@contextlib.contextmanager
-def servers(keep: bool) -> Any:
-    """External servers from CORDON_* when both are set, otherwise a private pair."""
-    ext_kafka = os.environ.get("CORDON_KAFKA_BOOTSTRAP", "").strip()
-    ext_db = os.environ.get("CORDON_DATABASE_URL", "").strip()
-    if ext_kafka and ext_db:
-        idempotence = os.environ.get("CORDON_KAFKA_IDEMPOTENCE", "").strip().lower() != "false"
-        say(f"using external servers: kafka={ext_kafka} database={ext_db}")
-        yield Servers(ext_kafka, ext_db, idempotence, "external", started_here=False)
-        return
-    from cordon_devenv.infra import start_infrastructure, stop_infrastructure
-
-    state_dir = Path(tempfile.mkdtemp(prefix="cordon-bench-"))
-    say(f"starting private Kafka + PostgreSQL in {state_dir} (free ports) ...")
-    started = time.perf_counter()
-    try:
-        infra = start_infrastructure(state_dir, kafka_port=0, postgres_port=0)
-        say(
-            f"  ready in {time.perf_counter() - started:.1f}s: kafka={infra.kafka_bootstrap}"
-            f" database={infra.database_url} broker={infra.broker_kind}"
-        )
-        yield Servers(
-            infra.kafka_bootstrap,
-            infra.database_url,
-            infra.kafka_idempotence,
-            infra.broker_kind,
-            started_here=True,
-        )
-    finally:
-        if keep:
-            say(
-                f"--keep-infra: servers left running; stop with: uv run cordon-infra down"
-                f" --state-dir {state_dir}"
-            )
-        else:
-            say("stopping private Kafka + PostgreSQL ...")
-            stop_infrastructure(state_dir)
-            shutil.rmtree(state_dir, ignore_errors=True)
-
-
 @contextlib.asynccontextmanager
 async def fresh_database(admin_url: str, keep: bool) -> AsyncIterator[str]:
     name = f"bench_{uuid.uuid4().hex[:12]}"
@@ -451,7 +401,7 @@ def host_hardware() -> tuple[str, float | None]:
     return cpu, mem_gib
 
 
-async def machine_info(db_url: str, servers_: Servers) -> dict[str, Any]:
+async def machine_info(db_url: str, servers_: Infrastructure) -> dict[str, Any]:
     import aiokafka
 
     cpu, mem_gib = host_hardware()
@@ -1247,7 +1197,7 @@ RELAY_VARIANTS = {
 }
 
 
-async def bench(args: argparse.Namespace, srv: Servers) -> dict[str, Any]:
+async def bench(args: argparse.Namespace, srv: Infrastructure) -> dict[str, Any]:
     phases = set(args.only or ("single", "batch", "relay"))
     breakdown: dict[str, dict[str, list[Run]]] = {}
 
@@ -1388,7 +1338,7 @@ async def bench(args: argparse.Namespace, srv: Servers) -> dict[str, Any]:
 
 async def relay_phase(
     args: argparse.Namespace,
-    srv: Servers,
+    srv: Infrastructure,
     settings: ServiceSettings,
     metric: Metric,
     tag: str,
@@ -1499,12 +1449,13 @@ def _interrupt(signum: int, frame: Any) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     QUIET_WAIT[0] = args.quiet_wait
-    # A plain `kill` must still stop the servers this run started (see servers()).
+    # A plain `kill` must still stop the servers this run started: as an exception, it
+    # runs temporary_infrastructure's cleanup.
     signal.signal(signal.SIGTERM, _interrupt)
     configure_logging(level="WARNING", json_logs=False)
     logging.getLogger("cordon_devenv").setLevel(logging.INFO)
     try:
-        with servers(args.keep_infra) as srv:
+        with temporary_infrastructure("bench", keep=args.keep_infra, report=say) as srv:
             result = asyncio.run(bench(args, srv))
     except KeyboardInterrupt as stop:
         say(f"interrupted ({stop or 'Ctrl-C'}); servers started by this run are stopped")

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -109,6 +114,41 @@ async def start_infrastructure_async(
         start_infrastructure,
         state_dir, broker=broker, kafka_port=kafka_port, postgres_port=postgres_port,
     )  # fmt: skip
+
+
+@contextlib.contextmanager
+def temporary_infrastructure(
+    purpose: str, *, keep: bool = False, report: Callable[[str], None] = print
+) -> Iterator[Infrastructure]:
+    """Servers for one run of a script (a benchmark): the external ones named by
+    ``CORDON_KAFKA_BOOTSTRAP`` and ``CORDON_DATABASE_URL`` when both are set, otherwise a
+    private Kafka and PostgreSQL on free ports in a new temporary directory, stopped and
+    deleted at the end (also on Ctrl-C) unless ``keep``."""
+    state_dir = Path(tempfile.mkdtemp(prefix=f"cordon-{purpose}-"))
+    external = bool(
+        os.environ.get("CORDON_KAFKA_BOOTSTRAP", "").strip()
+        and os.environ.get("CORDON_DATABASE_URL", "").strip()
+    )
+    if not external:
+        report(f"starting private Kafka + PostgreSQL in {state_dir} (free ports) ...")
+    started = time.perf_counter()
+    try:
+        infra = start_infrastructure(state_dir, kafka_port=0, postgres_port=0)
+        where = f"kafka={infra.kafka_bootstrap} database={infra.database_url}"
+        if external:
+            report(f"using external servers: {where}")
+        else:
+            elapsed = time.perf_counter() - started
+            report(f"ready in {elapsed:.1f}s: {where} broker={infra.broker_kind}")
+        yield infra
+    finally:
+        if keep and not external:
+            report(f"servers left running; stop with: cordon-infra down --state-dir {state_dir}")
+        else:
+            if not external:
+                report("stopping private Kafka + PostgreSQL ...")
+            stop_infrastructure(state_dir)
+            shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def stop_infrastructure(state_dir: Path) -> None:
