@@ -224,9 +224,14 @@ async def drive(
 
     started: dict[str, float] = {}
     first_append = time.time()
-    for start in range(0, args.events, 1000):
+    # As fast as the store takes them (a burst: latency is then mostly the backlog), or
+    # ``--rate`` events/s in batches every 50 ms (latency of a service keeping up).
+    step = max(1, round(args.rate / 20)) if args.rate else 1000
+    for start in range(0, args.events, step):
+        if args.rate:
+            await asyncio.sleep(max(0.0, first_append + start / args.rate - time.time()))
         appends = []
-        for i in range(start, min(start + 1000, args.events)):
+        for i in range(start, min(start + step, args.events)):
             person = f"p{i % args.people}"
             appends.append(StreamAppend(
                 f"checkpoint-k{i % 50}", [PendingEvent(gate.FeverDetected(
@@ -264,7 +269,8 @@ async def drive(
     result: dict[str, Any] = {
         "events": args.events, "delivered": len(arrived), "lost": lost,
         "doubled_by_source": doubled_sources, "doubled_by_key": doubled_keys,
-        "grids": args.grids, "people": args.people, "batch": args.batch,
+        "grids": args.grids, "people": args.people, "rate": args.rate or "burst",
+        "batch": args.batch,
         "lane_concurrency": args.lane_concurrency, "lane_backlog": args.lane_backlog,
         "append_seconds": round(appended_s, 2),
         "seconds": round(elapsed, 2),
@@ -286,7 +292,8 @@ async def drive(
         say(f"raw baseline: {args.events} POSTs with {kind} to the same receiver")
         raw = await baseline(kind, receiver.port, args.events, args.lane_concurrency)
         result["raw_baseline"][f"{kind}_requests_per_s"] = round(raw, 1)
-        result["raw_baseline"][f"service_vs_{kind}"] = round(rate / raw, 3)
+        if not args.rate:  # paced, the service goes as fast as it is fed: no ratio
+            result["raw_baseline"][f"service_vs_{kind}"] = round(rate / raw, 3)
     result["host"]["loadavg_after_baselines"] = [round(x, 2) for x in os.getloadavg()]
     say(json.dumps(result, indent=2))
     RESULTS.mkdir(exist_ok=True)
@@ -379,6 +386,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--grids", type=int, default=100)
     parser.add_argument("--people", type=int, default=2_000)
+    parser.add_argument("--rate", type=float, default=0, help="events/s (0: a burst)")
     parser.add_argument("--batch", type=int, default=200, help="deliveries per claim")
     parser.add_argument("--lane-concurrency", type=int, default=8, help="sends at once per lane")
     parser.add_argument("--lane-backlog", type=int, default=64, help="claimed per lane")
