@@ -111,3 +111,13 @@ async def test_a_refused_connection_and_a_silent_server_are_failures_not_answers
     with pytest.raises(HttpFailure, match="ConnectionRefusedError"):
         await client.post_json(f"http://127.0.0.1:{port}/", b"{}", {})
     await client.aclose()
+
+
+async def test_a_configured_proxy_is_sent_the_request_for_the_webhook() -> None:
+    async with serving(Server(by_length)) as proxy:
+        client = HttpClient(connections=1, timeout=5, proxy=f"http://127.0.0.1:{proxy.port}")
+        answer = await client.post_json("http://bot.example:8080/hook", b"{}", {})
+        await client.aclose()
+
+    assert answer.status == 200
+    assert proxy.requests[0].startswith(b"POST http://bot.example:8080/hook HTTP/1.1\r\n")

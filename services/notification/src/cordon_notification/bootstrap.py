@@ -102,7 +102,9 @@ def build(
         clock=now,
     )
     http = HttpClient(
-        connections=settings.delivery_lane_concurrency, timeout=settings.webhook_timeout_s
+        connections=settings.delivery_lane_concurrency,
+        timeout=settings.webhook_timeout_s,
+        proxy=settings.webhook_proxy,
     )
     channels: dict[str, Channel] = {
         "email": EmailChannel(

@@ -28,6 +28,11 @@ class NotificationSettings(ServiceSettings):
     smtp_from: str = "cordon@localhost"
     smtp_timeout_s: float = Field(default=10.0, gt=0)
     webhook_timeout_s: float = Field(default=10.0, gt=0)
+    webhook_proxy: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="Outbound HTTP proxy for webhooks and the SMS gateway, e.g. http://proxy:3128.",
+    )
     resident_sms_webhook_url: str | None = Field(
         default=None,
         description="SMS gateway for residents; it receives only the person id and template.",
