@@ -1248,7 +1248,10 @@ async def measure_lag(
     ]
     bodies = []
     for i, s in enumerate(sent):
-        scans = [scan_body(f"lag-{tag}-{i}-{k}", s.checkpoint, rng) for k in range(batch)]
+        scans = [
+            scan_body(f"lag-{tag}-{i}-{k}", s.checkpoint, rng, visitors=args.visitors)
+            for k in range(batch)
+        ]
         bodies.append(scans[0] if batch == 1 else b'{"scans":[' + b",".join(scans) + b"]}")
     path = "/v1/scans" if batch == 1 else "/v1/scans/batch"
     errors: list[str] = []
@@ -1258,8 +1261,10 @@ async def measure_lag(
         s = sent[i]
         s.sent = time.perf_counter()
         try:
-            s.status, data = await http.post(path, tokens[s.checkpoint], bodies[i])
-        except (OSError, asyncio.IncompleteReadError) as error:
+            s.status, data = await asyncio.wait_for(
+                http.post(path, tokens[s.checkpoint], bodies[i]), args.request_timeout
+            )
+        except (OSError, asyncio.IncompleteReadError, TimeoutError) as error:
             errors.append(repr(error))
             return
         s.answered = time.perf_counter()
@@ -1710,6 +1715,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--batch-size", type=int, default=100, help="scans per batch request")
     parser.add_argument("--lag-pause", type=float, default=10.0, help="s between lag loads")
+    parser.add_argument(
+        "--visitors",
+        type=int,
+        default=1_000_000,
+        help="visitors the lag scans are drawn from; a few hundred make concurrent batches"
+        " update the same visitors' rows (the gate then deadlocks, see docs/benchmarks.md)",
+    )
+    parser.add_argument(
+        "--request-timeout", type=float, default=120.0, help="s before a scan request fails"
+    )
     parser.add_argument("--seconds", type=float, default=None, help="each lag load's length")
     parser.add_argument("--checkpoints", type=int, default=4, help="checkpoints in lag phase")
     parser.add_argument("--drain-timeout", type=float, default=30.0)
