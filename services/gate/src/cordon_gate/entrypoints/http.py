@@ -8,8 +8,8 @@ import asyncio
 import hmac
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import asdict
+from contextlib import asynccontextmanager
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -25,7 +25,8 @@ from cordon_gate.bootstrap import Gate
 from cordon_gate.domain.state import Checkpoint, GatePolicy
 from cordon_gate.entrypoints.schemas import DecisionOut, Id, ScanBatchIn, ScanIn
 from cordon_gate.service.administration import AlreadyExists, NotFound
-from cordon_gate.service.scanning import ScanResult
+from cordon_gate.service.batching import ScanBatcher, TooMuchContention
+from cordon_gate.service.scanning import IncomingScan, ScanResult
 
 bearer = HTTPBearer(auto_error=False)
 DECISIONS = TypeAdapter(list[DecisionOut])
@@ -83,10 +84,18 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
     now = clock or (lambda: datetime.now(gate.timezone))
     skew = timedelta(seconds=settings.max_clock_skew_s)
 
+    batcher: ScanBatcher | None = None
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        nonlocal batcher
         async with runtime.running():
-            yield
+            batcher = ScanBatcher(runtime.pool, gate.desk, max_batch=settings.scan_batch_max)
+            batcher.start()
+            try:
+                yield
+            finally:
+                await batcher.stop()
 
     app = FastAPI(
         title="Cordon gate",
@@ -157,35 +166,49 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
                 errors.append({"loc": (*loc, "scanned_at"), "msg": problem, "type": "value_error"})
         if errors:
             raise RequestValidationError(errors)
-        incoming = [s.incoming(gate.pseudonyms, correlation_id(request)) for s in scans]
+        actor = f"device:{device_id}"
+        incoming = [
+            replace(s.incoming(gate.pseudonyms, correlation_id(request)), actor=actor)
+            for s in scans
+        ]
+        try:
+            if batch:
+                results = await decide_batch(incoming)
+            else:
+                # One scan: decided together with the others arriving meanwhile.
+                assert batcher is not None
+                results = [await batcher.decide(incoming[0])]
+        except TooMuchContention as error:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE, "too much contention; retry"
+            ) from error
+        rejected = [
+            {"loc": (*where(i), r.rejection[0]), "msg": r.rejection[1], "type": "value_error"}
+            for i, r in enumerate(results)
+            if r.rejection
+        ]
+        if rejected:
+            raise RequestValidationError(rejected)
+        return results
+
+    async def decide_batch(incoming: list[IncomingScan]) -> list[ScanResult]:
+        """All of a batch or none of it: one transaction, rolled back on any bad scan."""
         # A pass used at two gates at once, or the same scan sent twice at once: decide
         # again, and the second finds the first's answer.
         for attempt in range(5):
             try:
-                async with runtime.pool.acquire() as conn, AsyncExitStack() as stack:
-                    if batch:
-                        # All of a batch or none of it. A single scan needs no transaction
-                        # of its own: the desk makes one when it writes more than one
-                        # statement, and a rejected scan writes nothing.
-                        await stack.enter_async_context(conn.transaction())
+                async with runtime.pool.acquire() as conn, conn.transaction():
                     results = await gate.desk.decide(
-                        conn, incoming, actor=f"device:{device_id}", record_rejections=False
+                        conn, incoming, actor="device", record_rejections=False
                     )
-                    rejected = [
-                        {
-                            "loc": (*where(i), r.rejection[0]),
-                            "msg": r.rejection[1],
-                            "type": "value_error",
-                        }
-                        for i, r in enumerate(results)
-                        if r.rejection
-                    ]
-                    if rejected:
-                        raise RequestValidationError(rejected)
+                    if any(r.rejection for r in results):
+                        raise _Rejected(results)
                     return results
+            except _Rejected as rejected:
+                return rejected.results
             except (ConcurrencyError, EventIdConflict):
                 await asyncio.sleep(0.005 * (attempt + 1))
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "too much contention; retry")
+        raise TooMuchContention
 
     @app.post("/v1/scans", response_model=DecisionOut, tags=["devices"])
     async def post_scan(scan: ScanIn, device: Device, request: Request) -> Any:
@@ -324,6 +347,14 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
         return asdict(person)
 
     return app
+
+
+class _Rejected(Exception):
+    """A batch with a bad scan: its transaction is rolled back, its answers reported."""
+
+    def __init__(self, results: list[ScanResult]) -> None:
+        super().__init__("a scan of the batch was rejected")
+        self.results = results
 
 
 def _decision(result: ScanResult) -> DecisionOut:

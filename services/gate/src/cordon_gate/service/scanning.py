@@ -49,6 +49,8 @@ class IncomingScan:
     scan: Scan
     visitor: VisitorIdentity | None = None
     correlation_id: uuid.UUID | None = None
+    actor: str | None = None
+    """Who reported it (``device:<id>``), when scans of several devices are decided together."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ class ScanDesk:
         appends: list[StreamAppend] = []
         pass_events: dict[str, list[PendingEvent]] = defaultdict(list)
         pass_versions: dict[str, int] = {}
+        pass_actors: dict[str, str] = {}
         extra_exits: dict[tuple[str, date], int] = defaultdict(int)
         uses: list[tuple[str, date, str]] = []
         visitors: list[dict[str, Any]] = []
@@ -143,7 +146,7 @@ class ScanDesk:
             if checkpoint is None:
                 results.append(_rejected(scan, "checkpoint_id", "unknown checkpoint"))
                 if record_rejections:
-                    appends.append(self._rejection(scan, item, actor))
+                    appends.append(self._rejection(scan, item, item.actor or actor))
                 continue
             day = local_day(scan, self.timezone)
             pass_ = (
@@ -168,7 +171,7 @@ class ScanDesk:
                 pass_,
             )
             meta = EventMetadata.new(
-                actor=actor,
+                actor=item.actor or actor,
                 district=self.district,
                 community=checkpoint.community_id,
                 correlation_id=item.correlation_id,
@@ -186,6 +189,7 @@ class ScanDesk:
             used = decided.pass_used(self.timezone)
             if used is not None and pass_ is not None:
                 pass_events[pass_.pass_id].append(used)
+                pass_actors.setdefault(pass_.pass_id, item.actor or actor)
                 pass_versions[pass_.pass_id] = pass_.version + 1
                 uses.append((pass_.pass_id, day, scan.direction))
                 if scan.direction == "out":
@@ -215,7 +219,7 @@ class ScanDesk:
                     pass_stream(pass_id),
                     events,
                     first_version,
-                    EventMetadata.new(actor=actor, district=self.district),
+                    EventMetadata.new(actor=pass_actors[pass_id], district=self.district),
                     partition_key=pass_id,
                 )
             )
