@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -638,3 +639,37 @@ async def test_a_one_exit_pass_scanned_five_times_at_once_lets_exactly_one_out(
 
     assert sorted(a["decision"] for a in answers) == ["allow"] + ["deny"] * 4
     assert all(a["reasons"] == ["pass_quota_exhausted"] for a in answers if a["decision"] == "deny")
+
+
+async def test_single_scans_from_two_gates_at_once_are_each_decided_once_in_their_devices_name(
+    gate: ServiceProcess, registry_service: Upstream, module_settings: ServiceSettings
+) -> None:
+    east = await Community(gate, f"c{uuid.uuid4().hex[:8]}").register()
+    west = Community(gate, east.id)
+    west.checkpoint = f"{east.id}-west"
+    await west.register()
+    people = [await resident(east, registry_service) for _ in range(3)]
+
+    answers = await asyncio.gather(
+        *(
+            side.decision(person_id=people[n % 3], temperature_c=37.5 if n % 10 == 0 else 36.5)
+            for n in range(30)
+            for side in (east, west)
+        )
+    )
+
+    assert len({a["event_id"] for a in answers}) == 60
+    assert sorted(a["decision"] for a in answers) == ["allow"] * 54 + ["deny"] * 6
+    records = await read_topic(
+        module_settings.kafka_bootstrap, f"{module_settings.topic_prefix}.gate.events", timeout=20
+    )
+    actors = Counter(
+        (header(r, "ce_actor"), header(r, "ce_type"))
+        for r in records
+        if header(r, "ce_community") == east.id
+    )
+    for side in (east, west):
+        device = f"device:{side.checkpoint}-pad"
+        assert actors[(device, "cordon.PersonEntered")] == 27
+        assert actors[(device, "cordon.EntryDenied")] == 3
+        assert actors[(device, "cordon.FeverDetected")] == 3
