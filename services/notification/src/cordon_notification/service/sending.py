@@ -227,14 +227,13 @@ class DeliveryWorker:
                     await self._record(batch)
                     break
                 except DATABASE_ERRORS as error:
-                    failures += 1
                     log.warning("delivery_record_failed", error=repr(error), size=len(batch))
                 except Exception:
-                    failures += 1
                     log.exception("delivery_record_failed", size=len(batch))
-                    await asyncio.sleep(
-                        min(self.policy.poll_interval_s * 2**failures, self.policy.backoff_max_s)
-                    )
+                failures += 1
+                await asyncio.sleep(
+                    min(self.policy.poll_interval_s * 2**failures, self.policy.backoff_max_s)
+                )
             self._flow.in_flight -= len(batch)
             self._flow.freed.set()
             self._flow.settled.set()
