@@ -36,7 +36,6 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,6 +50,7 @@ from cordon_core.envelope import EventMetadata, EventRegistry, PendingEvent
 from cordon_core.runtime import ServiceRuntime
 from cordon_core.settings import ServiceSettings
 from cordon_core.store import StreamAppend
+from cordon_devenv.infra import temporary_infrastructure
 from cordon_testing.plugin import fresh_database
 from cordon_testing.processes import ServiceProcess, free_port
 from cordon_testing.waiting import wait_until
@@ -105,24 +105,6 @@ class Receiver:
                 writer.write(ok)
                 await writer.drain()
         writer.close()
-
-
-@contextlib.contextmanager
-def servers() -> Iterator[tuple[str, str, bool]]:
-    kafka = os.environ.get("CORDON_KAFKA_BOOTSTRAP", "").strip()
-    db = os.environ.get("CORDON_DATABASE_URL", "").strip()
-    if kafka and db:
-        say(f"using external servers: kafka={kafka} database={db}")
-        yield kafka, db, os.environ.get("CORDON_KAFKA_IDEMPOTENCE", "true").lower() != "false"
-        return
-    from cordon_devenv.infra import start_infrastructure, stop_infrastructure
-
-    state = Path(tempfile.mkdtemp(prefix="cordon-notifybench-"))
-    infra = start_infrastructure(state, kafka_port=0, postgres_port=0)
-    try:
-        yield infra.kafka_bootstrap, infra.database_url, infra.kafka_idempotence
-    finally:
-        stop_infrastructure(state)
 
 
 async def delete_topics(bootstrap: str, prefix: str) -> None:
@@ -404,8 +386,11 @@ def main() -> None:
         return
     if args.quick:
         args.events = min(args.events, 2_000)
-    with servers() as (kafka, db, idempotence):
-        sys.exit(asyncio.run(run(args, kafka, db, idempotence)))
+    with temporary_infrastructure("notifybench", report=say) as infra:
+        status = asyncio.run(
+            run(args, infra.kafka_bootstrap, infra.database_url, infra.kafka_idempotence)
+        )
+    sys.exit(status)
 
 
 if __name__ == "__main__":
