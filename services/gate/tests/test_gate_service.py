@@ -673,3 +673,46 @@ async def test_single_scans_from_two_gates_at_once_are_each_decided_once_in_thei
         assert actors[(device, "cordon.PersonEntered")] == 27
         assert actors[(device, "cordon.EntryDenied")] == 3
         assert actors[(device, "cordon.FeverDetected")] == 3
+
+
+async def test_batches_registering_the_same_visitors_in_opposite_orders_all_get_answers(
+    gate: ServiceProcess,
+) -> None:
+    east = await Community(gate, f"c{uuid.uuid4().hex[:8]}").register()
+    west = Community(gate, east.id)
+    west.checkpoint = f"{east.id}-west"
+    await west.register()
+    visitors = [
+        {
+            "document_type": "passport",
+            "document_number": f"E{n:08d}",
+            "name": f"Visitor {n}",
+            "phone": f"1380000{n:04d}",
+            "reason": "delivery",
+        }
+        for n in range(40)
+    ]
+
+    async def send(side: Community, round_: int) -> httpx.Response:
+        ordered = visitors if (round_ + (side is west)) % 2 else visitors[::-1]
+        scans = [
+            {
+                "scan_id": uuid.uuid4().hex,
+                "checkpoint_id": side.checkpoint,
+                "direction": "in",
+                "scanned_at": (T0 + timedelta(minutes=round_)).isoformat(),
+                "temperature_c": 36.5,
+                "health_code": "green",
+                "visitor": v,
+            }
+            for v in ordered
+        ]
+        async with httpx.AsyncClient(
+            base_url=gate.url, headers={"Authorization": f"Bearer {side.token}"}, timeout=30
+        ) as client:
+            return await client.post("/v1/scans/batch", json={"scans": scans})
+
+    responses = await asyncio.gather(*(send(side, r) for r in range(6) for side in (east, west)))
+
+    assert [r.status_code for r in responses] == [200] * 12, [r.text[:200] for r in responses]
+    assert all(d["decision"] == "allow" for r in responses for d in r.json())

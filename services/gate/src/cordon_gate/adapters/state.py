@@ -144,43 +144,54 @@ class GateState:
                        count(*) FILTER (WHERE dir = 'out')
                 FROM unnest($1::text[], $2::date[], $3::text[]) AS x(pass_id, day, dir)
                 GROUP BY pass_id, day
+                ORDER BY pass_id, day
                 ON CONFLICT (pass_id, day) DO UPDATE
                 SET entries = u.entries + EXCLUDED.entries, exits = u.exits + EXCLUDED.exits""",
             [u[0] for u in uses],
             [u[1] for u in uses],
             [u[2] for u in uses],
         )
+        ordered = sorted(versions)
         await conn.execute(
             f"""UPDATE {self.schema}.passes p SET version = v.version
                 FROM unnest($1::text[], $2::int[]) AS v(pass_id, version)
                 WHERE p.pass_id = v.pass_id""",
-            list(versions),
-            list(versions.values()),
+            ordered,
+            [versions[p] for p in ordered],
         )
 
     async def register_visitors(
         self, conn: asyncpg.Connection, visitors: Sequence[dict[str, Any]]
     ) -> None:
+        """Upsert the visitors' register rows: one statement, each visitor once (the last
+        sighting), in visitor id order, so that concurrent batches naming the same visitors
+        lock their rows in the same order and never deadlock."""
         if not visitors:
             return
-        await conn.executemany(
+        latest: dict[str, dict[str, Any]] = {}
+        first: dict[str, Any] = {}
+        for v in visitors:
+            key = v["visitor_id"]
+            if key not in latest or v["seen"] >= latest[key]["seen"]:
+                latest[key] = v
+            first[key] = min(first.get(key, v["seen"]), v["seen"])
+        ids = sorted(latest)
+        rows = [latest[k] for k in ids]
+        await conn.execute(
             f"""INSERT INTO {self.schema}.visitor_register AS v (visitor_id, document_type,
                     document_number, name, phone, first_seen, last_seen)
-                VALUES ($1, $2, $3, $4, $5, $6, $6)
+                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+                                     $5::text[], $6::timestamptz[], $7::timestamptz[])
+                     AS r(visitor_id, document_type, document_number, name, phone, first_seen,
+                          last_seen)
+                ORDER BY visitor_id
                 ON CONFLICT (visitor_id) DO UPDATE
                 SET name = EXCLUDED.name, phone = EXCLUDED.phone,
                     last_seen = greatest(v.last_seen, EXCLUDED.last_seen)""",
-            [
-                (
-                    v["visitor_id"],
-                    v["document_type"],
-                    v["document_number"],
-                    v["name"],
-                    v["phone"],
-                    v["seen"],
-                )
-                for v in visitors
-            ],
+            ids,
+            *([r[k] for r in rows] for k in ("document_type", "document_number", "name", "phone")),
+            [first[k] for k in ids],
+            [r["seen"] for r in rows],
         )
 
     async def save_checkpoint(

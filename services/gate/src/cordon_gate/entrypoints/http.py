@@ -20,13 +20,12 @@ from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
 
 from cordon_contracts.asyncapi import install_asyncapi
 from cordon_core.http import correlation_id, install_correlation, operations_router
-from cordon_core.store import ConcurrencyError, EventIdConflict
 from cordon_gate.bootstrap import Gate
 from cordon_gate.domain.state import Checkpoint, GatePolicy
 from cordon_gate.entrypoints.schemas import DecisionOut, Id, ScanBatchIn, ScanIn
 from cordon_gate.service.administration import AlreadyExists, NotFound
 from cordon_gate.service.batching import ScanBatcher, TooMuchContention
-from cordon_gate.service.scanning import IncomingScan, ScanResult
+from cordon_gate.service.scanning import DECIDE_AGAIN, IncomingScan, ScanResult
 
 bearer = HTTPBearer(auto_error=False)
 DECISIONS = TypeAdapter(list[DecisionOut])
@@ -206,7 +205,7 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
                     return results
             except _Rejected as rejected:
                 return rejected.results
-            except (ConcurrencyError, EventIdConflict):
+            except DECIDE_AGAIN:
                 await asyncio.sleep(0.005 * (attempt + 1))
         raise TooMuchContention
 

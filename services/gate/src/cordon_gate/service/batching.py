@@ -17,8 +17,7 @@ from dataclasses import dataclass, replace
 import asyncpg
 import structlog
 
-from cordon_core.store import ConcurrencyError, EventIdConflict
-from cordon_gate.service.scanning import IncomingScan, ScanDesk, ScanResult
+from cordon_gate.service.scanning import DECIDE_AGAIN, IncomingScan, ScanDesk, ScanResult
 
 log = structlog.get_logger(__name__)
 
@@ -117,6 +116,6 @@ class ScanBatcher:
                     return await self.desk.decide(
                         conn, items, actor="device", record_rejections=False
                     )
-            except (ConcurrencyError, EventIdConflict):
+            except DECIDE_AGAIN:
                 await asyncio.sleep(0.005 * (attempt + 1))
         raise TooMuchContention

@@ -21,7 +21,7 @@ import asyncpg
 
 from cordon_contracts.gate import ScanRejected
 from cordon_core.envelope import EventMetadata, PendingEvent
-from cordon_core.store import PostgresEventStore, StreamAppend
+from cordon_core.store import ConcurrencyError, EventIdConflict, PostgresEventStore, StreamAppend
 from cordon_gate.adapters.state import GateState
 from cordon_gate.domain.decisions import Scan, decide
 from cordon_gate.domain.outcomes import (
@@ -32,6 +32,15 @@ from cordon_gate.domain.outcomes import (
     scan_stream,
 )
 from cordon_gate.domain.state import PassState
+
+DECIDE_AGAIN: tuple[type[Exception], ...] = (
+    ConcurrencyError,
+    EventIdConflict,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+)
+"""Conflicts with a concurrent decision: deciding the same scans again resolves them (the
+second look finds the other's answer, or the pass's new version)."""
 
 
 @dataclass(frozen=True)
@@ -212,7 +221,9 @@ class ScanDesk:
                     status_as_of=person.as_of if person else None,
                 )
             )
-        for pass_id, events in pass_events.items():
+        # In pass id order, as every statement below: concurrent decisions lock the same
+        # passes' rows in the same order, so they wait for each other but never deadlock.
+        for pass_id, events in sorted(pass_events.items()):
             first_version = pass_versions[pass_id] - len(events)
             appends.append(
                 StreamAppend(
@@ -303,6 +314,7 @@ def _from_stored(scan: Scan, envelope: Any) -> ScanResult:
 
 
 __all__ = [
+    "DECIDE_AGAIN",
     "IncomingScan",
     "PassState",
     "Pseudonymizer",
