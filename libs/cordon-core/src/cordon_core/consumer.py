@@ -166,6 +166,7 @@ class EventConsumer(Generic[T]):
         """Apply a polled batch; returns once every record is applied, skipped or dead-lettered."""
         started = time.perf_counter()
         decoded: list[tuple[ConsumerRecord[Any, Any], T | MalformedRecord]] = []
+        ignored = 0
         for record in records:
             try:
                 message = self.codec.decode(record)
@@ -173,9 +174,11 @@ class EventConsumer(Generic[T]):
                 decoded.append((record, error))
                 continue
             if message is None:
-                CONSUMER_EVENTS.labels(self.name, "ignored").inc()
+                ignored += 1
                 continue
             decoded.append((record, message))
+        if ignored:
+            CONSUMER_EVENTS.labels(self.name, "ignored").inc(ignored)
         await self.handle_decoded(decoded)
         CONSUMER_BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
 
