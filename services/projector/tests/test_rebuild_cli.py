@@ -85,3 +85,30 @@ async def test_rebuild_of_an_unknown_projection_names_the_known_ones(
     assert result.returncode != 0
     assert "no projection named 'four-colour-map'" in result.stderr
     assert "gate-traffic" in result.stderr
+
+
+async def test_rebuild_of_every_read_model_reads_the_topics_once(
+    settings: ServiceSettings,
+) -> None:
+    async with ServiceRuntime(
+        service="gate", settings=settings, registry=registry
+    ).running() as gate:
+        upstream = Upstream(gate)
+        for n, direction in enumerate(["in", "out", "in"]):
+            await upstream.publish(f"scan:{n}", passage(n, "maple", direction))
+        await read_topic(settings.kafka_bootstrap, gate.events_topic, expect=3)
+
+    result = run_cli(settings, "rebuild")
+
+    assert result.returncode == 0, result.stderr
+    # One bar for all seven: the three gate records are read once, not once per projection.
+    assert "7 read models" in result.stdout and "3/3" in result.stdout
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        daily = await conn.fetchrow(
+            "SELECT sum(entries) AS entries, sum(exits) AS exits FROM projector.gate_traffic_daily"
+        )
+        minutes = await conn.fetchval("SELECT sum(entries + exits) FROM projector.gate_minute")
+    finally:
+        await conn.close()
+    assert (daily["entries"], daily["exits"], minutes) == (2, 1, 3)
