@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import platform
@@ -1234,6 +1235,7 @@ class Bench:
                 if not only or "raw" in only:
                     size = self.settings.consumer_batch_size
                     say(f"raw baseline: the same rows, asyncpg, batches of {size} ...")
+                    await self.flush_disk()
                     await meter.settle(s.quiet_wait)
                     a = meter.sample()
                     raw = await self.raw_baseline("feed", "k")
@@ -1247,6 +1249,7 @@ class Bench:
                 )
                 await self.measured("batch", phases["batch"], collector, meter, profiler)
             if not only or "single" in only:
+                await self.flush_disk()
                 await meter.settle(s.quiet_wait)
                 warm = phases["single_warmup"]
                 say(f"http single scans: warm-up, {len(warm.scans)} scans at {s.rate:g}/s ...")
@@ -1269,6 +1272,49 @@ class Bench:
             self.results["unattributed_outcomes"] = collector.unattributed
         return 1 if self.failures else 0
 
+    async def flush_disk(self) -> None:
+        """Start a phase with what the phases before it wrote on disk: a CHECKPOINT, then
+        the kernel's dirty pages (Kafka's logs among them) written out. Otherwise their
+        writeback lands in the next phase and stalls its commits (one 0.8 s WAL flush in
+        the single-scan phase after the two throughput phases, on an idle host). And this
+        process's own heap frozen (below)."""
+        started = time.perf_counter()
+        conn = await asyncpg.connect(self.db_url)
+        try:
+            await conn.execute("CHECKPOINT")
+        finally:
+            await conn.close()
+        await asyncio.to_thread(os.sync)
+        await self.settle_commits(conn_url=self.db_url)
+        # This process holds the whole district and every phase's scans: a full collection
+        # of that heap paused it for ~200 ms, which showed as a late send and a slow answer
+        # (and a burst for the gate after it). Frozen, it is not walked again.
+        gc.collect()
+        gc.freeze()
+        say(f"      checkpoint, sync and heap frozen: {time.perf_counter() - started:.1f}s")
+
+    async def settle_commits(self, conn_url: str, max_wait: float = 60.0) -> None:
+        """Wait (up to ``max_wait`` s) until one-row commits are steady again: a second of
+        them with none over 20 ms. Right after the throughput phases, WAL flushes here
+        stalled for 0.1-0.8 s at times (the disk still busy with what they wrote and
+        removed); the single-scan phase measures the gate, so it waits for that to pass."""
+        conn = await asyncpg.connect(conn_url)
+        started = time.perf_counter()
+        try:
+            await conn.execute("CREATE TABLE IF NOT EXISTS public.bench_settle (at timestamptz)")
+            while time.perf_counter() - started < max_wait:
+                worst, began = 0.0, time.perf_counter()
+                while time.perf_counter() - began < 1.0:
+                    t = time.perf_counter()
+                    await conn.execute("INSERT INTO public.bench_settle VALUES (now())")
+                    worst = max(worst, time.perf_counter() - t)
+                    await asyncio.sleep(0.01)
+                if worst < 0.020:
+                    break
+        finally:
+            await conn.close()
+        say(f"      commits steady after {time.perf_counter() - started:.1f}s")
+
     async def measured(
         self,
         name: str,
@@ -1281,6 +1327,8 @@ class Bench:
         rate: float | None = None,
     ) -> None:
         assert self.gate is not None
+        if settle:
+            await self.flush_disk()
         waited = await meter.settle(self.scale.quiet_wait) if settle else 0.0
         before = await scrape(self.gate.url)
         profiler.start(name)
