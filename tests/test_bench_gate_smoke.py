@@ -5,45 +5,27 @@ asserted: only that it runs and that no scan is lost or doubled."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 from cordon_devenv.infra import Infrastructure
-
-ROOT = Path(__file__).resolve().parents[1]
+from cordon_testing.benchmarks import run_benchmark
 
 
 def test_the_gate_load_generator_runs_small_and_loses_or_doubles_no_scan(
     infrastructure: Infrastructure,
 ) -> None:
-    env = {
-        **os.environ,
-        "CORDON_KAFKA_BOOTSTRAP": infrastructure.kafka_bootstrap,
-        "CORDON_DATABASE_URL": infrastructure.database_url,
-        "CORDON_KAFKA_IDEMPOTENCE": str(infrastructure.kafka_idempotence).lower(),
-    }
-
-    run = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "bench_gate.py"), "--quick", "--no-json"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
+    status, stdout, output = run_benchmark(
+        "bench_gate.py", "--quick", "--no-json", infrastructure=infrastructure
     )
 
-    output = run.stdout + run.stderr
-    assert run.returncode == 0, output[-6000:]
+    assert status == 0, output
     results = re.findall(
         r"^RESULT feed=(\w+) scans=(\d+) outcomes=(\d+) lost=(\d+) doubled=(\d+) errors=(\d+)$",
-        run.stdout,
+        stdout,
         re.MULTILINE,
     )
     feeds = {feed for feed, *_ in results}
-    assert {"kafka", "batch", "single"} <= feeds, output[-6000:]
+    assert {"kafka", "batch", "single"} <= feeds, output
     for feed, scans, outcomes, lost, doubled, errors in results:
-        assert (lost, doubled, errors) == ("0", "0", "0"), f"{feed}: {output[-6000:]}"
+        assert (lost, doubled, errors) == ("0", "0", "0"), f"{feed}: {output}"
         assert scans == outcomes and int(scans) > 0, feed

@@ -4,33 +4,20 @@ PostgreSQL. No timing is asserted: only that every event is delivered exactly on
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 from cordon_devenv.infra import Infrastructure
-
-ROOT = Path(__file__).resolve().parents[1]
+from cordon_testing.benchmarks import run_benchmark
 
 
 def test_the_notification_benchmark_runs_small_and_delivers_each_event_once(
     infrastructure: Infrastructure,
 ) -> None:
-    env = {**os.environ, **infrastructure.env()}
-
-    run = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "bench_notification.py"), "--events", "500"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
+    status, stdout, output = run_benchmark(
+        "bench_notification.py", "--events", "500", infrastructure=infrastructure
     )
 
-    output = run.stdout + run.stderr
-    assert run.returncode == 0, output[-6000:]
-    counts = {k: int(v) for k, v in re.findall(r'^\s*"(\w+)": (\d+),?$', run.stdout, re.M)}
-    assert counts["events"] == counts["delivered"] == 500, output[-6000:]
+    assert status == 0, output
+    counts = {k: int(v) for k, v in re.findall(r'^\s*"(\w+)": (\d+),?$', stdout, re.M)}
+    assert counts["events"] == counts["delivered"] == 500, output
     assert (counts["lost"], counts["doubled_by_source"], counts["doubled_by_key"]) == (0, 0, 0)

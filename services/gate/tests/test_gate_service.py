@@ -119,6 +119,26 @@ class Community:
         body: dict[str, Any] = response.json()
         return body
 
+    async def issue_pass(
+        self, holder: str, kind: str, *, days: int, daily_exit_quota: int | None = None
+    ) -> dict[str, Any]:
+        """A pass valid from T0 for ``days``; its pass_id and pass_code."""
+        response = await self.admin(
+            "POST",
+            "/v1/passes",
+            {
+                "kind": kind,
+                "holder_person_id": holder,
+                "community_id": self.id,
+                "valid_from": T0.isoformat(),
+                "valid_until": (T0 + timedelta(days=days)).isoformat(),
+                "daily_exit_quota": daily_exit_quota,
+            },
+        )
+        assert response.status_code == 201, response.text
+        issued: dict[str, Any] = response.json()
+        return issued
+
     async def status(self, person_id: str) -> dict[str, Any] | None:
         response = await self.admin("GET", f"/v1/people/{person_id}/status")
         return response.json() if response.status_code == 200 else None
@@ -362,19 +382,9 @@ async def test_a_one_exit_a_day_pass_resets_at_local_midnight(
     community: Community, registry_service: Upstream
 ) -> None:
     holder = await resident(community, registry_service)
-    issued = await community.admin(
-        "POST",
-        "/v1/passes",
-        {
-            "kind": "temporary",
-            "holder_person_id": holder,
-            "community_id": community.id,
-            "valid_from": T0.isoformat(),
-            "valid_until": (T0 + timedelta(days=7)).isoformat(),
-            "daily_exit_quota": 1,
-        },
-    )
-    code = issued.json()["pass_code"]
+    code = (await community.issue_pass(holder, "temporary", days=7, daily_exit_quota=1))[
+        "pass_code"
+    ]
     local = "+08:00"
 
     first = await community.decision(
@@ -400,19 +410,7 @@ async def test_a_pass_revoked_on_the_spot_is_denied_and_an_unknown_one_too(
     community: Community, registry_service: Upstream
 ) -> None:
     holder = await resident(community, registry_service)
-    issued = (
-        await community.admin(
-            "POST",
-            "/v1/passes",
-            {
-                "kind": "service",
-                "holder_person_id": holder,
-                "community_id": community.id,
-                "valid_from": T0.isoformat(),
-                "valid_until": (T0 + timedelta(days=30)).isoformat(),
-            },
-        )
-    ).json()
+    issued = await community.issue_pass(holder, "service", days=30)
 
     before = await community.decision(pass_code=issued["pass_code"])
     revoked = await community.admin(
@@ -497,20 +495,9 @@ async def test_a_batch_is_decided_in_order_and_with_one_bad_scan_none_is_recorde
     community: Community, registry_service: Upstream
 ) -> None:
     holder = await resident(community, registry_service)
-    code = (
-        await community.admin(
-            "POST",
-            "/v1/passes",
-            {
-                "kind": "exit_slip",
-                "holder_person_id": holder,
-                "community_id": community.id,
-                "valid_from": T0.isoformat(),
-                "valid_until": (T0 + timedelta(days=1)).isoformat(),
-                "daily_exit_quota": 1,
-            },
-        )
-    ).json()["pass_code"]
+    code = (await community.issue_pass(holder, "exit_slip", days=1, daily_exit_quota=1))[
+        "pass_code"
+    ]
 
     def scan(scan_id: str, **fields: Any) -> dict[str, Any]:
         return {
@@ -614,19 +601,9 @@ async def test_a_one_exit_pass_scanned_five_times_at_once_lets_exactly_one_out(
     community: Community, registry_service: Upstream
 ) -> None:
     holder = await resident(community, registry_service)
-    issued = await community.admin(
-        "POST",
-        "/v1/passes",
-        {
-            "kind": "exit_slip",
-            "holder_person_id": holder,
-            "community_id": community.id,
-            "valid_from": T0.isoformat(),
-            "valid_until": (T0 + timedelta(days=1)).isoformat(),
-            "daily_exit_quota": 1,
-        },
-    )
-    code = issued.json()["pass_code"]
+    code = (await community.issue_pass(holder, "exit_slip", days=1, daily_exit_quota=1))[
+        "pass_code"
+    ]
 
     answers = await asyncio.gather(
         *(
