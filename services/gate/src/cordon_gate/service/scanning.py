@@ -1,8 +1,9 @@
 """Use case: decide a batch of scans and record them, idempotently by device scan id.
 
-The same code serves a single HTTP scan, an HTTP batch and a batch from the Kafka feed:
-context is loaded with one query per kind (checkpoints, policies, people, passes), every
-scan is decided in order, and all resulting events are appended in one statement.
+The same code serves a group of single HTTP scans, an HTTP batch and a batch from the Kafka
+feed: the whole context is loaded with one query (stored answers, checkpoints, policies,
+passes, people), every scan is decided in order, and all resulting events are appended in
+one statement.
 """
 
 from __future__ import annotations
