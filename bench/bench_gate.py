@@ -49,7 +49,6 @@ import contextlib
 import gc
 import json
 import os
-import platform
 import re
 import shutil
 import signal
@@ -70,7 +69,6 @@ from urllib.parse import urlsplit
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -85,6 +83,7 @@ from cordon_core.settings import ServiceSettings
 from cordon_core.store import StreamAppend
 from cordon_devenv.infra import Infrastructure, temporary_infrastructure
 from cordon_gate.domain.outcomes import OUTCOME_TYPES, scan_event_id
+from cordon_testing.benchmarks import delete_topics, host_cpu_seconds, host_facts
 from cordon_testing.plugin import fresh_database, settings_env
 from cordon_testing.processes import ServiceProcess
 
@@ -126,54 +125,7 @@ def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 # ----------------------------------------------------------------------- infrastructure
 
 
-async def delete_topics(bootstrap: str, prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        ours = [t for t in await admin.list_topics() if t.startswith(f"{prefix}.")]
-        if ours:
-            await admin.delete_topics(ours)
-    finally:
-        await admin.close()
-
-
-def host_facts() -> dict[str, Any]:
-    cpu, mem = "unknown", None
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem = round(int(line.split()[1]) / 1024 / 1024, 1)
-    return {
-        "cores": len(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else os.cpu_count(),
-        "cpu": cpu,
-        "memory_gib": mem,
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
-    }
-
-
 # ------------------------------------------------------------------------ CPU accounting
-
-
-def _proc_stat() -> tuple[float, float] | None:
-    """(busy, capacity) CPU seconds of the whole host since boot."""
-    try:
-        with open("/proc/stat") as fh:
-            values = [int(x) for x in fh.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    tick = os.sysconf("SC_CLK_TCK")
-    idle = values[3] + (values[4] if len(values) > 4 else 0)
-    total = sum(values[:8])
-    return (total - idle) / tick, total / tick
 
 
 class CpuMeter:
@@ -242,7 +194,7 @@ class CpuMeter:
             "bench": time.process_time(),
             "gate": self._cpu(self.procs["gate"]),
             "servers": self._cpu(self.procs["servers"]),
-            "host": _proc_stat(),
+            "host": host_cpu_seconds(),
         }
 
     @staticmethod
@@ -1610,7 +1562,7 @@ async def amain(args: argparse.Namespace, srv: Infrastructure) -> int:
             if bench.gate is not None:
                 await asyncio.to_thread(bench.gate.stop)
             with contextlib.suppress(Exception):
-                await delete_topics(srv.kafka_bootstrap, bench.prefix)
+                await delete_topics(srv.kafka_bootstrap, [bench.prefix])
     machine["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     say(render(bench.results, bench.scale, machine, args.quick))
     say(f"\ntotal {time.perf_counter() - started:.1f}s; exit status {status}")

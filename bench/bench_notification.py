@@ -43,7 +43,6 @@ from typing import Any
 import asyncpg
 import httpx
 import uvloop
-from aiokafka.admin import AIOKafkaAdminClient
 
 from cordon_contracts import gate, registry
 from cordon_core.envelope import EventMetadata, EventRegistry, PendingEvent
@@ -51,6 +50,7 @@ from cordon_core.runtime import ServiceRuntime
 from cordon_core.settings import ServiceSettings
 from cordon_core.store import StreamAppend
 from cordon_devenv.infra import temporary_infrastructure
+from cordon_testing.benchmarks import delete_topics
 from cordon_testing.plugin import fresh_database
 from cordon_testing.processes import ServiceProcess, free_port
 from cordon_testing.waiting import wait_until
@@ -107,17 +107,6 @@ class Receiver:
         writer.close()
 
 
-async def delete_topics(bootstrap: str, prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        ours = [t for t in await admin.list_topics() if t.startswith(f"{prefix}.")]
-        if ours:
-            await admin.delete_topics(ours)
-    finally:
-        await admin.close()
-
-
 def contracts(*registries: EventRegistry) -> EventRegistry:
     combined = EventRegistry()
     for r in registries:
@@ -162,7 +151,7 @@ async def run(args: argparse.Namespace, kafka: str, server_db: str, idempotence:
             await gat.stop()
             await reg.stop()
             server.close()
-            await delete_topics(kafka, prefix)
+            await delete_topics(kafka, [prefix])
 
 
 async def drive(

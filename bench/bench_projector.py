@@ -60,9 +60,7 @@ import contextlib
 import itertools
 import json
 import os
-import platform
 import random
-import re
 import shutil
 import signal
 import sys
@@ -89,7 +87,14 @@ from cordon_core.migrations import apply_migrations
 from cordon_core.observability import configure_logging
 from cordon_core.projection import consumer_name, rebuild_together
 from cordon_core.settings import ServiceSettings
+from cordon_devenv.infra import Infrastructure, temporary_infrastructure
 from cordon_projector.bootstrap import ProjectorSettings, build_projector
+from cordon_testing.benchmarks import (
+    delete_topics,
+    host_cpu_seconds,
+    host_facts,
+    local_kafka_version,
+)
 from cordon_testing.plugin import fresh_database, settings_env
 from cordon_testing.processes import ServiceProcess
 
@@ -115,76 +120,7 @@ def percentile(ordered: Sequence[float], pct: float) -> float:
 # ----------------------------------------------------------------------- infrastructure
 
 
-@dataclass(frozen=True)
-class Servers:
-    kafka_bootstrap: str
-    database_url: str
-    kafka_idempotence: bool
-    broker_kind: str
-
-
-@contextlib.contextmanager
-def servers() -> Iterator[Servers]:
-    """External servers from CORDON_* when both are set, otherwise a private pair."""
-    ext_kafka = os.environ.get("CORDON_KAFKA_BOOTSTRAP", "").strip()
-    ext_db = os.environ.get("CORDON_DATABASE_URL", "").strip()
-    if ext_kafka and ext_db:
-        idempotence = os.environ.get("CORDON_KAFKA_IDEMPOTENCE", "").strip().lower() != "false"
-        say(f"using external servers: kafka={ext_kafka} database={ext_db}")
-        yield Servers(ext_kafka, ext_db, idempotence, "external")
-        return
-    from cordon_devenv.infra import start_infrastructure, stop_infrastructure
-
-    state_dir = Path(tempfile.mkdtemp(prefix="cordon-projbench-"))
-    say(f"starting private Kafka + PostgreSQL in {state_dir} (free ports) ...")
-    try:
-        infra = start_infrastructure(state_dir, kafka_port=0, postgres_port=0)
-        say(f"  kafka={infra.kafka_bootstrap} database={infra.database_url}")
-        yield Servers(
-            infra.kafka_bootstrap, infra.database_url, infra.kafka_idempotence, infra.broker_kind
-        )
-    finally:
-        say("stopping private Kafka + PostgreSQL ...")
-        stop_infrastructure(state_dir)
-        shutil.rmtree(state_dir, ignore_errors=True)
-
-
-async def delete_topics(bootstrap: str, prefixes: Sequence[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        ours = [
-            t for t in await admin.list_topics() if any(t.startswith(f"{p}.") for p in prefixes)
-        ]
-        if ours:
-            await admin.delete_topics(ours)
-    finally:
-        await admin.close()
-
-
-def local_kafka_version(bootstrap: str) -> str | None:
-    """The version in the command line of the local process listening on ``bootstrap``."""
-    try:
-        import psutil
-
-        port = int(bootstrap.rsplit(":", 1)[1])
-        for conn in psutil.net_connections(kind="tcp"):
-            if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
-                cmdline = " ".join(psutil.Process(conn.pid).cmdline())
-                found = re.search(r"kafka[-_][0-9.]*?-?(\d+\.\d+\.\d+)", cmdline)
-                return found[1] if found else None
-    except Exception:
-        return None
-    return None
-
-
-async def machine_facts(srv: Servers) -> dict[str, Any]:
-    cpu = "unknown"
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as fh:  # noqa: ASYNC230
-        for line in fh:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+async def machine_facts(srv: Infrastructure) -> dict[str, Any]:
     kafka = local_kafka_version(srv.kafka_bootstrap)
     if kafka is None:
         with contextlib.suppress(Exception):
@@ -197,15 +133,9 @@ async def machine_facts(srv: Servers) -> dict[str, Any]:
     finally:
         await conn.close()
     return {
-        "nproc": len(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else os.cpu_count(),
-        "cpu": cpu,
-        "os": platform.platform(),
-        "python": platform.python_version(),
+        **host_facts(),
         "kafka": f"Apache Kafka {kafka or 'unknown'} ({srv.broker_kind})",
         "postgresql": f"PostgreSQL {pg}",
-        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -214,14 +144,9 @@ class HostMeter:
 
     @staticmethod
     def _stat() -> tuple[float, float] | None:
-        try:
-            with open("/proc/stat") as fh:
-                values = [int(x) for x in fh.readline().split()[1:]]
-        except (OSError, ValueError):
-            return None
-        tick = os.sysconf("SC_CLK_TCK")
-        idle = values[3] + (values[4] if len(values) > 4 else 0)
-        return (sum(values[:8]) - idle) / tick, time.perf_counter()
+        """(host busy CPU seconds, wall clock)."""
+        busy = host_cpu_seconds()
+        return (busy[0], time.perf_counter()) if busy else None
 
     def __enter__(self) -> HostMeter:
         self.start = self._stat()
@@ -1351,7 +1276,7 @@ async def measure_lag(
 
 
 async def lag_phase(
-    args: argparse.Namespace, srv: Servers, db_url: str, prefix: str, log_dir: Path
+    args: argparse.Namespace, srv: Infrastructure, db_url: str, prefix: str, log_dir: Path
 ) -> tuple[list[dict[str, Any]], list[str]]:
     failures: list[str] = []
     base_settings = ServiceSettings(
@@ -1456,7 +1381,7 @@ async def lag_phase(
 # ------------------------------------------------------------------------------- main
 
 
-async def run(args: argparse.Namespace, srv: Servers) -> tuple[dict[str, Any], list[str]]:
+async def run(args: argparse.Namespace, srv: Infrastructure) -> tuple[dict[str, Any], list[str]]:
     machine = await machine_facts(srv)
     prefix = f"projbench-{uuid.uuid4().hex[:8]}"
     lag_prefix = f"{prefix}-lag"
@@ -1657,7 +1582,7 @@ def table(results: dict[str, Any]) -> str:
     lag = results.get("lag")
     lines = [
         "",
-        f"machine: {m['nproc']} cores ({m['cpu']}), {m['kafka']}, {m['postgresql']},"
+        f"machine: {m['cores']} cores ({m['cpu']}), {m['kafka']}, {m['postgresql']},"
         f" load {m['loadavg_at_start']} -> {m.get('loadavg_at_end')}",
         f"events: {results['produced']['events']:,} over {results['partitions']} partitions per"
         " topic",
@@ -1752,13 +1677,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(level="WARNING", json_logs=False)
 
-    async def guarded(srv: Servers) -> tuple[dict[str, Any], list[str]]:
+    async def guarded(srv: Infrastructure) -> tuple[dict[str, Any], list[str]]:
         task = asyncio.current_task()
         assert task is not None
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
         return await run(args, srv)
 
-    with servers() as srv:
+    with temporary_infrastructure("projbench", report=say) as srv:
         results, failures = asyncio.run(guarded(srv))
     say(table(results))
     rb, cu, lag = results.get("rebuild", {}), results.get("catchup") or {}, results.get("lag") or []

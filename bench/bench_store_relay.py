@@ -44,7 +44,6 @@ import contextlib
 import json
 import logging
 import os
-import platform
 import signal
 import statistics
 import sys
@@ -58,7 +57,6 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from cordon_core.cloudevents import encode_headers
 from cordon_core.envelope import EventMetadata, PendingEvent
@@ -69,6 +67,12 @@ from cordon_core.relay import OutboxRelay
 from cordon_core.settings import ServiceSettings
 from cordon_core.store import PostgresEventStore
 from cordon_devenv.infra import Infrastructure, temporary_infrastructure
+from cordon_testing.benchmarks import (
+    delete_topics,
+    host_cpu_seconds,
+    host_facts,
+    local_kafka_version,
+)
 from cordon_testing.sample import CounterBumped, registry
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -96,19 +100,6 @@ RAW_INSERT_MANY = """INSERT INTO {schema}.events (event_id, stream_id, stream_ve
 
 QUIET_CORES = 0.3  # CPU (in cores) used by unrelated processes that still counts as quiet
 QUIET_SECONDS = 3  # --quiet-wait: this many quiet seconds in a row before measuring
-
-
-def host_cpu_seconds() -> tuple[float, float] | None:
-    """(busy, capacity) CPU seconds of the whole host since boot, from /proc/stat."""
-    try:
-        with open("/proc/stat") as fh:
-            fields = [int(x) for x in fh.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    tick = os.sysconf("SC_CLK_TCK")
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    total = sum(fields[:8])  # guest time is already counted in user
-    return (total - idle) / tick, total / tick
 
 
 class CpuAccount:
@@ -386,25 +377,9 @@ async def fresh_database(admin_url: str, keep: bool) -> AsyncIterator[str]:
                 await admin.close()
 
 
-def host_hardware() -> tuple[str, float | None]:
-    """CPU model and memory (GiB) from /proc, where there is one."""
-    cpu, mem_gib = "unknown", None
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
-    return cpu, mem_gib
-
-
 async def machine_info(db_url: str, servers_: Infrastructure) -> dict[str, Any]:
     import aiokafka
 
-    cpu, mem_gib = host_hardware()
     try:
         from cordon_devenv.kafka import kafka_version
 
@@ -432,38 +407,13 @@ async def machine_info(db_url: str, servers_: Infrastructure) -> dict[str, Any]:
     finally:
         await conn.close()
     return {
-        "nproc": len(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else os.cpu_count(),
-        "cpu": cpu,
-        "memory_gib": mem_gib,
-        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
-        "os": platform.platform(),
-        "python": platform.python_version(),
+        **host_facts(),
         "asyncpg": asyncpg.__version__,
         "aiokafka": aiokafka.__version__,
         "kafka": kafka,
         "postgresql": f"PostgreSQL {pg_version}",
         "postgresql_settings": pg_settings,
     }
-
-
-def local_kafka_version(bootstrap: str) -> str | None:
-    """The version in the command line of the local process listening on ``bootstrap``."""
-    import re
-
-    try:
-        import psutil
-
-        port = int(bootstrap.rsplit(":", 1)[1])
-        for conn in psutil.net_connections(kind="tcp"):
-            if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
-                cmdline = " ".join(psutil.Process(conn.pid).cmdline())
-                found = re.search(r"kafka[-_][0-9.]*?-?(\d+\.\d+\.\d+)", cmdline)
-                return found[1] if found else None
-    except Exception:
-        return None
-    return None
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -1001,17 +951,6 @@ async def raw_producer(
         await producer.stop()
 
 
-async def delete_topics(bootstrap: str, topics: Sequence[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.delete_topics(list(topics))
-    except Exception as error:
-        say(f"  (could not delete topics {list(topics)}: {error})")
-    finally:
-        await admin.close()
-
-
 # ------------------------------------------------------------------------------- report
 
 
@@ -1209,7 +1148,7 @@ async def bench(args: argparse.Namespace, srv: Infrastructure) -> dict[str, Any]
         CPU.find_servers(srv.kafka_bootstrap, db_url)
         machine["servers_cpu_tracked"] = len(CPU.servers)
         say(
-            f"machine: {machine['nproc']} CPUs ({machine['cpu']}), Python {machine['python']},"
+            f"machine: {machine['cores']} CPUs ({machine['cpu']}), Python {machine['python']},"
             f" {machine['kafka']}, {machine['postgresql']}"
             f" (fsync={machine['postgresql_settings']['fsync']},"
             f" synchronous_commit={machine['postgresql_settings']['synchronous_commit']}),"
@@ -1287,7 +1226,7 @@ async def bench(args: argparse.Namespace, srv: Infrastructure) -> dict[str, Any]
                     await relay_phase(args, srv, settings, relay, tag, topics, notes, keep)
         finally:
             if topics:
-                await delete_topics(srv.kafka_bootstrap, topics)
+                await delete_topics(srv.kafka_bootstrap, [settings.topic_prefix])
     return {
         "benchmark": "store_relay",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -1466,7 +1405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     say("")
     say(f"Cordon store + relay benchmark: {result['command']}")
     say(
-        f"machine: nproc={m['nproc']} ({m['cpu']}, {m['memory_gib']} GiB), Python {m['python']},"
+        f"machine: cores={m['cores']} ({m['cpu']}, {m['memory_gib']} GiB), Python {m['python']},"
         f" asyncpg {m['asyncpg']}, aiokafka {m['aiokafka']}"
     )
     say(
