@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -17,24 +18,6 @@ from cordon_testing.kafka import header, read_topic
 from cordon_testing.upstream import Upstream
 
 KCAT = shutil.which("kcat") or shutil.which("kafkacat")
-
-
-def entered(n: int) -> PersonEntered:
-    return PersonEntered(
-        scan_id=f"s{n}",
-        checkpoint_id="maple-east",
-        community_id="maple",
-        compound_id="maple-1",
-        direction="in",
-        scanned_at=datetime(2022, 4, 1, 0, n, tzinfo=UTC),
-        subject_kind="resident",
-        person_id=f"p-{n}",
-        temperature_c=36.5,
-        health_code="green",
-        itinerary_risk=False,
-        policy_version=0,
-        status_as_of=None,
-    )
 
 
 def fever() -> FeverDetected:
@@ -70,15 +53,15 @@ def parse_kcat_line(line: str) -> tuple[dict[str, str], dict[str, object]]:
     "when it runs as root)",
 )
 async def test_kcat_reads_cloudevents_headers_and_json_payloads(
-    settings: ServiceSettings,
+    settings: ServiceSettings, person_entered: Callable[..., PersonEntered]
 ) -> None:
     assert KCAT is not None
     async with ServiceRuntime(
         service="gate", settings=settings, registry=registry
     ).running() as gate:
         upstream = Upstream(gate)
-        await upstream.publish("scan:maple-east:s1", entered(1), community="maple")
-        await upstream.publish("scan:maple-east:s2", entered(2), fever(), community="maple")
+        await upstream.publish("scan:maple-east:s1", person_entered(1), community="maple")
+        await upstream.publish("scan:maple-east:s2", person_entered(2), fever(), community="maple")
         published = await read_topic(settings.kafka_bootstrap, gate.events_topic, expect=3)
     ids = {header(r, "ce_id"): json.loads(r.value) for r in published}
 
@@ -111,13 +94,13 @@ async def test_kcat_reads_cloudevents_headers_and_json_payloads(
 @pytest.mark.infra
 @pytest.mark.skipif(KCAT is None, reason="kcat is not installed (apt-get install kcat)")
 async def test_kcat_json_envelope_mode_gives_headers_as_an_object(
-    settings: ServiceSettings,
+    settings: ServiceSettings, person_entered: Callable[..., PersonEntered]
 ) -> None:
     assert KCAT is not None
     async with ServiceRuntime(
         service="gate", settings=settings, registry=registry
     ).running() as gate:
-        await Upstream(gate).publish("scan:maple-east:s1", entered(1), community="maple")
+        await Upstream(gate).publish("scan:maple-east:s1", person_entered(1), community="maple")
         await read_topic(settings.kafka_bootstrap, gate.events_topic, expect=1)
 
     result = kcat(

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,24 +25,6 @@ from cordon_core.settings import ServiceSettings
 from cordon_testing.kafka import read_topic
 
 SINK = Path(__file__).resolve().parents[1] / "examples" / "data_platform" / "parquet_sink.py"
-
-
-def entered(n: int) -> PersonEntered:
-    return PersonEntered(
-        scan_id=f"s{n}",
-        checkpoint_id="maple-east",
-        community_id="maple",
-        compound_id="maple-1",
-        direction="in",
-        scanned_at=datetime(2022, 4, 1, 0, n, tzinfo=UTC),
-        subject_kind="resident",
-        person_id=f"p-{n}",
-        temperature_c=36.5,
-        health_code="green",
-        itinerary_risk=False,
-        policy_version=0,
-        status_as_of=None,
-    )
 
 
 async def publish(gate: ServiceRuntime, *events: tuple[datetime, Any]) -> None:
@@ -78,19 +61,19 @@ def lake(out: Path) -> list[dict[str, Any]]:
 
 @pytest.mark.infra
 async def test_the_sink_writes_events_to_parquet_by_type_and_day_and_resumes(
-    settings: ServiceSettings, tmp_path: Path
+    settings: ServiceSettings, tmp_path: Path, person_entered: Callable[..., PersonEntered]
 ) -> None:
     day1, day2 = datetime(2022, 4, 1, 8, tzinfo=UTC), datetime(2022, 4, 2, 9, tzinfo=UTC)
     opened = CheckpointOpened(checkpoint_id="maple-east", community_id="maple", reason="r")
     async with ServiceRuntime(
         service="gate", settings=settings, registry=registry
     ).running() as gate:
-        await publish(gate, (day1, opened), (day1, entered(1)), (day2, entered(2)))
+        await publish(gate, (day1, opened), (day1, person_entered(1)), (day2, person_entered(2)))
         await read_topic(settings.kafka_bootstrap, gate.events_topic, expect=3)
 
         first = run_sink(settings, gate.events_topic, tmp_path)
 
-        await publish(gate, (day2, entered(3)))
+        await publish(gate, (day2, person_entered(3)))
         published = await read_topic(settings.kafka_bootstrap, gate.events_topic, expect=4)
         second = run_sink(settings, gate.events_topic, tmp_path)
 
