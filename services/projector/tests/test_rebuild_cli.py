@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime
 
 import asyncpg
+from aiokafka import AIOKafkaProducer
 
 from cordon_contracts.gate import PersonEntered, PersonExited, registry
 from cordon_core.runtime import ServiceRuntime
@@ -15,6 +16,27 @@ from cordon_core.settings import ServiceSettings
 from cordon_testing.kafka import read_topic
 from cordon_testing.plugin import settings_env
 from cordon_testing.upstream import Upstream
+
+
+async def publish_passages(
+    settings: ServiceSettings, passages: list[tuple[str, str]], *, then: bytes | None = None
+) -> None:
+    """Publish scan ``n`` of ``(community, direction)`` for each of ``passages`` as the gate
+    would, and wait until all are on its topic; ``then``, a raw record after them."""
+    async with ServiceRuntime(
+        service="gate", settings=settings, registry=registry
+    ).running() as gate:
+        upstream = Upstream(gate)
+        for n, (community, direction) in enumerate(passages):
+            await upstream.publish(f"scan:{n}", passage(n, community, direction))
+        await read_topic(settings.kafka_bootstrap, gate.events_topic, expect=len(passages))
+        if then is not None:
+            producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+            await producer.start()
+            try:
+                await producer.send_and_wait(gate.events_topic, then, key=b"x")
+            finally:
+                await producer.stop()
 
 
 def passage(n: int, community: str, direction: str) -> PersonEntered | PersonExited:
@@ -49,15 +71,9 @@ def run_cli(settings: ServiceSettings, *args: str) -> subprocess.CompletedProces
 async def test_rebuild_replays_the_gate_topic_into_the_daily_traffic(
     settings: ServiceSettings,
 ) -> None:
-    async with ServiceRuntime(
-        service="gate", settings=settings, registry=registry
-    ).running() as gate:
-        upstream = Upstream(gate)
-        for n, (community, direction) in enumerate(
-            [("maple", "in"), ("maple", "in"), ("maple", "out"), ("willow", "in")]
-        ):
-            await upstream.publish(f"scan:{n}", passage(n, community, direction))
-        await read_topic(settings.kafka_bootstrap, gate.events_topic, expect=4)
+    await publish_passages(
+        settings, [("maple", "in"), ("maple", "in"), ("maple", "out"), ("willow", "in")]
+    )
 
     result = run_cli(settings, "rebuild", "gate-traffic")
 
@@ -90,13 +106,7 @@ async def test_rebuild_of_an_unknown_projection_names_the_known_ones(
 async def test_rebuild_of_every_read_model_reads_the_topics_once(
     settings: ServiceSettings,
 ) -> None:
-    async with ServiceRuntime(
-        service="gate", settings=settings, registry=registry
-    ).running() as gate:
-        upstream = Upstream(gate)
-        for n, direction in enumerate(["in", "out", "in"]):
-            await upstream.publish(f"scan:{n}", passage(n, "maple", direction))
-        await read_topic(settings.kafka_bootstrap, gate.events_topic, expect=3)
+    await publish_passages(settings, [("maple", "in"), ("maple", "out"), ("maple", "in")])
 
     result = run_cli(settings, "rebuild")
 

@@ -5,37 +5,23 @@ live consumers would."""
 from __future__ import annotations
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
-from test_rebuild_cli import passage
+from test_rebuild_cli import publish_passages
 
-from cordon_contracts.gate import registry
 from cordon_core.kafka import Topics
 from cordon_core.migrations import apply_migrations
 from cordon_core.projection import consumer_name, rebuild_together
-from cordon_core.runtime import ServiceRuntime
 from cordon_core.settings import ServiceSettings
 from cordon_projector.bootstrap import build_projector
 from cordon_projector.settings import ProjectorSettings
 from cordon_testing.kafka import header, read_topic
-from cordon_testing.upstream import Upstream
 
 
 async def test_one_pass_feeds_both_gate_read_models_and_dead_letters_garbage_for_each(
     settings: ServiceSettings,
 ) -> None:
-    async with ServiceRuntime(
-        service="gate", settings=settings, registry=registry
-    ).running() as gate:
-        upstream = Upstream(gate)
-        for n, direction in enumerate(["in", "in", "out"]):
-            await upstream.publish(f"scan:{n}", passage(n, "maple", direction))
-        await read_topic(settings.kafka_bootstrap, gate.events_topic, expect=3)
-        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
-        await producer.start()
-        try:
-            await producer.send_and_wait(gate.events_topic, b"not a cloudevent", key=b"x")
-        finally:
-            await producer.stop()
+    await publish_passages(
+        settings, [("maple", "in"), ("maple", "in"), ("maple", "out")], then=b"not a cloudevent"
+    )
     projector = build_projector(ProjectorSettings(**settings.model_dump()))
     gate_models = [p for p in projector.projections if p.name in ("gate-traffic", "live-gates")]
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=3)
