@@ -29,7 +29,7 @@ from cordon_core.cloudevents import MalformedEvent, ce_type, header, record_to_e
 from cordon_core.envelope import Envelope, EventRegistry
 from cordon_core.migrations import checked_identifier
 from cordon_core.observability import CONSUMER_BATCH_SECONDS, CONSUMER_EVENTS, CONSUMER_LAG
-from cordon_core.store import ConcurrencyError
+from cordon_core.store import RETRY_CONFLICTS
 
 log = structlog.get_logger(__name__)
 
@@ -103,14 +103,12 @@ class CloudEventCodec:
 
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    ConcurrencyError,
+    *RETRY_CONFLICTS,
     OSError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
-    asyncpg.SerializationError,
-    asyncpg.DeadlockDetectedError,
 )
 """Errors that say nothing about the event itself: retried until they pass."""
 

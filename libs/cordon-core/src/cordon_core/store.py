@@ -50,6 +50,15 @@ class EventIdConflict(Exception):
     """Some, but not all, of an append's event ids are already stored: not a plain retry."""
 
 
+RETRY_CONFLICTS: tuple[type[Exception], ...] = (
+    ConcurrencyError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+)
+"""Conflicts with a concurrent transaction: running the whole transaction again, with a
+fresh look at the state, resolves them."""
+
+
 @dataclass(frozen=True, slots=True)
 class StreamAppend:
     """One stream's part of an ``append_many``: events after ``expected_version``."""

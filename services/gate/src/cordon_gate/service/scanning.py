@@ -22,7 +22,7 @@ import asyncpg
 
 from cordon_contracts.gate import ScanRejected
 from cordon_core.envelope import EventMetadata, PendingEvent
-from cordon_core.store import ConcurrencyError, EventIdConflict, PostgresEventStore, StreamAppend
+from cordon_core.store import RETRY_CONFLICTS, EventIdConflict, PostgresEventStore, StreamAppend
 from cordon_gate.adapters.state import GateState
 from cordon_gate.domain.decisions import Scan, decide
 from cordon_gate.domain.outcomes import (
@@ -34,12 +34,7 @@ from cordon_gate.domain.outcomes import (
 )
 from cordon_gate.domain.state import PassState
 
-DECIDE_AGAIN: tuple[type[Exception], ...] = (
-    ConcurrencyError,
-    EventIdConflict,
-    asyncpg.DeadlockDetectedError,
-    asyncpg.SerializationError,
-)
+DECIDE_AGAIN: tuple[type[Exception], ...] = (*RETRY_CONFLICTS, EventIdConflict)
 """Conflicts with a concurrent decision: deciding the same scans again resolves them (the
 second look finds the other's answer, or the pass's new version)."""
 

@@ -11,7 +11,7 @@ import asyncpg
 
 from cordon_contracts.lab import TestResultReceived
 from cordon_core.envelope import EventMetadata, PendingEvent
-from cordon_core.store import ConcurrencyError, PostgresEventStore, StreamAppend
+from cordon_core.store import RETRY_CONFLICTS, PostgresEventStore, StreamAppend
 from cordon_isolation.adapters.state import IsolationState
 from cordon_isolation.domain.reactions import derived_id
 from cordon_isolation.domain.results import (
@@ -92,7 +92,7 @@ class LabIntake:
                 async with pool.acquire() as conn, conn.transaction():
                     await self.record(conn, rows, lab, meta, outcome)
                 break
-            except (ConcurrencyError, asyncpg.DeadlockDetectedError):
+            except RETRY_CONFLICTS:
                 # Another upload wrote some of the same samples first: decide again.
                 if attempt == 9:
                     raise
