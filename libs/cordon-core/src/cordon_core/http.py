@@ -123,9 +123,10 @@ def settle_heap() -> None:
     """Keep the cyclic garbage collector off the request path's tail.
 
     A service's startup leaves ~100,000 long-lived objects (modules, pydantic and FastAPI
-    models, clients); every full collection walks them all, and here one took 20-100 ms,
-    a pause for every request in flight. Frozen, they are never walked again; and with a
-    larger first generation the young collections come less often.
+    models, clients); every full collection walks them all (the gate's: 68 ms on the
+    benchmark machine, bench/bench_gc_pause.py), a pause for every request in flight.
+    Frozen, they are never walked again; and with a larger first generation the young
+    collections come less often.
     """
     gc.collect()
     gc.freeze()

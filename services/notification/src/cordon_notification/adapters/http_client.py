@@ -3,12 +3,13 @@ at most ``connections`` requests at once per origin.
 
 Why not httpx: on the benchmark machine httpx spent about 1.5 ms of CPU per POST (two
 writes per request, anyio and connection-pool bookkeeping, a failed ``import sniffio`` on
-every request), half of the service's CPU per delivery; aiohttp's C parser and connector
-cost a tenth of that. The channels need little: POST a JSON body, read the status, the
-content type and a bounded body. Redirects are not followed (a bot that answers 3xx has
-failed). An outbound proxy is a setting (``CORDON_WEBHOOK_PROXY``), not read from
-``HTTPS_PROXY``: aiohttp's ``trust_env`` looks the environment and ``~/.netrc`` up in a
-worker thread on every request, which cost ~500 us of CPU a POST here.
+every request), half of the service's CPU per delivery; with aiohttp the whole service
+delivers twice what a bare httpx client posts (bench/bench_notification.py). The channels
+need little: POST a JSON body, read the status, the content type and a bounded body.
+Redirects are not followed (a bot that answers 3xx has failed). An outbound proxy is a
+setting (``CORDON_WEBHOOK_PROXY``), not read from ``HTTPS_PROXY``: aiohttp's ``trust_env``
+looks the environment and ``~/.netrc`` up in a worker thread on every request, which halved
+the benchmark's deliveries/s.
 """
 
 from __future__ import annotations
