@@ -9,7 +9,7 @@ import hmac
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -166,10 +166,7 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
         if errors:
             raise RequestValidationError(errors)
         actor = f"device:{device_id}"
-        incoming = [
-            replace(s.incoming(gate.pseudonyms, correlation_id(request)), actor=actor)
-            for s in scans
-        ]
+        incoming = [s.incoming(gate.pseudonyms, correlation_id(request), actor) for s in scans]
         try:
             if batch:
                 results = await decide_batch(incoming)

@@ -66,7 +66,12 @@ class ScanIn(BaseModel):
             return f"scanned_at is in the future (more than {int(skew.total_seconds())} s ahead)"
         return None
 
-    def incoming(self, pseudonyms: Pseudonymizer, correlation_id: uuid.UUID | None) -> IncomingScan:
+    def incoming(
+        self,
+        pseudonyms: Pseudonymizer,
+        correlation_id: uuid.UUID | None,
+        actor: str | None = None,
+    ) -> IncomingScan:
         visitor = None
         subject_kind: SubjectKind
         if self.visitor is not None:
@@ -95,7 +100,7 @@ class ScanIn(BaseModel):
             negative_test_at=self.negative_test_at,
             visit_reason=self.visitor.reason if self.visitor else None,
         )
-        return IncomingScan(scan, visitor, correlation_id)
+        return IncomingScan(scan, visitor, correlation_id, actor)
 
 
 class ScanBatchIn(BaseModel):
