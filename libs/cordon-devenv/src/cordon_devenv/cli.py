@@ -160,3 +160,15 @@ def system_up(
         if not keep_infra:
             stop_infrastructure(state)
         typer.echo("stopped")
+
+
+@system_app.command("doctor")
+def system_doctor() -> None:
+    """Say, one line per tool, what this machine has for `./cordon up` and `./cordon test`,
+    and what happens for each one that is missing (exit 1 if something blocks)."""
+    from cordon_devenv.doctor import report, run_checks
+
+    checks = run_checks()
+    typer.echo(report(checks))
+    if any(check.blocking for check in checks):
+        raise typer.Exit(1)
