@@ -57,6 +57,10 @@ def up(
     broker: Annotated[Broker, typer.Option(help="Which broker to run")] = Broker.auto,
     kafka_port: Annotated[int | None, typer.Option(help="0 = any free port")] = None,
     postgres_port: Annotated[int | None, typer.Option(help="0 = any free port")] = None,
+    brokers: Annotated[
+        int,
+        typer.Option(min=1, max=9, help="Apache Kafka nodes; 3 gives replication 3 and min ISR 2"),
+    ] = 1,
     state_dir: StateDirOption = None,
 ) -> None:
     """Start (or reuse) the broker and PostgreSQL; print the environment to use them."""
@@ -66,6 +70,7 @@ def up(
             broker=broker.value,
             kafka_port=kafka_port,
             postgres_port=postgres_port,
+            brokers=brokers,
         )
     except InfraError as exc:
         typer.secho(f"cordon-infra up failed: {exc}", fg=typer.colors.RED, err=True)
@@ -93,7 +98,9 @@ def status(state_dir: StateDirOption = None) -> None:
     """Show what is recorded and which of our servers are running (exit 1 if none)."""
     report = infrastructure_status(_state_dir(state_dir))
     typer.echo(json.dumps(report, indent=2, sort_keys=True))
-    running = report["apache_kafka"] or report["tansu"] or report["postgres"]
+    running = (
+        report["apache_kafka"] or report["kafka_cluster"] or report["tansu"] or report["postgres"]
+    )
     if not running:
         raise typer.Exit(1)
 

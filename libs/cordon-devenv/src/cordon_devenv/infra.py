@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from cordon_devenv import containers, kafka, postgres, tansu
+from cordon_devenv import containers, kafka, kafka_cluster, postgres, tansu
 from cordon_devenv.errors import InfraError
 from cordon_devenv.process import file_lock, free_port, port_is_free
 
@@ -37,14 +37,19 @@ class Infrastructure:
     database_url: str  # "postgresql://postgres@127.0.0.1:PORT/postgres"
     broker_kind: BrokerKind
     kafka_idempotence: bool  # False only for tansu
+    brokers: int = 1
+    """Kafka nodes; with more than one, topics get ``brokers`` replicas (the catalogue's 3)."""
 
     def env(self) -> dict[str, str]:
         """The environment variables that point a Cordon service at this infrastructure."""
-        return {
+        env = {
             "CORDON_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "CORDON_DATABASE_URL": self.database_url,
             "CORDON_KAFKA_IDEMPOTENCE": "true" if self.kafka_idempotence else "false",
         }
+        if self.brokers > 1:
+            env["CORDON_TOPIC_REPLICATION"] = str(self.brokers)
+        return env
 
 
 def start_infrastructure(
@@ -53,8 +58,12 @@ def start_infrastructure(
     broker: BrokerChoice = "auto",
     kafka_port: int | None = None,
     postgres_port: int | None = None,
+    brokers: int = 1,
 ) -> Infrastructure:
     """Start (or reuse) a broker and PostgreSQL for ``state_dir``; record them in infra.json.
+
+    ``brokers`` > 1 runs a cluster of that many Apache Kafka nodes (any free ports unless
+    ``kafka_port`` is set: the first node takes it, the next ones the ports after it).
 
     Ports: None = the port recorded in infra.json, else the fixed default; 0 = the recorded
     port if still usable, else any free port; N = exactly N. A port held by a process that
@@ -72,6 +81,8 @@ def start_infrastructure(
         use_docker = _use_containers() and not (ext_kafka and ext_db)
 
         kind: BrokerKind
+        if brokers > 1 and (ext_kafka or use_docker):
+            raise InfraError("--brokers needs the project's own Kafka (not external or Docker)")
         if ext_kafka:
             bootstrap, kind = ext_kafka, "external"
             idempotence = os.environ.get("CORDON_KAFKA_IDEMPOTENCE", "").strip().lower() != "false"
@@ -79,7 +90,13 @@ def start_infrastructure(
             bootstrap, kind, idempotence = _container_kafka(saved, ids), "apache-kafka", True
         else:
             kind = _resolve_broker(broker)
-            bootstrap = _start_broker(state_dir, kind, kafka_port, ports)
+            if brokers > 1:
+                if kind != "apache-kafka":
+                    raise InfraError(f"a cluster of {brokers} brokers needs Apache Kafka")
+                bootstrap = _start_cluster(state_dir, brokers, kafka_port)
+            else:
+                kafka_cluster.stop_cluster(state_dir / "kafka-cluster")
+                bootstrap = _start_broker(state_dir, kind, kafka_port, ports)
             idempotence = kind != "tansu"
 
         if ext_db:
@@ -93,7 +110,7 @@ def start_infrastructure(
             database_url = postgres.start_postgres(base, port=port).url
             ports["postgres"] = port
 
-        infra = Infrastructure(bootstrap, database_url, kind, idempotence)
+        infra = Infrastructure(bootstrap, database_url, kind, idempotence, max(1, brokers))
         _save(state_dir, {**asdict(infra), "running": True, "ports": ports, "containers": ids})
         log.info(
             "infra.ready broker=%s kafka=%s database=%s",
@@ -159,6 +176,7 @@ def stop_infrastructure(state_dir: Path) -> None:
     with file_lock(state_dir / ".lock"):
         saved = _load(state_dir)
         kafka.stop_kafka(state_dir / "kafka")
+        kafka_cluster.stop_cluster(state_dir / "kafka-cluster")
         tansu.stop_tansu(state_dir / "tansu")
         postgres.stop_postgres(state_dir / "postgres")
         for container_id in dict(saved.get("containers", {})).values():
@@ -174,11 +192,17 @@ def infrastructure_status(state_dir: Path) -> dict[str, Any]:
     saved = _load(state_dir)
     apache = kafka.kafka_running(state_dir / "kafka")
     fallback = tansu.tansu_running(state_dir / "tansu")
+    cluster = kafka_cluster.cluster_running(state_dir / "kafka-cluster")
     database = postgres.postgres_running(state_dir / "postgres")
     return {
         "state_dir": str(state_dir),
         "recorded": saved or None,
         "apache_kafka": apache and {"pid": apache.pid, "bootstrap": apache.bootstrap},
+        "kafka_cluster": cluster
+        and {
+            "pids": [cluster.pid(node.node_id) for node in cluster.nodes],
+            "bootstrap": cluster.bootstrap,
+        },
         "tansu": fallback and {"pid": fallback.pid, "bootstrap": fallback.bootstrap},
         "postgres": database and {"pid": database.pid, "url": database.url},
     }
@@ -227,6 +251,15 @@ def _start_broker(
     server_t = tansu.start_tansu(state_dir / "tansu", port=port)
     ports["kafka"] = port
     return server_t.bootstrap
+
+
+def _start_cluster(state_dir: Path, brokers: int, first_port: int | None) -> str:
+    kafka.stop_kafka(state_dir / "kafka")
+    tansu.stop_tansu(state_dir / "tansu")
+    ports = [first_port + i for i in range(brokers)] if first_port else None
+    return kafka_cluster.start_cluster(
+        state_dir / "kafka-cluster", size=brokers, ports=ports
+    ).bootstrap
 
 
 def _pick_port(requested: int | None, saved: int | None, default: int, running: Any) -> int:

@@ -149,12 +149,24 @@ def _fetched(marker: Path, pom_digest: str) -> bool:
         return False
 
 
-def server_properties(data_dir: Path, port: int, controller_port: int) -> str:
-    """A single-node KRaft (broker+controller) configuration tuned for a small dev machine."""
+def server_properties(
+    data_dir: Path,
+    port: int,
+    controller_port: int,
+    *,
+    node_id: int = 1,
+    voters: str | None = None,
+    replication: int = 1,
+) -> str:
+    """A KRaft (broker+controller) node's configuration tuned for a small dev machine: a
+    single node by default; in a cluster of ``replication`` nodes (``voters``: every
+    controller), internal topics and new topics get ``replication`` copies and writes need
+    ``replication - 1`` of them in sync, as deploy/kafka/topics.yaml asks of production."""
+    min_isr = str(max(1, replication - 1))
     settings = {
         "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.voters": f"1@{LOOPBACK}:{controller_port}",
+        "node.id": str(node_id),
+        "controller.quorum.voters": voters or f"{node_id}@{LOOPBACK}:{controller_port}",
         "listeners": f"PLAINTEXT://{LOOPBACK}:{port},CONTROLLER://{LOOPBACK}:{controller_port}",
         "advertised.listeners": f"PLAINTEXT://{LOOPBACK}:{port}",
         "controller.listener.names": "CONTROLLER",
@@ -162,16 +174,16 @@ def server_properties(data_dir: Path, port: int, controller_port: int) -> str:
         "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
         "log.dirs": str(data_dir / "kraft-logs"),
         "num.partitions": "3",
-        "default.replication.factor": "1",
-        "min.insync.replicas": "1",
+        "default.replication.factor": str(replication),
+        "min.insync.replicas": min_isr,
         "auto.create.topics.enable": "true",
-        "offsets.topic.replication.factor": "1",
+        "offsets.topic.replication.factor": str(replication),
         "offsets.topic.num.partitions": "10",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.replication.factor": str(replication),
+        "transaction.state.log.min.isr": min_isr,
         "transaction.state.log.num.partitions": "10",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
+        "share.coordinator.state.topic.replication.factor": str(replication),
+        "share.coordinator.state.topic.min.isr": min_isr,
         "group.initial.rebalance.delay.ms": "0",
         "num.network.threads": "2",
         "num.io.threads": "4",
@@ -244,7 +256,7 @@ def start_kafka(
                 f"not {port}; stop it first"
             )
         log.info("kafka.reuse pid=%d bootstrap=%s", running.pid, running.bootstrap)
-        _wait_ready(running, paths["log"], timeout)  # it may still be booting
+        wait_ready(running, paths["log"], timeout)  # it may still be booting
         return running
     ensure_port_free(port, "Apache Kafka")
     ensure_port_free(controller_port, "Apache Kafka controller")
@@ -252,7 +264,30 @@ def start_kafka(
     java = java_executable()
     if java is None:
         raise InfraError("Apache Kafka mode needs Java 17+ (`java` on PATH or $JAVA_HOME)")
-    paths["config"].write_text(server_properties(data_dir, port, controller_port))
+    started = time.monotonic()
+    server = launch_node(
+        data_dir, libs, java, port, controller_port,
+        server_properties(data_dir, port, controller_port),
+    )  # fmt: skip
+    try:
+        wait_ready(server, paths["log"], timeout)
+    except InfraError:
+        stop_kafka(data_dir, timeout=10)
+        raise
+    log.info(
+        "kafka.started pid=%d bootstrap=%s seconds=%.1f",
+        server.pid, server.bootstrap, time.monotonic() - started,
+    )  # fmt: skip
+    return server
+
+
+def launch_node(
+    data_dir: Path, libs: Path, java: str, port: int, controller_port: int, config: str
+) -> KafkaServer:
+    """Write a node's configuration, format its storage once (with the cluster id in
+    ``data_dir/cluster.id``) and start its JVM; the caller waits until it is ready."""
+    paths = _paths(data_dir)
+    paths["config"].write_text(config)
     paths["log4j"].write_text(LOG4J2_PROPERTIES)
     classpath = f"{libs}{os.sep}*"
     if not paths["meta"].exists():
@@ -263,20 +298,9 @@ def start_kafka(
         f"-Dlog4j2.configurationFile={paths['log4j']}", f"-Dkafka.logs.dir={data_dir}",
         "-cp", classpath, "kafka.Kafka", str(paths["config"]),
     ]  # fmt: skip
-    started = time.monotonic()
     proc = spawn(cmd, log_path=paths["log"], pidfile=paths["pid"], cwd=data_dir)
     paths["endpoint"].write_text(json.dumps({"port": port, "controller_port": controller_port}))
-    server = KafkaServer(data_dir, port, controller_port, proc.pid)
-    try:
-        _wait_ready(server, paths["log"], timeout)
-    except InfraError:
-        terminate(proc, timeout=10, what="kafka")
-        raise
-    log.info(
-        "kafka.started pid=%d bootstrap=%s seconds=%.1f",
-        proc.pid, server.bootstrap, time.monotonic() - started,
-    )  # fmt: skip
-    return server
+    return KafkaServer(data_dir, port, controller_port, proc.pid)
 
 
 def _format_storage(java: str, classpath: str, paths: dict[str, Path]) -> None:
@@ -306,7 +330,7 @@ def _cluster_id(path: Path) -> str:
             return value
 
 
-def _wait_ready(server: KafkaServer, log_path: Path, timeout: float) -> None:
+def wait_ready(server: KafkaServer, log_path: Path, timeout: float) -> None:
     def alive() -> bool:
         return live_process(log_path.with_name("kafka.pid")) is not None
 
