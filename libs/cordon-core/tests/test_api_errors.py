@@ -1,0 +1,58 @@
+"""The standard answers every operation's OpenAPI entry gets (cordon_core.api_errors).
+
+(No ``from __future__ import annotations``: FastAPI must resolve the local ``Token`` type.)
+"""
+
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+from cordon_core.api_errors import document_errors, errors
+
+bearer = HTTPBearer(auto_error=False)
+Token = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+class Body(BaseModel):
+    name: str
+
+
+def app_with_routes() -> FastAPI:
+    app = FastAPI()
+    document_errors(app)
+
+    @app.get("/open")
+    async def open_() -> dict[str, str]:
+        return {}
+
+    @app.post("/things/{thing_id}", responses=errors(404, 409))
+    async def secured(thing_id: str, body: Body, token: Token) -> dict[str, str]:
+        return {}
+
+    return app
+
+
+def answers(app: FastAPI, method: str, path: str) -> dict[str, Any]:
+    responses: dict[str, Any] = app.openapi()["paths"][path][method]["responses"]
+    return responses
+
+
+def test_every_operation_documents_503_and_only_the_answers_its_inputs_allow() -> None:
+    app = app_with_routes()
+    assert set(answers(app, "get", "/open")) == {"200", "503"}
+    assert set(answers(app, "post", "/things/{thing_id}")) == {
+        "200", "401", "404", "409", "413", "422", "503"
+    }  # fmt: skip
+
+
+def test_every_error_answer_names_the_one_shared_error_body() -> None:
+    app = app_with_routes()
+    document = app.openapi()
+    for code, answer in answers(app, "post", "/things/{thing_id}").items():
+        if code != "200":
+            schema = answer["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/ErrorBody"}, code
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    assert "Retry-After" in answers(app, "get", "/open")["503"]["headers"]
