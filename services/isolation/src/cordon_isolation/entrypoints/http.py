@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cordon_contracts.asyncapi import install_asyncapi
+from cordon_core.api_errors import document_errors
 from cordon_core.http import install_correlation, operations_router
 from cordon_isolation.bootstrap import Isolation
 from cordon_isolation.domain.errors import (
@@ -64,6 +65,7 @@ def create_app(iso: Isolation, *, clock: Callable[[], datetime] | None = None) -
         description="Isolation orders, daily follow-up, test campaigns and lab results.",
     )
     install_correlation(app)
+    document_errors(app)
     app.include_router(operations_router(runtime))
     install_asyncapi(app)
 

@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, HttpUrl
 
 from cordon_contracts.asyncapi import install_asyncapi
+from cordon_core.api_errors import document_errors
 from cordon_core.http import install_correlation, operations_router
 from cordon_notification.bootstrap import Notifier
 from cordon_notification.domain.contacts import Contact
@@ -127,6 +128,7 @@ def create_app(notifier: Notifier) -> FastAPI:
         "their language, by e-mail, webhook, SMS gateway or the in-app inbox.",
     )
     install_correlation(app)
+    document_errors(app)
     app.include_router(operations_router(runtime))
     install_asyncapi(app)
 

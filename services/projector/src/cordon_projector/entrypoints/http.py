@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from cordon_contracts.asyncapi import install_asyncapi
+from cordon_core.api_errors import document_errors
 from cordon_core.http import install_correlation, operations_router
 from cordon_projector.bootstrap import Projector, build_projections
 from cordon_projector.entrypoints.api import api_router
@@ -60,6 +61,7 @@ def create_app(projector: Projector) -> FastAPI:
 
     app = FastAPI(title="Cordon projector", lifespan=lifespan)
     install_correlation(app)
+    document_errors(app)
     app.include_router(operations_router(runtime))
     install_asyncapi(app)
     app.include_router(api_router(projector, past, hub))
