@@ -5,6 +5,7 @@
 
 from typing import Annotated, Any
 
+import httpx
 from fastapi import Depends, FastAPI
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
@@ -31,6 +32,10 @@ def app_with_routes() -> FastAPI:
     async def secured(thing_id: str, body: Body, token: Token) -> dict[str, str]:
         return {}
 
+    @app.get("/things/{thing_id}")
+    async def read(thing_id: str) -> dict[str, str]:
+        return {}
+
     return app
 
 
@@ -43,7 +48,7 @@ def test_every_operation_documents_503_and_only_the_answers_its_inputs_allow() -
     app = app_with_routes()
     assert set(answers(app, "get", "/open")) == {"200", "503"}
     assert set(answers(app, "post", "/things/{thing_id}")) == {
-        "200", "401", "404", "409", "413", "422", "503"
+        "200", "400", "401", "404", "409", "413", "422", "503"
     }  # fmt: skip
 
 
@@ -56,3 +61,11 @@ def test_every_error_answer_names_the_one_shared_error_body() -> None:
             assert schema == {"$ref": "#/components/schemas/ErrorBody"}, code
     assert "HTTPValidationError" not in document["components"]["schemas"]
     assert "Retry-After" in answers(app, "get", "/open")["503"]["headers"]
+
+
+async def test_a_method_the_path_lacks_is_answered_with_every_method_it_has() -> None:
+    transport = httpx.ASGITransport(app=app_with_routes())
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        refused = await client.delete("/things/t-1")
+    assert refused.status_code == 405
+    assert refused.headers["allow"] == "GET, POST"

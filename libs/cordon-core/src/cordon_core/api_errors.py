@@ -2,8 +2,10 @@
 documents, so that a client (and the fuzz test) can rely on the document alone.
 
 Every operation gets its standard answers added when the document is generated: 503 always,
-401 when it names a security scheme, 413 when it takes a body, 422 when it takes any input.
-What only some routes answer (403, 404, 409) is declared at the route with ``errors(...)``.
+401 when it names a security scheme, 400 (unreadable JSON) and 413 when it takes a body, 422
+when it takes any input. What only some routes answer (403, 404, 409) is declared at the
+route with ``errors(...)``. A method a path does not have is answered 405 with an ``Allow``
+header naming every method the document lists for it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SCHEMAS = "#/components/schemas/"
 
@@ -38,7 +42,7 @@ class ErrorBody(BaseModel):
 
 
 ANSWERS: dict[int, str] = {
-    400: "The request cannot be read as sent.",
+    400: "The body is not the JSON (or form) it says it is.",
     401: "No valid bearer token for this operation (see WWW-Authenticate).",
     403: "The token is valid but may not do this here (another scope or checkpoint).",
     404: "What the path names is not known here.",
@@ -63,7 +67,9 @@ def errors(*codes: int, model: type[BaseModel] = ErrorBody) -> dict[int | str, d
 
 
 def document_errors(app: FastAPI) -> None:
-    """Add the standard answers to every operation of ``app``'s OpenAPI document."""
+    """Add the standard answers to every operation of ``app``'s OpenAPI document, and
+    answer a method a path lacks with all the methods it has."""
+    app.add_middleware(AllowEveryMethod, routes=app.router.routes)
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -96,7 +102,7 @@ def _add_answers(operation: dict[str, Any]) -> None:
     if operation.get("security"):
         wanted.append(401)
     if "requestBody" in operation:
-        wanted.append(413)
+        wanted += [400, 413]
     if "requestBody" in operation or operation.get("parameters"):
         wanted.append(422)
     for code in wanted:
@@ -124,3 +130,34 @@ def _error_schemas() -> dict[str, Any]:
     schema = ErrorBody.model_json_schema(ref_template=SCHEMAS + "{model}")
     definitions: dict[str, Any] = schema.pop("$defs", {})
     return {"ErrorBody": schema, **definitions}
+
+
+class AllowEveryMethod:
+    """Starlette answers 405 with the methods of the first route that matched the path only;
+    a path served by several routes (GET and PUT of a contact) must list them all."""
+
+    def __init__(self, app: ASGIApp, routes: list[BaseRoute]) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_allow(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                allowed = ", ".join(sorted(self._methods(scope)))
+                headers = [(k, v) for k, v in message.get("headers", []) if k != b"allow"]
+                message["headers"] = [*headers, (b"allow", allowed.encode())]
+            await send(message)
+
+        await self.app(scope, receive, send_with_allow)
+
+    def _methods(self, scope: Scope) -> set[str]:
+        methods: set[str] = set()
+        for route in self.routes:
+            match, _ = route.matches(scope)
+            if match is not Match.NONE:
+                methods |= set(getattr(route, "methods", None) or ())
+        return methods
