@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cordon_contracts.asyncapi import install_asyncapi
-from cordon_core.api_errors import document_errors
+from cordon_core.api_errors import document_errors, errors
 from cordon_core.http import install_correlation, operations_router
 from cordon_isolation.bootstrap import Isolation
 from cordon_isolation.domain.errors import (
@@ -84,8 +84,10 @@ def create_app(iso: Isolation, *, clock: Callable[[], datetime] | None = None) -
                 return name
         raise _refused("a lab's token")
 
-    app.include_router(staff_routes(iso, staff, now))
-    app.include_router(office_routes(iso, staff, now))
+    # A person's order may be missing (404) or in another state (409); a campaign or a
+    # sample may exist already (409).
+    app.include_router(staff_routes(iso, staff, now), responses=errors(404, 409))
+    app.include_router(office_routes(iso, staff, now), responses=errors(409))
     app.include_router(lab_routes(iso, lab))
 
     @app.exception_handler(IsolationError)
