@@ -10,16 +10,19 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 
 from cordon_contracts.asyncapi import install_asyncapi
+from cordon_core.api_errors import document_errors
 from cordon_core.http import correlation_id, install_correlation, operations_router
+from cordon_core.input_guard import install_input_guard
+from cordon_core.inputs import Moment, Text
 from cordon_gate.bootstrap import Gate
 from cordon_gate.domain.state import Checkpoint, GatePolicy
 from cordon_gate.entrypoints.schemas import DecisionOut, Id, ScanBatchIn, ScanIn
@@ -38,14 +41,14 @@ class CheckpointIn(BaseModel):
     checkpoint_id: Id
     community_id: Id
     compound_id: Id
-    name: str = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=100)
     is_open: bool = True
     requires_negative_test: bool = False
     negative_test_hours: int = Field(default=48, ge=1, le=24 * 14)
 
 
 class OpenCloseIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=200)
+    reason: Text = Field(min_length=1, max_length=200)
 
 
 class DeviceIn(BaseModel):
@@ -65,13 +68,13 @@ class PassIn(BaseModel):
     kind: Literal["temporary", "service", "exit_slip"]
     holder_person_id: Id
     community_id: Id
-    valid_from: AwareDatetime
-    valid_until: AwareDatetime
+    valid_from: Moment
+    valid_until: Moment
     daily_exit_quota: int | None = Field(default=None, ge=0, le=50)
 
 
 class RevokeIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=200)
+    reason: Text = Field(min_length=1, max_length=200)
 
 
 def field_error(loc: Sequence[str | int], msg: str) -> RequestValidationError:
@@ -81,7 +84,7 @@ def field_error(loc: Sequence[str | int], msg: str) -> RequestValidationError:
 def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
     runtime, settings = gate.runtime, gate.settings
     now = clock or (lambda: datetime.now(gate.timezone))
-    skew = timedelta(seconds=settings.max_clock_skew_s)
+    windows = gate.windows
 
     batcher: ScanBatcher | None = None
 
@@ -102,6 +105,10 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
         description="Checkpoint decisions in real time: scans, passes, visitors.",
     )
     install_correlation(app)
+    document_errors(app)
+    install_input_guard(
+        app, settings.max_body_bytes, {"/v1/scans/batch": settings.max_batch_body_bytes}
+    )
     app.include_router(operations_router(runtime))
     install_asyncapi(app)
 
@@ -161,7 +168,7 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
                     f"device {device_id} reports for checkpoint {checkpoint_id},"
                     f" not {scan.checkpoint_id}",
                 )
-            if (problem := scan.future_error(now(), skew)) is not None:
+            if (problem := scan.time_error(now(), windows)) is not None:
                 errors.append({"loc": (*loc, "scanned_at"), "msg": problem, "type": "value_error"})
         if errors:
             raise RequestValidationError(errors)
@@ -306,9 +313,15 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
     @app.post("/v1/passes", status_code=201, tags=["office"])
     async def issue_pass(body: PassIn, actor: Admin, request: Request) -> dict[str, str]:
         """Issue a pass; the returned code goes on the pass (QR) and is kept only as a hash."""
-        if body.valid_until <= body.valid_from:
-            raise field_error(["body", "valid_until"], "must be after valid_from")
+        if problem := windows.pass_validity_problem(body.valid_from, body.valid_until):
+            raise field_error(["body", "valid_until"], problem)
         async with runtime.pool.acquire() as conn, conn.transaction():
+            if body.holder_person_id not in await gate.state.people(conn, [body.holder_person_id]):
+                raise field_error(
+                    ["body", "holder_person_id"],
+                    "the gate has not heard of this person from the registry (yet): a pass is"
+                    " for a registered resident; a visitor registers at the gate instead",
+                )
             pass_id, code = await gate.office.issue_pass(
                 conn, **body.model_dump(), actor=actor, correlation_id=correlation_id(request)
             )
