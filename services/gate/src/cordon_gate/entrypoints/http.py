@@ -19,7 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, TypeAdapter
 
 from cordon_contracts.asyncapi import install_asyncapi
-from cordon_core.api_errors import document_errors
+from cordon_core.api_errors import document_errors, errors
 from cordon_core.http import correlation_id, install_correlation, operations_router
 from cordon_core.input_guard import install_input_guard
 from cordon_core.inputs import Moment, Text
@@ -35,6 +35,9 @@ DECISIONS = TypeAdapter(list[DecisionOut])
 DEVICE_CACHE_S = 10.0
 """How long a device token is trusted without asking PostgreSQL again."""
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+OTHER_GATE = {
+    403: {**errors(403)[403], "description": "The device reports for another checkpoint."}
+}
 
 
 class CheckpointIn(BaseModel):
@@ -213,14 +216,19 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
                 await asyncio.sleep(0.005 * (attempt + 1))
         raise TooMuchContention
 
-    @app.post("/v1/scans", response_model=DecisionOut, tags=["devices"])
+    @app.post("/v1/scans", response_model=DecisionOut, tags=["devices"], responses=OTHER_GATE)
     async def post_scan(scan: ScanIn, device: Device, request: Request) -> Any:
         """Decide one scan at once: allow or deny, with reasons and alerts."""
         [result] = await decide([scan], device, request, batch=False)
         # Serialized here: the response model would validate it again (it documents it).
         return Response(_decision(result).model_dump_json(), media_type="application/json")
 
-    @app.post("/v1/scans/batch", response_model=list[DecisionOut], tags=["devices"])
+    @app.post(
+        "/v1/scans/batch",
+        response_model=list[DecisionOut],
+        tags=["devices"],
+        responses=OTHER_GATE,
+    )
     async def post_scans(batch: ScanBatchIn, device: Device, request: Request) -> Any:
         """Decide up to 1,000 scans in order; all are recorded or (on bad input) none."""
         if len(batch.scans) > settings.scan_batch_max:
@@ -230,7 +238,7 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
             DECISIONS.dump_json([_decision(r) for r in results]), media_type="application/json"
         )
 
-    @app.post("/v1/checkpoints", status_code=201, tags=["office"])
+    @app.post("/v1/checkpoints", status_code=201, tags=["office"], responses=errors(409))
     async def register_checkpoint(
         body: CheckpointIn, actor: Admin, request: Request
     ) -> dict[str, str]:
@@ -263,20 +271,25 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
                 raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
         return {"checkpoint_id": checkpoint_id, "is_open": checkpoint.is_open}
 
-    @app.post("/v1/checkpoints/{checkpoint_id}/open", tags=["office"])
+    @app.post("/v1/checkpoints/{checkpoint_id}/open", tags=["office"], responses=errors(404))
     async def open_checkpoint(
         checkpoint_id: str, body: OpenCloseIn, actor: Admin, request: Request
     ) -> dict[str, Any]:
         return await set_open(checkpoint_id, True, body, actor, request)
 
-    @app.post("/v1/checkpoints/{checkpoint_id}/close", tags=["office"])
+    @app.post("/v1/checkpoints/{checkpoint_id}/close", tags=["office"], responses=errors(404))
     async def close_checkpoint(
         checkpoint_id: str, body: OpenCloseIn, actor: Admin, request: Request
     ) -> dict[str, Any]:
         """Close a gate (e.g. three gates reduced to one): its scans are refused."""
         return await set_open(checkpoint_id, False, body, actor, request)
 
-    @app.post("/v1/checkpoints/{checkpoint_id}/devices", status_code=201, tags=["office"])
+    @app.post(
+        "/v1/checkpoints/{checkpoint_id}/devices",
+        status_code=201,
+        tags=["office"],
+        responses=errors(404, 409),
+    )
     async def register_device(
         checkpoint_id: str, body: DeviceIn, actor: Admin, request: Request
     ) -> dict[str, str]:
@@ -327,7 +340,7 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
             )
         return {"pass_id": pass_id, "pass_code": code}
 
-    @app.post("/v1/passes/{pass_id}/revoke", tags=["office"])
+    @app.post("/v1/passes/{pass_id}/revoke", tags=["office"], responses=errors(404))
     async def revoke_pass(
         pass_id: str, body: RevokeIn, actor: Admin, request: Request
     ) -> dict[str, str]:
@@ -346,7 +359,7 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
                 raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
         return {"pass_id": pass_id, "status": "revoked"}
 
-    @app.get("/v1/people/{person_id}/status", tags=["office"])
+    @app.get("/v1/people/{person_id}/status", tags=["office"], responses=errors(404))
     async def person_status(person_id: str, actor: Admin) -> dict[str, Any]:
         """What the gate knows of a person, and as of when (from the other services' events)."""
         async with runtime.pool.acquire() as conn:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from cordon_contracts.gate import SubjectKind
 from cordon_core.inputs import Moment, Number, Text
+from cordon_core.schema_rules import exactly_one_of
 from cordon_gate.domain.decisions import Scan
 from cordon_gate.domain.windows import Windows
 from cordon_gate.service.scanning import IncomingScan, Pseudonymizer, VisitorIdentity
@@ -33,7 +34,9 @@ class ScanIn(BaseModel):
     """One scan. Exactly one of ``person_id`` (a resident's QR code), ``pass_code`` or
     ``visitor`` says who it is."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra=exactly_one_of("person_id", "pass_code", "visitor")
+    )
 
     scan_id: Id = Field(description="The device's own id; a retry with the same id is a no-op.")
     checkpoint_id: Id
