@@ -9,7 +9,9 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 
 from cordon_contracts.asyncapi import install_asyncapi
+from cordon_core.api_errors import document_errors
 from cordon_core.http import install_correlation, operations_router
+from cordon_core.input_guard import install_input_guard
 from cordon_core.runtime import ServiceRuntime
 from cordon_registry.adapters.spreadsheets import read_csv, read_xlsx
 from cordon_registry.domain.errors import InvalidInput
@@ -20,11 +22,16 @@ from cordon_registry.entrypoints.screening_api import screening_router
 from cordon_registry.entrypoints.staff_api import staff_router
 from cordon_registry.service.importing import import_rows
 from cordon_registry.service.unit import Caller, Registry
+from cordon_registry.settings import RegistrySettings
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def create_app(runtime: ServiceRuntime, reg: Registry) -> FastAPI:
+def create_app(
+    runtime: ServiceRuntime, reg: Registry, settings: RegistrySettings | None = None
+) -> FastAPI:
+    settings = settings or RegistrySettings()
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with runtime.running():
@@ -36,6 +43,12 @@ def create_app(runtime: ServiceRuntime, reg: Registry) -> FastAPI:
         lifespan=lifespan,
     )
     install_correlation(app)
+    document_errors(app)
+    install_input_guard(
+        app,
+        settings.max_body_bytes,
+        {"/v1/communities/{community_id}/imports": settings.registry_max_import_bytes},
+    )
     install_error_handlers(app)
     app.include_router(operations_router(runtime))
     install_asyncapi(app)

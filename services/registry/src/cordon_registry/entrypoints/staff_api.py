@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
+from cordon_core.inputs import Limit
 from cordon_registry.entrypoints.auth import caller_of
 from cordon_registry.entrypoints.bodies import TokenIn, TokenOut
 from cordon_registry.service import staff
@@ -30,9 +31,9 @@ def staff_router(reg: Registry) -> APIRouter:
 
     @router.get("/v1/audit")
     async def audit(
-        person_id: str | None = None, limit: int = 100, who: Caller = caller
+        person_id: str | None = None, limit: Limit = 100, who: Caller = caller
     ) -> list[dict[str, Any]]:
         """Who read whose personal data, newest first."""
-        return await staff.audit_trail(reg, who, person_id, min(limit, 1000))
+        return await staff.audit_trail(reg, who, person_id, limit)
 
     return router
