@@ -13,3 +13,17 @@ def exactly_one_of(*fields: str) -> dict[str, Any]:
             {"required": [name], "properties": {name: {"not": {"type": "null"}}}} for name in fields
         ]
     }
+
+
+def given_unless(field: str, key: str, values: tuple[str, ...]) -> dict[str, Any]:
+    """``json_schema_extra`` for "``field`` is null or absent when ``key`` is one of
+    ``values``, and given otherwise" (a sub-district has no parent; a grid has one)."""
+    return {
+        "oneOf": [
+            {"properties": {key: {"enum": list(values)}, field: {"type": "null"}}},
+            {
+                "required": [field],
+                "properties": {key: {"not": {"enum": list(values)}}, field: {"type": "string"}},
+            },
+        ]
+    }

@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from cordon_contracts.registry import PlaceKind, ResidenceType, RiskLevel, StaffRole
 from cordon_core.inputs import Day, Moment, Text
-from cordon_registry.domain.staff import Role
+from cordon_core.schema_rules import given_unless
+from cordon_registry.domain.places import PARENT_KINDS, PLACE_ID
+from cordon_registry.domain.staff import DISTRICT_ROLES, Role
 
 ID = Field(min_length=1, max_length=100)
+PLACE_NAME = Field(
+    min_length=1,
+    max_length=100,
+    # At least one visible character: spaces are collapsed, and a blank name is refused.
+    pattern=r"[^\s\x1c-\x1f\x85]",
+    description="Runs of spaces are collapsed to one.",
+)
+TOP_KINDS = tuple(kind for kind, parents in PARENT_KINDS.items() if not parents)
 
 
 class PlaceIn(BaseModel):
-    place_id: Text = Field(min_length=1, max_length=80, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    model_config = ConfigDict(json_schema_extra=given_unless("parent_id", "kind", TOP_KINDS))
+
+    place_id: Text = Field(min_length=1, max_length=80, pattern=PLACE_ID.pattern)
     kind: PlaceKind
-    name: Text = Field(min_length=1, max_length=100)
-    parent_id: Text | None = None
+    name: Text = PLACE_NAME
+    parent_id: Text | None = Field(
+        default=None, description="None for a sub-district; required for every other kind."
+    )
 
 
 class RenameIn(BaseModel):
-    name: Text = Field(min_length=1, max_length=100)
+    name: Text = PLACE_NAME
 
 
 class MergeIn(BaseModel):
@@ -70,7 +86,9 @@ class RiskAreaIn(BaseModel):
 
 
 class RoundIn(BaseModel):
-    round_id: Text | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")
+    # The pattern inside the optional type: on the union, pydantic would check it but leave it
+    # out of the JSON schema.
+    round_id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")] | None = None
     name: Text = Field(min_length=1, max_length=100)
     window_days: int = Field(
         default=14, ge=1, le=365, description="How far back a stay counts (days)."
@@ -108,9 +126,15 @@ class VisitIn(BaseModel):
 
 
 class TokenIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra=given_unless("community_id", "role", tuple(sorted(DISTRICT_ROLES)))
+    )
+
     staff_id: Text = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
     role: Role
-    community_id: Text | None = None
+    community_id: Text | None = Field(
+        default=None, description="None for the district's roles; required for the others."
+    )
 
 
 class TokenOut(BaseModel):

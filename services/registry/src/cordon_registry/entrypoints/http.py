@@ -15,7 +15,12 @@ from cordon_core.input_guard import install_input_guard
 from cordon_core.runtime import ServiceRuntime
 from cordon_registry.adapters.spreadsheets import read_csv, read_xlsx
 from cordon_registry.domain.errors import InvalidInput
-from cordon_registry.entrypoints.auth import caller_of, install_error_handlers
+from cordon_registry.entrypoints.auth import (
+    REFUSALS,
+    WRITE_REFUSALS,
+    caller_of,
+    install_error_handlers,
+)
 from cordon_registry.entrypoints.places_api import places_router
 from cordon_registry.entrypoints.residents_api import residents_router
 from cordon_registry.entrypoints.screening_api import screening_router
@@ -25,6 +30,16 @@ from cordon_registry.service.unit import Caller, Registry
 from cordon_registry.settings import RegistrySettings
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+SPREADSHEET = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            XLSX: {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+"""The body the import reads itself: the OpenAPI says which two types it takes."""
 
 
 def create_app(
@@ -57,7 +72,12 @@ def create_app(
 
     caller = Depends(caller_of(reg))
 
-    @app.post("/v1/communities/{community_id}/imports", tags=["residents"])
+    @app.post(
+        "/v1/communities/{community_id}/imports",
+        tags=["residents"],
+        openapi_extra=SPREADSHEET,
+        responses={**REFUSALS, **WRITE_REFUSALS},
+    )
     async def import_file(
         community_id: str, request: Request, who: Caller = caller
     ) -> dict[str, Any]:

@@ -7,14 +7,14 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from cordon_core.inputs import Limit
-from cordon_registry.entrypoints.auth import caller_of
+from cordon_registry.entrypoints.auth import REFUSALS, caller_of
 from cordon_registry.entrypoints.bodies import TokenIn, TokenOut
 from cordon_registry.service import staff
 from cordon_registry.service.unit import Caller, Registry
 
 
 def staff_router(reg: Registry) -> APIRouter:
-    router = APIRouter(tags=["staff"])
+    router = APIRouter(tags=["staff"], responses=REFUSALS)
     caller = Depends(caller_of(reg))
 
     @router.post("/v1/staff-tokens", status_code=201, response_model=TokenOut)
