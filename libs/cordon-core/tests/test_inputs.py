@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
@@ -37,6 +37,7 @@ offsets = st.integers(min_value=-23 * 60 - 59, max_value=23 * 60 + 59).map(
 )
 
 
+@settings(deadline=None)  # a loaded CI machine is no reason to fail
 @given(st.text())
 def test_text_is_accepted_exactly_when_postgresql_can_store_it(value: str) -> None:
     storable = "\x00" not in value and not any(0xD800 <= ord(c) <= 0xDFFF for c in value)
@@ -49,6 +50,7 @@ def test_text_is_accepted_exactly_when_postgresql_can_store_it(value: str) -> No
         accepted.encode("utf-8")
 
 
+@settings(deadline=None)  # a loaded CI machine is no reason to fail
 @given(st.text(), st.sampled_from(["\x00", "\ud800", "\udfff"]), st.text())
 def test_text_with_a_nul_or_a_lone_surrogate_anywhere_is_refused(
     before: str, bad: str, after: str
@@ -57,6 +59,7 @@ def test_text_with_a_nul_or_a_lone_surrogate_anywhere_is_refused(
         TEXT.validate_python(before + bad + after)
 
 
+@settings(deadline=None)  # a loaded CI machine is no reason to fail
 @given(st.floats(allow_nan=True, allow_infinity=True))
 def test_a_number_is_accepted_exactly_when_finite(value: float) -> None:
     try:
@@ -73,6 +76,7 @@ def test_json_non_finite_numbers_are_refused(literal: str) -> None:
         NUMBER.validate_json(literal)
 
 
+@settings(deadline=None)  # a loaded CI machine is no reason to fail
 @given(st.datetimes(timezones=offsets))
 def test_an_accepted_moment_survives_utc_and_a_year_either_way(value: datetime) -> None:
     try:
@@ -84,6 +88,7 @@ def test_an_accepted_moment_survives_utc_and_a_year_either_way(value: datetime) 
     utc + timedelta(days=366), utc - timedelta(days=366)  # no OverflowError
 
 
+@settings(deadline=None)  # a loaded CI machine is no reason to fail
 @given(st.datetimes(min_value=datetime(1900, 1, 2), max_value=datetime(2199, 12, 30)), offsets)
 def test_every_moment_of_the_service_calendar_is_accepted(value: datetime, tz: timezone) -> None:
     assert MOMENT.validate_python(value.replace(tzinfo=tz)) == value.replace(tzinfo=tz)
@@ -103,6 +108,7 @@ def test_moments_at_the_calendars_edges_are_refused(edge: str) -> None:
         MOMENT.validate_json(json.dumps(edge))
 
 
+@settings(deadline=None)  # a loaded CI machine is no reason to fail
 @given(st.dates())
 def test_a_day_is_accepted_exactly_within_the_service_calendar(value: date) -> None:
     try:
@@ -127,15 +133,19 @@ def guarded_app(max_body: int = 4096) -> TestClient:
     async def visit(body: Visit) -> dict[str, str]:
         return {"name": body.name}
 
-    @app.post("/imports")
-    async def imports(body: Visit) -> dict[str, str]:
+    router = APIRouter()  # a route of an included router, with a path parameter
+
+    @router.post("/communities/{community_id}/imports")
+    async def imports(community_id: str, body: Visit) -> dict[str, str]:
         return {"name": body.name}
+
+    app.include_router(router)
 
     @app.get("/visits/{visit_id}")
     async def read(visit_id: str, day: Day | None = None, limit: Limit = 10) -> dict[str, Any]:
         return {"visit_id": visit_id, "limit": limit}
 
-    install_input_guard(app, max_body, {"/imports": 64 * max_body})
+    install_input_guard(app, max_body, {"/communities/{community_id}/imports": 64 * max_body})
     return TestClient(app)
 
 
@@ -146,7 +156,7 @@ def post(path: str, raw: str) -> Any:
     return CLIENT.post(path, content=raw, headers={"content-type": "application/json"})
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.recursive(
         st.none() | st.booleans() | st.floats() | st.text(max_size=30),
@@ -199,13 +209,14 @@ def test_paging_and_days_out_of_range_are_a_422_naming_the_parameter(query: str)
 def test_a_body_over_the_limit_is_a_413_unless_its_route_allows_more() -> None:
     big = json.dumps({"name": "Li", "notes": {"padding": "x" * 10_000}})
     assert post("/visits", big).status_code == 413
-    assert post("/imports", big).status_code == 200
+    assert post("/communities/heping/imports", big).status_code == 200
     chunked = CLIENT.post(
         "/visits", content=iter([big.encode()]), headers={"content-type": "application/json"}
     )
     assert chunked.status_code == 413, "no content-length: counted as it streams"
 
 
+@settings(deadline=None)  # a loaded CI machine is no reason to fail
 @given(st.text(min_size=ECHO_CHARS + 1, max_size=5000))
 def test_a_422_repeats_at_most_a_short_prefix_of_a_long_input(long: str) -> None:
     response = guarded_app(max_body=1 << 20).post("/visits", json={"name": long})

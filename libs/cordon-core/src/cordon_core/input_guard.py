@@ -18,7 +18,6 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cordon_core.inputs import storable_text
@@ -36,9 +35,7 @@ def install_input_guard(
 ) -> None:
     """Guard ``app``: bodies up to ``max_body_bytes``, or ``body_limits[route path]`` for
     the routes named there (e.g. ``{"/v1/scans/batch": 4 << 20}``)."""
-    app.add_middleware(
-        InputGuard, app_routes=app, default=max_body_bytes, limits=dict(body_limits or {})
-    )
+    app.add_middleware(InputGuard, default=max_body_bytes, limits=dict(body_limits or {}))
     app.add_exception_handler(RequestValidationError, capped_validation_errors)
 
 
@@ -95,13 +92,10 @@ def _plain(value: Any) -> Any:
 class InputGuard:
     """A plain ASGI middleware (no task group, no streamed body per request)."""
 
-    def __init__(
-        self, app: ASGIApp, app_routes: FastAPI, default: int, limits: dict[str, int]
-    ) -> None:
+    def __init__(self, app: ASGIApp, default: int, limits: dict[str, int]) -> None:
         self.app = app
-        self.routes = app_routes
         self.default = default
-        self.limits = limits
+        self.limits = [(_template(path), n) for path, n in limits.items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -144,11 +138,13 @@ class InputGuard:
         await self.app(scope, _replay([replayed], receive), send)
 
     def _route_limit(self, scope: Scope) -> int:
-        for route in self.routes.router.routes:
-            matched, _ = route.matches(scope)
-            if matched == Match.FULL:
-                return self.limits.get(getattr(route, "path", ""), self.default)
-        return self.default
+        path = scope.get("path", "")
+        return next((n for route, n in self.limits if route.fullmatch(path)), self.default)
+
+
+def _template(path: str) -> re.Pattern[str]:
+    """A route's path template (``/v1/communities/{community_id}/imports``) as a pattern."""
+    return re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)))
 
 
 NUL_MSG = "must not contain the NUL character (\\u0000)"
