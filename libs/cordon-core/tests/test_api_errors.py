@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from cordon_core.api_errors import document_errors, errors
+from cordon_core.schema_rules import STORABLE_TEXT
 
 bearer = HTTPBearer(auto_error=False)
 Token = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
@@ -69,3 +70,14 @@ async def test_a_method_the_path_lacks_is_answered_with_every_method_it_has() ->
         refused = await client.delete("/things/t-1")
     assert refused.status_code == 405
     assert refused.headers["allow"] == "GET, POST"
+
+
+def test_the_request_side_says_that_no_text_may_hold_nul_or_a_lone_surrogate() -> None:
+    document = app_with_routes().openapi()
+    operation = document["paths"]["/things/{thing_id}"]["post"]
+    body = document["components"]["schemas"]["Body"]
+    assert operation["parameters"][0]["schema"]["pattern"] == STORABLE_TEXT
+    assert body["properties"]["name"]["pattern"] == STORABLE_TEXT
+    # Unknown fields are ignored, but only when they too are storable.
+    assert body["propertyNames"] == {"pattern": STORABLE_TEXT}
+    assert body["additionalProperties"] == {"$ref": "#/components/schemas/StorableJSON"}

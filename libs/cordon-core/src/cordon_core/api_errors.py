@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cordon_core.schema_rules import state_storable_input
+
 SCHEMAS = "#/components/schemas/"
 
 
@@ -76,6 +78,7 @@ def document_errors(app: FastAPI) -> None:
         if app.openapi_schema is None:
             document = generate()
             add_standard_answers(document)
+            state_storable_input(document)
             app.openapi_schema = document
         return app.openapi_schema
 
