@@ -19,6 +19,8 @@ from pydantic import BaseModel, Field, HttpUrl
 from cordon_contracts.asyncapi import install_asyncapi
 from cordon_core.api_errors import document_errors
 from cordon_core.http import install_correlation, operations_router
+from cordon_core.input_guard import install_input_guard
+from cordon_core.inputs import Text
 from cordon_notification.bootstrap import Notifier
 from cordon_notification.domain.contacts import Contact
 from cordon_notification.domain.delivery import QuietHours
@@ -26,7 +28,7 @@ from cordon_notification.service.inbox import inbox_token
 
 bearer = HTTPBearer(auto_error=False)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-EmailAddress = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$", max_length=254)]
+EmailAddress = Annotated[Text, Field(pattern=r"^[^@\s]+@[^@\s]+$", max_length=254)]
 RecipientId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")]
 
 
@@ -128,6 +130,7 @@ def create_app(notifier: Notifier) -> FastAPI:
         "their language, by e-mail, webhook, SMS gateway or the in-app inbox.",
     )
     install_correlation(app)
+    install_input_guard(app, settings.max_body_bytes)
     document_errors(app)
     app.include_router(operations_router(runtime))
     install_asyncapi(app)

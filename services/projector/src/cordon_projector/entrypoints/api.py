@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
 
+from cordon_core.inputs import Day, LocalOrAwareMoment, Text
 from cordon_projector.access import Forbidden, StaffTokens, check_scope, home_area
 from cordon_projector.bootstrap import Projector, StaffScope
 from cordon_projector.domain.rules import local_day
@@ -28,6 +31,7 @@ AS_OF = Query(
     description="Show the read model as of this moment (ISO 8601; local time when no offset):"
     " the topics are replayed up to it.",
 )
+bearer = HTTPBearer(auto_error=False, description="A dashboard token, or the admin token.")
 
 
 @dataclass(frozen=True)
@@ -41,9 +45,9 @@ class View:
 
 
 class TokenRequest(BaseModel):
-    staff_id: str
+    staff_id: Text = Field(min_length=1, max_length=100)
     kind: Literal["district", "sub_district", "community"]
-    id: str | None = None
+    id: Text | None = Field(default=None, max_length=100)
 
 
 def api_router(projector: Projector, past: PastMoments, hub: LiveHub) -> APIRouter:
@@ -53,11 +57,11 @@ def api_router(projector: Projector, past: PastMoments, hub: LiveHub) -> APIRout
     router = APIRouter(prefix="/v1", tags=["dashboard"])
 
     async def staff(
-        authorization: str | None = Header(default=None),
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
         token: str | None = Query(default=None, description="For links and event streams."),
     ) -> StaffScope:
-        bearer = (authorization or "").removeprefix("Bearer ").strip() or token
-        scope = await tokens.scope_of(runtime.pool, bearer)
+        given = credentials.credentials if credentials else token
+        scope = await tokens.scope_of(runtime.pool, given)
         if scope is None:
             raise HTTPException(401, "a dashboard token is required (Authorization: Bearer)")
         return scope
@@ -68,7 +72,9 @@ def api_router(projector: Projector, past: PastMoments, hub: LiveHub) -> APIRout
         return as_of if as_of.tzinfo else as_of.replace(tzinfo=projector.timezone)
 
     async def view(
-        area_id: str, as_of: datetime | None = AS_OF, scope: StaffScope = Depends(staff)
+        area_id: str,
+        as_of: LocalOrAwareMoment | None = AS_OF,
+        scope: StaffScope = Depends(staff),
     ) -> View:
         at = moment(as_of)
         schema = runtime.schema if as_of is None else await past.schema_for(runtime.pool, at)
@@ -139,9 +145,7 @@ def api_router(projector: Projector, past: PastMoments, hub: LiveHub) -> APIRout
     @router.get("/areas/{area_id}/daily-report", response_model=None)
     async def report(
         v: View = Depends(view),
-        day: date | None = Query(
-            default=None, description="Local day; the as-of day when omitted."
-        ),
+        day: Day | None = Query(default=None, description="Local day; the as-of day when omitted."),
         format: Literal["json", "csv", "xlsx"] = "json",
     ) -> dict[str, Any] | Response:
         the_day = day or local_day(v.at, projector.timezone)
@@ -169,9 +173,9 @@ def api_router(projector: Projector, past: PastMoments, hub: LiveHub) -> APIRout
     async def screening(v: View = Depends(view)) -> dict[str, Any]:
         return await screening_coverage(runtime.pool, v.schema, v.area, v.at)
 
-    def admin(authorization: str | None = Header(default=None)) -> None:
-        given = (authorization or "").removeprefix("Bearer ").strip()
-        if given != settings.dashboard_admin_token:
+    def admin(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        given = credentials.credentials if credentials else ""
+        if not hmac.compare_digest(given.encode(), settings.dashboard_admin_token.encode()):
             raise HTTPException(401, "the dashboard admin token is required")
 
     @router.post("/dashboard-tokens", dependencies=[Depends(admin)], status_code=201)
