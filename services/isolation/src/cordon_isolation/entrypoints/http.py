@@ -19,6 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from cordon_contracts.asyncapi import install_asyncapi
 from cordon_core.api_errors import document_errors, errors
 from cordon_core.http import install_correlation, operations_router
+from cordon_core.input_guard import install_input_guard
 from cordon_isolation.bootstrap import Isolation
 from cordon_isolation.domain.errors import (
     Conflict,
@@ -65,6 +66,12 @@ def create_app(iso: Isolation, *, clock: Callable[[], datetime] | None = None) -
         description="Isolation orders, daily follow-up, test campaigns and lab results.",
     )
     install_correlation(app)
+    lab_limit = settings.isolation_max_lab_body_bytes
+    install_input_guard(
+        app,
+        settings.max_body_bytes,
+        {"/v1/lab/results": lab_limit, "/v1/lab/results/csv": lab_limit, "/v1/samples": lab_limit},
+    )
     document_errors(app)
     app.include_router(operations_router(runtime))
     install_asyncapi(app)
