@@ -29,6 +29,23 @@ def given_unless(field: str, key: str, values: tuple[str, ...]) -> dict[str, Any
     }
 
 
+def required_unless(field: str, key: str, values: tuple[str, ...]) -> dict[str, Any]:
+    """``json_schema_extra`` for "``field`` is a non-empty text unless ``key`` is one of
+    ``values``" (then it may be anything)."""
+    return {
+        "oneOf": [
+            {"properties": {key: {"enum": list(values)}}},
+            {
+                "required": [field],
+                "properties": {
+                    key: {"not": {"enum": list(values)}},
+                    field: {"type": "string", "minLength": 1},
+                },
+            },
+        ]
+    }
+
+
 STORABLE_TEXT = "^[^\\u0000\\ud800-\\udfff]*$"
 """What every text in a request may hold: PostgreSQL stores neither NUL nor lone surrogates,
 and every service refuses them anywhere in a request (cordon_core.input_guard)."""

@@ -11,9 +11,11 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from cordon_core.api_errors import errors
 from cordon_core.inputs import Day, LocalOrAwareMoment, Text
+from cordon_core.schema_rules import required_unless
 from cordon_projector.access import Forbidden, StaffTokens, check_scope, home_area
 from cordon_projector.bootstrap import Projector, StaffScope
 from cordon_projector.domain.rules import local_day
@@ -44,7 +46,13 @@ class View:
     scope: StaffScope
 
 
+AREA_REFUSALS = errors(403, 404)
+"""An area outside the token's scope, or one the read model does not know."""
+
+
 class TokenRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra=required_unless("id", "kind", ("district",)))
+
     staff_id: Text = Field(min_length=1, max_length=100)
     kind: Literal["district", "sub_district", "community"]
     id: Text | None = Field(default=None, max_length=100)
@@ -96,24 +104,24 @@ def api_router(projector: Projector, past: PastMoments, hub: LiveHub) -> APIRout
             "district": settings.district,
         }
 
-    @router.get("/areas/{area_id}")
+    @router.get("/areas/{area_id}", responses=AREA_REFUSALS)
     async def area(v: View = Depends(view)) -> dict[str, Any]:
         return {**v.area.as_json(), "path": await ancestors(runtime.pool, v.schema, v.area)}
 
-    @router.get("/areas/{area_id}/map")
+    @router.get("/areas/{area_id}/map", responses=AREA_REFUSALS)
     async def colour_map(v: View = Depends(view)) -> dict[str, Any]:
         """Four-colour map with the three-colour card of every building and roll-up."""
         return await four_colour_map(
             runtime.pool, v.schema, v.area, v.at, settings.full_vaccination_doses
         )
 
-    @router.get("/areas/{area_id}/gates")
+    @router.get("/areas/{area_id}/gates", responses=AREA_REFUSALS)
     async def gates(
         v: View = Depends(view), minutes: int = Query(default=60, ge=1, le=1440)
     ) -> dict[str, Any]:
         return await live_gates(runtime.pool, v.schema, v.area, v.at, projector.timezone, minutes)
 
-    @router.get("/areas/{area_id}/gates/stream")
+    @router.get("/areas/{area_id}/gates/stream", responses=AREA_REFUSALS)
     async def gates_stream(
         request: Request, v: View = Depends(view), minutes: int = Query(default=60, ge=1, le=1440)
     ) -> StreamingResponse:
@@ -142,7 +150,7 @@ def api_router(projector: Projector, past: PastMoments, hub: LiveHub) -> APIRout
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
-    @router.get("/areas/{area_id}/daily-report", response_model=None)
+    @router.get("/areas/{area_id}/daily-report", response_model=None, responses=AREA_REFUSALS)
     async def report(
         v: View = Depends(view),
         day: Day | None = Query(default=None, description="Local day; the as-of day when omitted."),
@@ -165,11 +173,11 @@ def api_router(projector: Projector, past: PastMoments, hub: LiveHub) -> APIRout
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
-    @router.get("/areas/{area_id}/isolation-ledger")
+    @router.get("/areas/{area_id}/isolation-ledger", responses=AREA_REFUSALS)
     async def ledger(v: View = Depends(view)) -> dict[str, Any]:
         return await isolation_ledger(runtime.pool, v.schema, v.area, v.at)
 
-    @router.get("/areas/{area_id}/screening")
+    @router.get("/areas/{area_id}/screening", responses=AREA_REFUSALS)
     async def screening(v: View = Depends(view)) -> dict[str, Any]:
         return await screening_coverage(runtime.pool, v.schema, v.area, v.at)
 
