@@ -35,7 +35,7 @@ DECISIONS = TypeAdapter(list[DecisionOut])
 DEVICE_CACHE_S = 10.0
 """How long a device token is trusted without asking PostgreSQL again."""
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-OTHER_GATE = {
+OTHER_GATE: dict[int | str, dict[str, Any]] = {
     403: {**errors(403)[403], "description": "The device reports for another checkpoint."}
 }
 

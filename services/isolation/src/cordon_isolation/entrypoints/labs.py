@@ -37,7 +37,7 @@ class IntakeReportOut(BaseModel):
     errors: list[RowRefusal]
 
 
-REPORTED = {
+REPORTED: dict[int | str, dict[str, Any]] = {
     200: {"model": IntakeReportOut},
     422: {
         "model": IntakeReportOut | ErrorBody,
@@ -67,7 +67,8 @@ def lab_routes(iso: Isolation, lab: Callable[..., str]) -> APIRouter:
         """Results as JSON (rows numbered from 1). 200 when every row was recorded or was a
         duplicate; 422 with the same report when some were refused (the others are
         recorded)."""
-        rows = (parse_row(i, r.model_dump()) for i, r in enumerate(body.results, start=1))
+        results = enumerate(body.results, start=1)
+        rows = (parse_row(i, r.model_dump(mode="json")) for i, r in results)
         return await ingest(rows, lab_name, request)
 
     @router.post("/v1/lab/results/csv", responses=REPORTED)

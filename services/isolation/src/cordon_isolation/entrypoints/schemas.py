@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cordon_contracts.isolation import (
     BreachKind,
@@ -18,6 +18,7 @@ from cordon_contracts.isolation import (
     SupportKind,
 )
 from cordon_core.inputs import Moment, Number, Text
+from cordon_core.schema_rules import exactly_one_of
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 Short = Annotated[Text, Field(min_length=1, max_length=200)]
@@ -25,6 +26,8 @@ Short = Annotated[Text, Field(min_length=1, max_length=200)]
 
 class OrderIn(BaseModel):
     """Place a person under isolation; an active order is upgraded or extended instead."""
+
+    model_config = ConfigDict(json_schema_extra=exactly_one_of("days", "planned_end_at"))
 
     person_id: Id
     level: IsolationLevel
@@ -117,12 +120,14 @@ class SampleIn(BaseModel):
 
 
 class ResultIn(BaseModel):
-    """One result as a lab sends it; checked like a CSV row (see the report)."""
+    """One result as a lab sends it, in the words the lab's CSV may use too; a row for a
+    sample never collected here is refused in the report."""
 
-    sample_id: Text
-    result: Text
-    person_id: Text | None = None
-    collected_at: Text | None = None
+    sample_id: Id
+    # The spellings cordon_isolation.domain.results.RESULTS reads.
+    result: Literal["negative", "neg", "阴性", "positive", "pos", "阳性", "invalid", "无效"]
+    person_id: Id | None = None
+    collected_at: Moment | None = None
 
 
 class ResultsIn(BaseModel):
