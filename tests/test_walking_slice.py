@@ -22,7 +22,9 @@ ADMIN = "slice-admin-token"
 
 @pytest.fixture
 def gate(service_env: dict[str, str], log_dir: Path) -> Iterator[ServiceProcess]:
-    env = {**service_env, "CORDON_GATE_ADMIN_TOKEN": ADMIN}
+    # The slice replays 1 April 2022, a fixed day whose traffic it checks: open the gate's
+    # late-scan window to it.
+    env = {**service_env, "CORDON_GATE_ADMIN_TOKEN": ADMIN, "CORDON_MAX_SCAN_AGE_S": "3153600000"}
     process = ServiceProcess("cordon_gate", env, log_dir).start()
     yield process
     process.stop()

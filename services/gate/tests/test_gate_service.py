@@ -25,7 +25,9 @@ from cordon_testing.plugin import settings_env
 from cordon_testing.upstream import Upstream
 
 ADMIN = "test-admin-token"
-T0 = datetime(2022, 4, 1, 0, 0, tzinfo=UTC)
+T0 = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=5)
+"""Midnight UTC five days ago: scans from T0 to T0 + 4 days are within the gate's late-scan
+window, and its local (Shanghai) days start at 16:00 UTC as they would on any day."""
 
 
 @pytest.fixture(scope="module")
@@ -386,18 +388,19 @@ async def test_a_one_exit_a_day_pass_resets_at_local_midnight(
         "pass_code"
     ]
     local = "+08:00"
+    day2, day3 = ((T0 + timedelta(days=n)).date().isoformat() for n in (1, 2))
 
     first = await community.decision(
-        pass_code=code, direction="out", scanned_at=f"2022-04-02T23:30:00{local}"
+        pass_code=code, direction="out", scanned_at=f"{day2}T23:30:00{local}"
     )
     second = await community.decision(
-        pass_code=code, direction="out", scanned_at=f"2022-04-02T23:50:00{local}"
+        pass_code=code, direction="out", scanned_at=f"{day2}T23:50:00{local}"
     )
     back_in = await community.decision(
-        pass_code=code, direction="in", scanned_at=f"2022-04-02T23:55:00{local}"
+        pass_code=code, direction="in", scanned_at=f"{day2}T23:55:00{local}"
     )
     next_day = await community.decision(
-        pass_code=code, direction="out", scanned_at=f"2022-04-03T00:10:00{local}"
+        pass_code=code, direction="out", scanned_at=f"{day3}T00:10:00{local}"
     )
 
     assert first["decision"] == "allow"

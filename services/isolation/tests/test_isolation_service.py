@@ -208,9 +208,9 @@ async def test_a_positive_result_isolates_the_household_and_the_gate_denies_the_
 
 
 async def test_release_is_refused_without_the_negative_tests_and_granted_with_them(
-    isolation: ServiceProcess,
+    isolation: ServiceProcess, registry_service: Upstream
 ) -> None:
-    person = new_id("p")
+    [person] = await household(registry_service, isolation, "maple", 1)
     now = datetime.now(UTC)
     placed = await call(
         isolation, STAFF, "POST", "/v1/orders",
@@ -365,9 +365,9 @@ async def test_a_fever_at_the_gate_means_health_monitoring_and_a_test_request(
 
 
 async def test_daily_follow_up_of_an_order_that_a_second_reason_upgrades_then_cancelled(
-    isolation: ServiceProcess,
+    isolation: ServiceProcess, registry_service: Upstream
 ) -> None:
-    person = new_id("p")
+    [person] = await household(registry_service, isolation, "maple", 1)
     base = f"/v1/people/{person}/isolation"
     order = {"person_id": person, "community_id": "maple", "reason": "close contact", "days": 7}
 
@@ -447,11 +447,11 @@ async def test_the_cli_records_a_lab_csv_and_exits_1_naming_the_bad_row(
 
 
 async def test_a_missed_check_in_fires_once_after_a_restart(
-    isolation: ServiceProcess, module_settings: ServiceSettings
+    isolation: ServiceProcess, module_settings: ServiceSettings, registry_service: Upstream
 ) -> None:
     """Runs last: it restarts the module's process and shortens the check-in period."""
     policy = await call(isolation, STAFF, "PUT", "/v1/policy", json={"check_in_interval_s": 10})
-    person = new_id("p")
+    [person] = await household(registry_service, isolation, "maple", 1)
     placed = await call(
         isolation, STAFF, "POST", "/v1/orders",
         json={"person_id": person, "level": "home", "community_id": "maple",

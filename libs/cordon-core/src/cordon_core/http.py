@@ -12,6 +12,7 @@ from typing import TypeVar
 import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cordon_core.observability import configure_logging
@@ -73,14 +74,22 @@ def _correlation_from(scope: Scope) -> uuid.UUID:
     return uuid.uuid4()
 
 
+class Health(BaseModel):
+    status: str
+    service: str
+
+
 def operations_router(runtime: ServiceRuntime) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
     @router.get("/health/live")
-    async def live() -> dict[str, str]:
-        return {"status": "alive", "service": runtime.service}
+    async def live() -> Health:
+        return Health(status="alive", service=runtime.service)
 
-    @router.get("/health/ready")
+    @router.get(
+        "/health/ready",
+        responses={503: {"model": Health, "description": "Not started, or no PostgreSQL."}},
+    )
     async def ready(response: Response) -> dict[str, str]:
         ok = runtime.ready
         if ok:
@@ -91,7 +100,11 @@ def operations_router(runtime: ServiceRuntime) -> APIRouter:
         response.status_code = 200 if ok else 503
         return {"status": "ready" if ok else "not ready", "service": runtime.service}
 
-    @router.get("/metrics")
+    @router.get(
+        "/metrics",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

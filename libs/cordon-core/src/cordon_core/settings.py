@@ -28,6 +28,13 @@ class ServiceSettings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    max_body_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        description="Largest request body an endpoint takes (413 past it), unless the service"
+        " sets more for it: the largest ordinary body (a screening visit of a big household)"
+        " is under 20 KiB, so 256 KiB leaves room and stops a flood early.",
+    )
 
     log_level: str = "INFO"
     log_json: bool = True

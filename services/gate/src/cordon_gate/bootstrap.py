@@ -12,6 +12,7 @@ from cordon_core.envelope import EventRegistry
 from cordon_core.migrations import migrations_from_package
 from cordon_core.runtime import ServiceRuntime, Subscription
 from cordon_gate.adapters.state import GateState
+from cordon_gate.domain.windows import Windows
 from cordon_gate.entrypoints.feed import ScanFeedCodec, ScanFeedHandler
 from cordon_gate.service.administration import GateOffice
 from cordon_gate.service.people import PersonStatusProjection
@@ -32,6 +33,14 @@ class Gate:
     @property
     def scans_topic(self) -> str:
         return f"{self.settings.topic_prefix}.gate.scans"
+
+    @property
+    def windows(self) -> Windows:
+        return Windows(
+            clock_skew=timedelta(seconds=self.settings.max_clock_skew_s),
+            scan_age=timedelta(seconds=self.settings.max_scan_age_s),
+            pass_validity=timedelta(days=self.settings.max_pass_days),
+        )
 
 
 def build(
@@ -75,7 +84,7 @@ def build(
             codec=ScanFeedCodec(
                 gate_.pseudonyms,
                 clock or (lambda: datetime.now(timezone)),
-                timedelta(seconds=settings.max_clock_skew_s),
+                gate_.windows,
             ),
         )
     )

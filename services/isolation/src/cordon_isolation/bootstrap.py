@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from cordon_contracts import gate, isolation, lab, registry
 from cordon_core.envelope import EventRegistry
@@ -12,6 +12,7 @@ from cordon_core.migrations import migrations_from_package
 from cordon_core.runtime import ServiceRuntime, Subscription
 from cordon_isolation.adapters.state import IsolationState
 from cordon_isolation.adapters.timers import Timers
+from cordon_isolation.domain.windows import OrderWindows
 from cordon_isolation.service.deadlines import DeadlineWorker
 from cordon_isolation.service.households import HouseholdProjection
 from cordon_isolation.service.lab import LabIntake
@@ -35,6 +36,15 @@ class Isolation:
     intake: LabIntake
     deadlines: DeadlineWorker
     clock: Callable[[], datetime]
+
+    @property
+    def order_windows(self) -> OrderWindows:
+        s = self.settings
+        return OrderWindows(
+            start_ahead=timedelta(days=s.isolation_order_start_ahead_days),
+            start_behind=timedelta(days=s.isolation_order_start_behind_days),
+            longest=timedelta(days=s.isolation_order_max_days),
+        )
 
 
 def event_registry() -> EventRegistry:

@@ -24,6 +24,26 @@ class IsolationSettings(ServiceSettings):
         default=500, ge=10, description="How often due check-in deadlines are looked for."
     )
 
+    # When a staff order may start and how long it may run, in one place (docs/isolation.md,
+    # "What is accepted"). A planned order is for someone expected soon (a returnee, a
+    # released centralized case moving to home isolation): two weeks ahead is one isolation
+    # period; further is a guess better made later. Backdating follows the exposure, which
+    # the policy looks back on for at most 60 days (its travel window's limit); an order
+    # runs at most 60 days (the policy's longest period) and is extended after that.
+    isolation_order_start_ahead_days: int = Field(
+        default=14, ge=0, description="How far ahead an order may start."
+    )
+    isolation_order_start_behind_days: int = Field(
+        default=60, ge=0, description="How far back an order may be dated."
+    )
+    isolation_order_max_days: int = Field(
+        default=60, ge=1, description="How long one order may run before it is extended."
+    )
+    # 5,000 JSON results of about 200 bytes, or a CSV of a whole campaign's results.
+    isolation_max_lab_body_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, description="Largest body of the lab endpoints."
+    )
+
     @property
     def labs(self) -> dict[str, str]:
         """Lab name -> token."""

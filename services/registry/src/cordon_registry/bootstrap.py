@@ -58,6 +58,7 @@ def build(
         clock=clock,
         import_batch_size=settings.registry_import_batch_size,
         admin_token=settings.registry_admin_token.get_secret_value(),
+        risk_area_max_days=settings.registry_risk_area_max_days,
     )
     service = RegistryService(settings, runtime, registry)
-    return service, create_app(runtime, registry)
+    return service, create_app(runtime, registry, settings)

@@ -25,3 +25,15 @@ class RegistrySettings(ServiceSettings):
     registry_import_batch_size: int = Field(
         default=500, ge=1, description="Residents written per import transaction."
     )
+    # What the registry accepts, in one place (docs/registry.md, "What is accepted").
+    # A medium/high-risk listing is lifted after weeks without a new case; half a year is
+    # longer than any listing the source documents describe, and a longer one is a typo
+    # (9999) or a listing nobody reviews: the district lists the area again instead.
+    registry_risk_area_max_days: int = Field(
+        default=180, ge=1, description="How many days a risk-area listing may cover."
+    )
+    # A community's spreadsheet: 16,403 households (the largest in the source documents)
+    # are about 3 MB of CSV and less as XLSX.
+    registry_max_import_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, description="Largest spreadsheet one import takes."
+    )

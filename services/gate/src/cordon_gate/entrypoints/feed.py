@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -19,17 +19,18 @@ from pydantic import ValidationError
 
 from cordon_core.consumer import MalformedRecord
 from cordon_gate.domain.outcomes import SCAN_NAMESPACE
+from cordon_gate.domain.windows import Windows
 from cordon_gate.entrypoints.schemas import ScanIn
 from cordon_gate.service.scanning import IncomingScan, Pseudonymizer, ScanDesk
 
 
 class ScanFeedCodec:
     def __init__(
-        self, pseudonyms: Pseudonymizer, clock: Callable[[], datetime], skew: timedelta
+        self, pseudonyms: Pseudonymizer, clock: Callable[[], datetime], windows: Windows
     ) -> None:
         self.pseudonyms = pseudonyms
         self.clock = clock
-        self.skew = skew
+        self.windows = windows
 
     def decode(self, record: ConsumerRecord[Any, Any]) -> IncomingScan:
         try:
@@ -40,7 +41,7 @@ class ScanFeedCodec:
                 for e in error.errors()
             )
             raise MalformedRecord(problems) from error
-        if (problem := scan.future_error(self.clock(), self.skew)) is not None:
+        if (problem := scan.time_error(self.clock(), self.windows)) is not None:
             raise MalformedRecord(f"scanned_at: {problem}")
         return scan.incoming(self.pseudonyms, correlation_id=uuid.uuid4())
 

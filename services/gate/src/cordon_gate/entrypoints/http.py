@@ -10,16 +10,19 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 
 from cordon_contracts.asyncapi import install_asyncapi
+from cordon_core.api_errors import document_errors, errors
 from cordon_core.http import correlation_id, install_correlation, operations_router
+from cordon_core.input_guard import install_input_guard
+from cordon_core.inputs import Moment, Text
 from cordon_gate.bootstrap import Gate
 from cordon_gate.domain.state import Checkpoint, GatePolicy
 from cordon_gate.entrypoints.schemas import DecisionOut, Id, ScanBatchIn, ScanIn
@@ -32,20 +35,23 @@ DECISIONS = TypeAdapter(list[DecisionOut])
 DEVICE_CACHE_S = 10.0
 """How long a device token is trusted without asking PostgreSQL again."""
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+OTHER_GATE: dict[int | str, dict[str, Any]] = {
+    403: {**errors(403)[403], "description": "The device reports for another checkpoint."}
+}
 
 
 class CheckpointIn(BaseModel):
     checkpoint_id: Id
     community_id: Id
     compound_id: Id
-    name: str = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=100)
     is_open: bool = True
     requires_negative_test: bool = False
     negative_test_hours: int = Field(default=48, ge=1, le=24 * 14)
 
 
 class OpenCloseIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=200)
+    reason: Text = Field(min_length=1, max_length=200)
 
 
 class DeviceIn(BaseModel):
@@ -65,13 +71,13 @@ class PassIn(BaseModel):
     kind: Literal["temporary", "service", "exit_slip"]
     holder_person_id: Id
     community_id: Id
-    valid_from: AwareDatetime
-    valid_until: AwareDatetime
+    valid_from: Moment
+    valid_until: Moment
     daily_exit_quota: int | None = Field(default=None, ge=0, le=50)
 
 
 class RevokeIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=200)
+    reason: Text = Field(min_length=1, max_length=200)
 
 
 def field_error(loc: Sequence[str | int], msg: str) -> RequestValidationError:
@@ -81,7 +87,7 @@ def field_error(loc: Sequence[str | int], msg: str) -> RequestValidationError:
 def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
     runtime, settings = gate.runtime, gate.settings
     now = clock or (lambda: datetime.now(gate.timezone))
-    skew = timedelta(seconds=settings.max_clock_skew_s)
+    windows = gate.windows
 
     batcher: ScanBatcher | None = None
 
@@ -102,6 +108,10 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
         description="Checkpoint decisions in real time: scans, passes, visitors.",
     )
     install_correlation(app)
+    document_errors(app)
+    install_input_guard(
+        app, settings.max_body_bytes, {"/v1/scans/batch": settings.max_batch_body_bytes}
+    )
     app.include_router(operations_router(runtime))
     install_asyncapi(app)
 
@@ -161,7 +171,7 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
                     f"device {device_id} reports for checkpoint {checkpoint_id},"
                     f" not {scan.checkpoint_id}",
                 )
-            if (problem := scan.future_error(now(), skew)) is not None:
+            if (problem := scan.time_error(now(), windows)) is not None:
                 errors.append({"loc": (*loc, "scanned_at"), "msg": problem, "type": "value_error"})
         if errors:
             raise RequestValidationError(errors)
@@ -206,14 +216,19 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
                 await asyncio.sleep(0.005 * (attempt + 1))
         raise TooMuchContention
 
-    @app.post("/v1/scans", response_model=DecisionOut, tags=["devices"])
+    @app.post("/v1/scans", response_model=DecisionOut, tags=["devices"], responses=OTHER_GATE)
     async def post_scan(scan: ScanIn, device: Device, request: Request) -> Any:
         """Decide one scan at once: allow or deny, with reasons and alerts."""
         [result] = await decide([scan], device, request, batch=False)
         # Serialized here: the response model would validate it again (it documents it).
         return Response(_decision(result).model_dump_json(), media_type="application/json")
 
-    @app.post("/v1/scans/batch", response_model=list[DecisionOut], tags=["devices"])
+    @app.post(
+        "/v1/scans/batch",
+        response_model=list[DecisionOut],
+        tags=["devices"],
+        responses=OTHER_GATE,
+    )
     async def post_scans(batch: ScanBatchIn, device: Device, request: Request) -> Any:
         """Decide up to 1,000 scans in order; all are recorded or (on bad input) none."""
         if len(batch.scans) > settings.scan_batch_max:
@@ -223,7 +238,7 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
             DECISIONS.dump_json([_decision(r) for r in results]), media_type="application/json"
         )
 
-    @app.post("/v1/checkpoints", status_code=201, tags=["office"])
+    @app.post("/v1/checkpoints", status_code=201, tags=["office"], responses=errors(409))
     async def register_checkpoint(
         body: CheckpointIn, actor: Admin, request: Request
     ) -> dict[str, str]:
@@ -256,20 +271,25 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
                 raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
         return {"checkpoint_id": checkpoint_id, "is_open": checkpoint.is_open}
 
-    @app.post("/v1/checkpoints/{checkpoint_id}/open", tags=["office"])
+    @app.post("/v1/checkpoints/{checkpoint_id}/open", tags=["office"], responses=errors(404))
     async def open_checkpoint(
         checkpoint_id: str, body: OpenCloseIn, actor: Admin, request: Request
     ) -> dict[str, Any]:
         return await set_open(checkpoint_id, True, body, actor, request)
 
-    @app.post("/v1/checkpoints/{checkpoint_id}/close", tags=["office"])
+    @app.post("/v1/checkpoints/{checkpoint_id}/close", tags=["office"], responses=errors(404))
     async def close_checkpoint(
         checkpoint_id: str, body: OpenCloseIn, actor: Admin, request: Request
     ) -> dict[str, Any]:
         """Close a gate (e.g. three gates reduced to one): its scans are refused."""
         return await set_open(checkpoint_id, False, body, actor, request)
 
-    @app.post("/v1/checkpoints/{checkpoint_id}/devices", status_code=201, tags=["office"])
+    @app.post(
+        "/v1/checkpoints/{checkpoint_id}/devices",
+        status_code=201,
+        tags=["office"],
+        responses=errors(404, 409),
+    )
     async def register_device(
         checkpoint_id: str, body: DeviceIn, actor: Admin, request: Request
     ) -> dict[str, str]:
@@ -306,15 +326,21 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
     @app.post("/v1/passes", status_code=201, tags=["office"])
     async def issue_pass(body: PassIn, actor: Admin, request: Request) -> dict[str, str]:
         """Issue a pass; the returned code goes on the pass (QR) and is kept only as a hash."""
-        if body.valid_until <= body.valid_from:
-            raise field_error(["body", "valid_until"], "must be after valid_from")
+        if problem := windows.pass_validity_problem(body.valid_from, body.valid_until):
+            raise field_error(["body", "valid_until"], problem)
         async with runtime.pool.acquire() as conn, conn.transaction():
+            if body.holder_person_id not in await gate.state.people(conn, [body.holder_person_id]):
+                raise field_error(
+                    ["body", "holder_person_id"],
+                    "the gate has not heard of this person from the registry (yet): a pass is"
+                    " for a registered resident; a visitor registers at the gate instead",
+                )
             pass_id, code = await gate.office.issue_pass(
                 conn, **body.model_dump(), actor=actor, correlation_id=correlation_id(request)
             )
         return {"pass_id": pass_id, "pass_code": code}
 
-    @app.post("/v1/passes/{pass_id}/revoke", tags=["office"])
+    @app.post("/v1/passes/{pass_id}/revoke", tags=["office"], responses=errors(404))
     async def revoke_pass(
         pass_id: str, body: RevokeIn, actor: Admin, request: Request
     ) -> dict[str, str]:
@@ -333,7 +359,7 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
                 raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
         return {"pass_id": pass_id, "status": "revoked"}
 
-    @app.get("/v1/people/{person_id}/status", tags=["office"])
+    @app.get("/v1/people/{person_id}/status", tags=["office"], responses=errors(404))
     async def person_status(person_id: str, actor: Admin) -> dict[str, Any]:
         """What the gate knows of a person, and as of when (from the other services' events)."""
         async with runtime.pool.acquire() as conn:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from cordon_contracts.gate import SubjectKind
+from cordon_core.inputs import Moment, Number, Text
+from cordon_core.schema_rules import exactly_one_of
 from cordon_gate.domain.decisions import Scan
+from cordon_gate.domain.windows import Windows
 from cordon_gate.service.scanning import IncomingScan, Pseudonymizer, VisitorIdentity
 
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
@@ -21,32 +24,34 @@ class VisitorIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     document_type: Literal["resident_id", "passport", "other"]
-    document_number: str = Field(min_length=4, max_length=40)
-    name: str = Field(min_length=1, max_length=60)
+    document_number: Text = Field(min_length=4, max_length=40)
+    name: Text = Field(min_length=1, max_length=60)
     phone: str = Field(pattern=PHONE.pattern, description="Digits, optionally with +, - or spaces.")
-    reason: str = Field(min_length=1, max_length=200, description="Why they came.")
+    reason: Text = Field(min_length=1, max_length=200, description="Why they came.")
 
 
 class ScanIn(BaseModel):
     """One scan. Exactly one of ``person_id`` (a resident's QR code), ``pass_code`` or
     ``visitor`` says who it is."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra=exactly_one_of("person_id", "pass_code", "visitor")
+    )
 
     scan_id: Id = Field(description="The device's own id; a retry with the same id is a no-op.")
     checkpoint_id: Id
-    scanned_at: AwareDatetime
+    scanned_at: Moment
     direction: Literal["in", "out"]
     person_id: Id | None = None
-    pass_code: str | None = Field(default=None, min_length=8, max_length=64)
+    pass_code: Text | None = Field(default=None, min_length=8, max_length=64)
     visitor: VisitorIn | None = None
-    temperature_c: float = Field(ge=34.0, le=43.0, description="Body temperature in °C.")
+    temperature_c: Number = Field(ge=34.0, le=43.0, description="Body temperature in °C.")
     health_code: Literal["green", "yellow", "red"]
     itinerary_risk: bool = Field(
         default=False, description="Itinerary code shows a medium/high-risk area in 14 days."
     )
-    vehicle_plate: str | None = Field(default=None, min_length=2, max_length=16)
-    negative_test_at: AwareDatetime | None = Field(
+    vehicle_plate: Text | None = Field(default=None, min_length=2, max_length=16)
+    negative_test_at: Moment | None = Field(
         default=None,
         description="Collection time of a negative test certificate shown at the gate.",
     )
@@ -61,10 +66,8 @@ class ScanIn(BaseModel):
             )
         return self
 
-    def future_error(self, now: datetime, skew: timedelta) -> str | None:
-        if self.scanned_at > now + skew:
-            return f"scanned_at is in the future (more than {int(skew.total_seconds())} s ahead)"
-        return None
+    def time_error(self, now: datetime, windows: Windows) -> str | None:
+        return windows.scan_time_problem(self.scanned_at, now)
 
     def incoming(
         self,

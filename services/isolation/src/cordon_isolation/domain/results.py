@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cordon_contracts.lab import TestResult, TestResultCorrected, TestResultReceived
+from cordon_core.inputs import in_calendar
 
 COLUMNS = ("sample_id", "person_id", "collected_at", "result")
 REQUIRED = ("sample_id", "result")
@@ -52,6 +53,14 @@ def missing_columns(header: Iterable[str]) -> list[RowError]:
     return [RowError(1, c, "missing column") for c in REQUIRED if c not in present]
 
 
+def in_calendar_range(moment: datetime) -> bool:
+    try:
+        in_calendar(moment)
+    except ValueError:
+        return False
+    return True
+
+
 def parse_row(row: int, fields: Mapping[str, str | None]) -> ResultRow | list[RowError]:
     """One lab row (``row`` counts the header as row 1, as a spreadsheet does)."""
     errors: list[RowError] = []
@@ -78,6 +87,8 @@ def parse_row(row: int, fields: Mapping[str, str | None]) -> ResultRow | list[Ro
         else:
             if collected_at.tzinfo is None:
                 errors.append(RowError(row, "collected_at", "needs a UTC offset"))
+            elif not in_calendar_range(collected_at):
+                errors.append(RowError(row, "collected_at", "must be between 1900 and 2199"))
     if errors or result is None:
         return errors
     return ResultRow(row, sample_id, result, person_id, collected_at)

@@ -17,7 +17,9 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cordon_contracts.asyncapi import install_asyncapi
+from cordon_core.api_errors import document_errors, errors
 from cordon_core.http import install_correlation, operations_router
+from cordon_core.input_guard import install_input_guard
 from cordon_isolation.bootstrap import Isolation
 from cordon_isolation.domain.errors import (
     Conflict,
@@ -64,6 +66,13 @@ def create_app(iso: Isolation, *, clock: Callable[[], datetime] | None = None) -
         description="Isolation orders, daily follow-up, test campaigns and lab results.",
     )
     install_correlation(app)
+    lab_limit = settings.isolation_max_lab_body_bytes
+    install_input_guard(
+        app,
+        settings.max_body_bytes,
+        {"/v1/lab/results": lab_limit, "/v1/lab/results/csv": lab_limit, "/v1/samples": lab_limit},
+    )
+    document_errors(app)
     app.include_router(operations_router(runtime))
     install_asyncapi(app)
 
@@ -82,8 +91,10 @@ def create_app(iso: Isolation, *, clock: Callable[[], datetime] | None = None) -
                 return name
         raise _refused("a lab's token")
 
-    app.include_router(staff_routes(iso, staff, now))
-    app.include_router(office_routes(iso, staff, now))
+    # A person's order may be missing (404) or in another state (409); a campaign or a
+    # sample may exist already (409).
+    app.include_router(staff_routes(iso, staff, now), responses=errors(404, 409))
+    app.include_router(office_routes(iso, staff, now), responses=errors(409))
     app.include_router(lab_routes(iso, lab))
 
     @app.exception_handler(IsolationError)

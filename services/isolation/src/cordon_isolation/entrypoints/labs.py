@@ -10,12 +10,41 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, UploadFile, status
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
+from cordon_core.api_errors import ErrorBody
 from cordon_core.http import correlation_id
 from cordon_isolation.adapters.results_csv import read_results_csv
 from cordon_isolation.bootstrap import Isolation
 from cordon_isolation.domain.results import ResultRow, RowError, parse_row
 from cordon_isolation.entrypoints.schemas import ResultsIn
+
+
+class RowRefusal(BaseModel):
+    row: int
+    column: str
+    reason: str
+
+
+class IntakeReportOut(BaseModel):
+    """What became of a batch: counts, and every refused row with its column and reason."""
+
+    batch_id: str
+    rows: int
+    received: int
+    corrected: int
+    duplicates: int
+    errors: list[RowRefusal]
+
+
+REPORTED: dict[int | str, dict[str, Any]] = {
+    200: {"model": IntakeReportOut},
+    422: {
+        "model": IntakeReportOut | ErrorBody,
+        "description": "Some rows were refused (the report names each; the others are"
+        " recorded), or the request itself was (ErrorBody).",
+    },
+}
 
 
 def lab_routes(iso: Isolation, lab: Callable[..., str]) -> APIRouter:
@@ -33,15 +62,16 @@ def lab_routes(iso: Isolation, lab: Callable[..., str]) -> APIRouter:
         code = status.HTTP_422_UNPROCESSABLE_ENTITY if report.errors else status.HTTP_200_OK
         return JSONResponse(body, code)
 
-    @router.post("/v1/lab/results")
+    @router.post("/v1/lab/results", responses=REPORTED)
     async def post_results(body: ResultsIn, lab_name: Lab, request: Request) -> JSONResponse:
         """Results as JSON (rows numbered from 1). 200 when every row was recorded or was a
         duplicate; 422 with the same report when some were refused (the others are
         recorded)."""
-        rows = (parse_row(i, r.model_dump()) for i, r in enumerate(body.results, start=1))
+        results = enumerate(body.results, start=1)
+        rows = (parse_row(i, r.model_dump(mode="json")) for i, r in results)
         return await ingest(rows, lab_name, request)
 
-    @router.post("/v1/lab/results/csv")
+    @router.post("/v1/lab/results/csv", responses=REPORTED)
     async def upload_results(file: UploadFile, lab_name: Lab, request: Request) -> JSONResponse:
         """A CSV batch (UTF-8; header sample_id, result, and optionally person_id,
         collected_at). Rows are numbered as in a spreadsheet: the header is row 1."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cordon_contracts.isolation import (
     BreachKind,
@@ -17,23 +17,32 @@ from cordon_contracts.isolation import (
     RiskLevel,
     SupportKind,
 )
+from cordon_core.inputs import Moment, Number, Text
+from cordon_core.schema_rules import exactly_one_of
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
-Short = Annotated[str, Field(min_length=1, max_length=200)]
+Short = Annotated[Text, Field(min_length=1, max_length=200)]
 
 
 class OrderIn(BaseModel):
     """Place a person under isolation; an active order is upgraded or extended instead."""
 
+    model_config = ConfigDict(json_schema_extra=exactly_one_of("days", "planned_end_at"))
+
     person_id: Id
     level: IsolationLevel
     community_id: Id
     reason: Short
-    starts_at: AwareDatetime | None = Field(default=None, description="Default: now.")
+    starts_at: Moment | None = Field(default=None, description="Default: now.")
     days: int | None = Field(default=None, ge=1, le=60)
-    planned_end_at: AwareDatetime | None = None
+    planned_end_at: Moment | None = None
     place: IsolationPlace | None = None
     team: ResponsibleTeam | None = None
+    unregistered: bool = Field(
+        default=False,
+        description="True to isolate a person the registry has not told this service of (a"
+        " visitor, someone flagged by police data); otherwise such an order is refused.",
+    )
 
     @model_validator(mode="after")
     def _one_end(self) -> OrderIn:
@@ -43,13 +52,13 @@ class OrderIn(BaseModel):
 
 
 class CheckInIn(BaseModel):
-    temperature_c: float | None = Field(default=None, ge=34.0, le=43.0)
-    symptoms: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+    temperature_c: Number | None = Field(default=None, ge=34.0, le=43.0)
+    symptoms: list[Annotated[Text, Field(min_length=1, max_length=40)]] = Field(
         default_factory=list, max_length=10
     )
     mood_call: MoodCall | None = None
     recorded_by: Id
-    checked_at: AwareDatetime | None = None
+    checked_at: Moment | None = None
 
 
 class SupportIn(BaseModel):
@@ -67,7 +76,7 @@ class BreachIn(BaseModel):
     kind: BreachKind
     reported_by: Id
     escalated_to: EscalatedTo | None = None
-    observed_at: AwareDatetime | None = None
+    observed_at: Moment | None = None
 
 
 class IssuedIn(BaseModel):
@@ -87,7 +96,7 @@ class PolicyIn(BaseModel):
     household_days: int = Field(default=14, ge=1, le=60)
     fever_monitoring_days: int = Field(default=7, ge=1, le=60)
     fever_requests_test: bool = True
-    check_in_interval_s: int = Field(default=86400, ge=1)
+    check_in_interval_s: int = Field(default=86400, ge=1, le=7 * 86400)
     release: dict[IsolationLevel, ReleaseRequirement] | None = Field(
         default=None, description="Per level; levels left out keep the defaults."
     )
@@ -98,25 +107,27 @@ class CampaignIn(BaseModel):
     community_id: Id
     name: Short
     sampling_point_ids: list[Id] = Field(min_length=1, max_length=500)
-    opens_at: AwareDatetime
-    closes_at: AwareDatetime
+    opens_at: Moment
+    closes_at: Moment
 
 
 class SampleIn(BaseModel):
     sample_id: Id
     person_id: Id
-    collected_at: AwareDatetime
+    collected_at: Moment
     campaign_id: Id | None = None
     sampling_point_id: Id | None = None
 
 
 class ResultIn(BaseModel):
-    """One result as a lab sends it; checked like a CSV row (see the report)."""
+    """One result as a lab sends it, in the words the lab's CSV may use too; a row for a
+    sample never collected here is refused in the report."""
 
-    sample_id: str
-    result: str
-    person_id: str | None = None
-    collected_at: str | None = None
+    sample_id: Id
+    # The spellings cordon_isolation.domain.results.RESULTS reads.
+    result: Literal["negative", "neg", "阴性", "positive", "pos", "阳性", "invalid", "无效"]
+    person_id: Id | None = None
+    collected_at: Moment | None = None
 
 
 class ResultsIn(BaseModel):

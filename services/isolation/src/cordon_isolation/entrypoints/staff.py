@@ -10,7 +10,9 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import asyncpg
+import structlog
 from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
 
 from cordon_contracts.isolation import Document, ResponsibleTeam
 from cordon_core.envelope import DomainEvent, EventMetadata
@@ -29,6 +31,13 @@ from cordon_isolation.entrypoints.schemas import (
     SupportIn,
 )
 from cordon_isolation.service.unit import in_transaction
+
+log = structlog.get_logger(__name__)
+UNKNOWN_PERSON = (
+    "the registry has not told this service of this person (yet); to isolate someone"
+    " who is not registered (a visitor, a case flagged by police data) say so with"
+    ' "unregistered": true'
+)
 
 
 def staff_routes(
@@ -70,12 +79,31 @@ def staff_routes(
 
         return await in_transaction(pool(), work)
 
+    async def known(person_id: str) -> bool:
+        """Told of by the registry, or isolated here before (a reaction to a result)."""
+        async with pool().acquire() as conn:
+            if await iso.state.resident(conn, person_id) is not None:
+                return True
+            return bool((await desk.load(conn, person_id)).orders_seen)
+
     @router.post("/v1/orders", status_code=201)
     async def place_order(body: OrderIn, actor: Staff, request: Request) -> dict[str, Any]:
         """Isolate a person; an active order is upgraded (stronger level) and/or extended
         (later end) instead of opening a second one."""
         starts = body.starts_at or now()
         end = body.planned_end_at or starts + timedelta(days=body.days or 0)
+        refused = [
+            ("days" if name == "planned_end_at" and body.days else name, reason)
+            for name, reason in iso.order_windows.problems(starts, end, now())
+        ]
+        if not body.unregistered and not await known(body.person_id):
+            refused.append(("person_id", UNKNOWN_PERSON))
+        if refused:
+            raise RequestValidationError(
+                [{"loc": ("body", n), "msg": m, "type": "value_error"} for n, m in refused]
+            )
+        if body.unregistered:
+            log.info("order_for_unregistered_person", person_id=body.person_id, actor=actor)
         order = IsolationRequest(
             person_id=body.person_id, level=body.level, community_id=body.community_id,
             reason=body.reason, starts_at=starts, planned_end_at=end,

@@ -6,6 +6,7 @@ in-app inbox.
 """
 
 import hmac
+import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,10 +15,22 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    HttpUrl,
+    PlainSerializer,
+    PlainValidator,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from cordon_contracts.asyncapi import install_asyncapi
+from cordon_core.api_errors import document_errors, errors
 from cordon_core.http import install_correlation, operations_router
+from cordon_core.input_guard import install_input_guard
+from cordon_core.inputs import storable_text
 from cordon_notification.bootstrap import Notifier
 from cordon_notification.domain.contacts import Contact
 from cordon_notification.domain.delivery import QuietHours
@@ -25,13 +38,41 @@ from cordon_notification.service.inbox import inbox_token
 
 bearer = HTTPBearer(auto_error=False)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-EmailAddress = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$", max_length=254)]
+# Constraints before the storable-text check: on an optional field pydantic would otherwise
+# check the pattern but leave it out of the schema. `\s` spelt out: Python's and JSON
+# Schema's (ECMA) differ on a few control and format characters.
+EmailAddress = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^[^@\s\x1c-\x1f\x85\ufeff]+@[^@\s\x1c-\x1f\x85\ufeff]+$", max_length=254
+    ),
+    AfterValidator(storable_text),
+]
+CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+
+
+def clock_time(value: object) -> time:
+    """A local time of day as HH:MM or HH:MM:SS: no offset (quiet hours are local, in
+    CORDON_TIMEZONE) and no fraction of a second."""
+    if isinstance(value, time):
+        return value.replace(microsecond=0, tzinfo=None)
+    if isinstance(value, str) and re.fullmatch(CLOCK_TIME, value):
+        return time.fromisoformat(value)
+    raise ValueError("a local time as HH:MM or HH:MM:SS, e.g. 22:00")
+
+
+LocalTime = Annotated[
+    time,
+    PlainValidator(clock_time),
+    PlainSerializer(lambda t: t.isoformat(timespec="seconds"), return_type=str),
+    WithJsonSchema({"type": "string", "pattern": CLOCK_TIME, "examples": ["22:00"]}),
+]
 RecipientId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")]
 
 
 class QuietHoursIn(BaseModel):
-    start: time = Field(description="Local time (CORDON_TIMEZONE), e.g. 22:00.")
-    end: time = Field(description="Local time; before start means the window spans midnight.")
+    start: LocalTime = Field(description="Local time (CORDON_TIMEZONE), e.g. 22:00.")
+    end: LocalTime = Field(description="Local time; before start means the window spans midnight.")
 
 
 class ContactIn(BaseModel):
@@ -127,6 +168,8 @@ def create_app(notifier: Notifier) -> FastAPI:
         "their language, by e-mail, webhook, SMS gateway or the in-app inbox.",
     )
     install_correlation(app)
+    install_input_guard(app, settings.max_body_bytes)
+    document_errors(app)
     app.include_router(operations_router(runtime))
     install_asyncapi(app)
 
@@ -174,19 +217,21 @@ def create_app(notifier: Notifier) -> FastAPI:
         await notifier.directory.save_contact(runtime.pool, contact)
         return _contact_out(contact)
 
-    @app.get("/v1/contacts/{recipient_id}", tags=["contacts"])
+    @app.get("/v1/contacts/{recipient_id}", tags=["contacts"], responses=errors(404))
     async def get_contact(recipient_id: str, _: Admin) -> ContactOut:
         found = await notifier.directory.contacts(runtime.pool, [recipient_id])
         if recipient_id not in found:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no contact {recipient_id}")
         return _contact_out(found[recipient_id])
 
-    @app.delete("/v1/contacts/{recipient_id}", status_code=204, tags=["contacts"])
+    @app.delete(
+        "/v1/contacts/{recipient_id}", status_code=204, tags=["contacts"], responses=errors(404)
+    )
     async def delete_contact(recipient_id: str, _: Admin) -> None:
         if not await notifier.directory.remove_contact(runtime.pool, recipient_id):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no contact {recipient_id}")
 
-    @app.get("/v1/people/{person_id}/recipients", tags=["contacts"])
+    @app.get("/v1/people/{person_id}/recipients", tags=["contacts"], responses=errors(404))
     async def recipients(person_id: str, _: Admin) -> RecipientsOut:
         """Who is told about this person: what the registry's events said, as of now."""
         found = await notifier.directory.residences(runtime.pool, [person_id])
@@ -226,7 +271,7 @@ def create_app(notifier: Notifier) -> FastAPI:
         rows = await notifier.outbox.find(runtime.pool, **where)
         return [DeliveryOut(**r) for r in rows]
 
-    @app.get("/v1/deliveries/{delivery_id}", tags=["deliveries"])
+    @app.get("/v1/deliveries/{delivery_id}", tags=["deliveries"], responses=errors(404))
     async def delivery(delivery_id: uuid.UUID, _: Admin) -> DeliveryOut:
         rows = await notifier.outbox.find(runtime.pool, delivery_id=delivery_id)
         if not rows:
@@ -249,7 +294,7 @@ def create_app(notifier: Notifier) -> FastAPI:
         rows = await notifier.inbox.messages(owner, unread_only=unread_only, limit=limit)
         return [InboxMessage(**r) for r in rows]
 
-    @app.post("/v1/inbox/{recipient_id}/{delivery_id}/read", tags=["inbox"])
+    @app.post("/v1/inbox/{recipient_id}/{delivery_id}/read", tags=["inbox"], responses=errors(404))
     async def mark_read(owner: Owner, delivery_id: uuid.UUID) -> ReadOut:
         read_at = await notifier.inbox.mark_read(owner, delivery_id)
         if read_at is None:

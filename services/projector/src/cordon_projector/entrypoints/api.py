@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
 
+from cordon_core.api_errors import errors
+from cordon_core.inputs import Day, LocalOrAwareMoment, Text
+from cordon_core.schema_rules import required_unless
 from cordon_projector.access import Forbidden, StaffTokens, check_scope, home_area
 from cordon_projector.bootstrap import Projector, StaffScope
 from cordon_projector.domain.rules import local_day
@@ -28,6 +33,7 @@ AS_OF = Query(
     description="Show the read model as of this moment (ISO 8601; local time when no offset):"
     " the topics are replayed up to it.",
 )
+bearer = HTTPBearer(auto_error=False, description="A dashboard token, or the admin token.")
 
 
 @dataclass(frozen=True)
@@ -40,10 +46,16 @@ class View:
     scope: StaffScope
 
 
+AREA_REFUSALS = errors(403, 404)
+"""An area outside the token's scope, or one the read model does not know."""
+
+
 class TokenRequest(BaseModel):
-    staff_id: str
+    model_config = ConfigDict(json_schema_extra=required_unless("id", "kind", ("district",)))
+
+    staff_id: Text = Field(min_length=1, max_length=100)
     kind: Literal["district", "sub_district", "community"]
-    id: str | None = None
+    id: Text | None = Field(default=None, max_length=100)
 
 
 def api_router(projector: Projector, past: PastMoments, hub: LiveHub) -> APIRouter:
@@ -53,11 +65,11 @@ def api_router(projector: Projector, past: PastMoments, hub: LiveHub) -> APIRout
     router = APIRouter(prefix="/v1", tags=["dashboard"])
 
     async def staff(
-        authorization: str | None = Header(default=None),
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
         token: str | None = Query(default=None, description="For links and event streams."),
     ) -> StaffScope:
-        bearer = (authorization or "").removeprefix("Bearer ").strip() or token
-        scope = await tokens.scope_of(runtime.pool, bearer)
+        given = credentials.credentials if credentials else token
+        scope = await tokens.scope_of(runtime.pool, given)
         if scope is None:
             raise HTTPException(401, "a dashboard token is required (Authorization: Bearer)")
         return scope
@@ -68,7 +80,9 @@ def api_router(projector: Projector, past: PastMoments, hub: LiveHub) -> APIRout
         return as_of if as_of.tzinfo else as_of.replace(tzinfo=projector.timezone)
 
     async def view(
-        area_id: str, as_of: datetime | None = AS_OF, scope: StaffScope = Depends(staff)
+        area_id: str,
+        as_of: LocalOrAwareMoment | None = AS_OF,
+        scope: StaffScope = Depends(staff),
     ) -> View:
         at = moment(as_of)
         schema = runtime.schema if as_of is None else await past.schema_for(runtime.pool, at)
@@ -90,24 +104,24 @@ def api_router(projector: Projector, past: PastMoments, hub: LiveHub) -> APIRout
             "district": settings.district,
         }
 
-    @router.get("/areas/{area_id}")
+    @router.get("/areas/{area_id}", responses=AREA_REFUSALS)
     async def area(v: View = Depends(view)) -> dict[str, Any]:
         return {**v.area.as_json(), "path": await ancestors(runtime.pool, v.schema, v.area)}
 
-    @router.get("/areas/{area_id}/map")
+    @router.get("/areas/{area_id}/map", responses=AREA_REFUSALS)
     async def colour_map(v: View = Depends(view)) -> dict[str, Any]:
         """Four-colour map with the three-colour card of every building and roll-up."""
         return await four_colour_map(
             runtime.pool, v.schema, v.area, v.at, settings.full_vaccination_doses
         )
 
-    @router.get("/areas/{area_id}/gates")
+    @router.get("/areas/{area_id}/gates", responses=AREA_REFUSALS)
     async def gates(
         v: View = Depends(view), minutes: int = Query(default=60, ge=1, le=1440)
     ) -> dict[str, Any]:
         return await live_gates(runtime.pool, v.schema, v.area, v.at, projector.timezone, minutes)
 
-    @router.get("/areas/{area_id}/gates/stream")
+    @router.get("/areas/{area_id}/gates/stream", responses=AREA_REFUSALS)
     async def gates_stream(
         request: Request, v: View = Depends(view), minutes: int = Query(default=60, ge=1, le=1440)
     ) -> StreamingResponse:
@@ -136,12 +150,10 @@ def api_router(projector: Projector, past: PastMoments, hub: LiveHub) -> APIRout
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
-    @router.get("/areas/{area_id}/daily-report", response_model=None)
+    @router.get("/areas/{area_id}/daily-report", response_model=None, responses=AREA_REFUSALS)
     async def report(
         v: View = Depends(view),
-        day: date | None = Query(
-            default=None, description="Local day; the as-of day when omitted."
-        ),
+        day: Day | None = Query(default=None, description="Local day; the as-of day when omitted."),
         format: Literal["json", "csv", "xlsx"] = "json",
     ) -> dict[str, Any] | Response:
         the_day = day or local_day(v.at, projector.timezone)
@@ -161,17 +173,17 @@ def api_router(projector: Projector, past: PastMoments, hub: LiveHub) -> APIRout
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
-    @router.get("/areas/{area_id}/isolation-ledger")
+    @router.get("/areas/{area_id}/isolation-ledger", responses=AREA_REFUSALS)
     async def ledger(v: View = Depends(view)) -> dict[str, Any]:
         return await isolation_ledger(runtime.pool, v.schema, v.area, v.at)
 
-    @router.get("/areas/{area_id}/screening")
+    @router.get("/areas/{area_id}/screening", responses=AREA_REFUSALS)
     async def screening(v: View = Depends(view)) -> dict[str, Any]:
         return await screening_coverage(runtime.pool, v.schema, v.area, v.at)
 
-    def admin(authorization: str | None = Header(default=None)) -> None:
-        given = (authorization or "").removeprefix("Bearer ").strip()
-        if given != settings.dashboard_admin_token:
+    def admin(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        given = credentials.credentials if credentials else ""
+        if not hmac.compare_digest(given.encode(), settings.dashboard_admin_token.encode()):
             raise HTTPException(401, "the dashboard admin token is required")
 
     @router.post("/dashboard-tokens", dependencies=[Depends(admin)], status_code=201)

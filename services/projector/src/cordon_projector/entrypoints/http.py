@@ -11,7 +11,10 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from cordon_contracts.asyncapi import install_asyncapi
+from cordon_core.api_errors import document_errors
 from cordon_core.http import install_correlation, operations_router
+from cordon_core.input_guard import install_input_guard
+from cordon_core.inputs import Day
 from cordon_projector.bootstrap import Projector, build_projections
 from cordon_projector.entrypoints.api import api_router
 from cordon_projector.entrypoints.dashboard import dashboard_html
@@ -60,6 +63,8 @@ def create_app(projector: Projector) -> FastAPI:
 
     app = FastAPI(title="Cordon projector", lifespan=lifespan)
     install_correlation(app)
+    install_input_guard(app, projector.settings.max_body_bytes)
+    document_errors(app)
     app.include_router(operations_router(runtime))
     install_asyncapi(app)
     app.include_router(api_router(projector, past, hub))
@@ -74,7 +79,7 @@ def create_app(projector: Projector) -> FastAPI:
     # Aggregate counts only, open like the first walking slice that introduced them.
     @app.get("/v1/gate-traffic", response_model=list[DailyTraffic])
     async def gate_traffic_all(
-        day: date | None = Query(default=None, description="Local day; today when omitted."),
+        day: Day | None = Query(default=None, description="Local day; today when omitted."),
     ) -> list[DailyTraffic]:
         the_day = today_or(day)
         rows = await projector.gate_traffic.daily_all(runtime.pool, the_day)
@@ -83,7 +88,7 @@ def create_app(projector: Projector) -> FastAPI:
     @app.get("/v1/communities/{community_id}/gate-traffic", response_model=DailyTraffic)
     async def gate_traffic(
         community_id: str,
-        day: date | None = Query(default=None, description="Local day; today when omitted."),
+        day: Day | None = Query(default=None, description="Local day; today when omitted."),
     ) -> DailyTraffic:
         the_day = today_or(day)
         entries, exits = await projector.gate_traffic.daily(runtime.pool, community_id, the_day)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import openpyxl  # type: ignore[import-untyped]
 
+from cordon_core.inputs import storable_text
 from cordon_registry.domain.errors import InvalidInput
 from cordon_registry.domain.importing import header_columns
 
@@ -29,9 +30,15 @@ def read_spreadsheet(path: Path) -> tuple[list[str], Rows]:
 
 
 def read_csv(content: bytes) -> tuple[list[str], Rows]:
-    text = content.decode("utf-8-sig")  # Excel writes a byte-order mark
+    try:
+        text = content.decode("utf-8-sig")  # Excel writes a byte-order mark
+    except UnicodeDecodeError as error:
+        raise InvalidInput("file", f"not UTF-8 text (byte {error.start})") from None
     lines = csv.reader(io.StringIO(text))
-    return _named(enumerate(lines, start=1))
+    try:
+        return _named(enumerate(lines, start=1))
+    except csv.Error as error:  # e.g. a field beyond csv.field_size_limit()
+        raise InvalidInput("file", f"row {lines.line_num}: {error}") from None
 
 
 def read_xlsx(content: bytes) -> tuple[list[str], Rows]:
@@ -60,8 +67,17 @@ def _named(lines: Iterator[tuple[int, list[str]]]) -> tuple[list[str], Rows]:
         raise InvalidInput("file", "the file is empty")
     columns = header_columns(first[1])
     rows = [
-        (number, dict(zip(columns, cells, strict=False)))
+        (number, dict(zip(columns, _storable(number, cells), strict=False)))
         for number, cells in lines
         if any(c.strip() for c in cells)
     ]
     return columns, rows
+
+
+def _storable(row: int, cells: list[str]) -> list[str]:
+    for cell in cells:
+        try:
+            storable_text(cell)
+        except ValueError as refused:
+            raise InvalidInput("file", f"row {row}: a cell {refused}") from None
+    return cells

@@ -203,10 +203,15 @@ class Resident:
         vaccine: str | None,
         source: VaccinationSource,
         at: datetime,
+        born: date | None = None,
     ) -> VaccinationRecorded | None:
-        """The dose, if new; the same dose reported again is no event."""
+        """The dose, if new; the same dose reported again is no event. ``born`` is the
+        birth date when the registry knows it (a resident ID carries it)."""
         if vaccinated_on > at.date():
             raise InvalidInput("vaccinated_on", f"{vaccinated_on} is in the future")
+        if born is not None and vaccinated_on < born:
+            # The date itself is personal data: the refusal does not repeat it.
+            raise InvalidInput("vaccinated_on", "is before the person's birth date")
         if self.doses.get(dose_number) == vaccinated_on:
             return None
         if dose_number in self.doses:

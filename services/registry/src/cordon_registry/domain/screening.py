@@ -43,9 +43,13 @@ class RiskArea:
         return self.valid_from <= end and start <= self.valid_until
 
 
-def designation(area: RiskArea, at: datetime) -> RiskAreaDesignated:
+def designation(area: RiskArea, at: datetime, max_days: int) -> RiskAreaDesignated:
     if area.valid_until < area.valid_from:
         raise InvalidInput("valid_until", "the listing ends before it starts")
+    if (area.valid_until - area.valid_from).days + 1 > max_days:
+        raise InvalidInput(
+            "valid_until", f"a listing lasts at most {max_days} days; list the area again then"
+        )
     return RiskAreaDesignated(
         area_code=area.area_code,
         area_name=area.area_name,

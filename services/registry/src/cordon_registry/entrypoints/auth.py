@@ -8,6 +8,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from cordon_core.api_errors import errors
 from cordon_core.http import correlation_id
 from cordon_registry.domain.errors import (
     AccessDenied,
@@ -20,6 +21,10 @@ from cordon_registry.service.staff import authenticate
 from cordon_registry.service.unit import Caller, Registry
 
 STATUS = {InvalidInput: 422, NotFound: 404, Conflict: 409, AccessDenied: 403}
+REFUSALS = errors(403, 404)
+"""What every use case may answer: not for this caller's role or community, or unknown."""
+WRITE_REFUSALS = errors(409)
+"""What a change may answer besides: it conflicts with what is recorded."""
 bearer = HTTPBearer(auto_error=False, description="A staff token, or the bootstrap admin token.")
 
 

@@ -9,22 +9,44 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 
 from cordon_contracts.asyncapi import install_asyncapi
+from cordon_core.api_errors import document_errors
 from cordon_core.http import install_correlation, operations_router
+from cordon_core.input_guard import install_input_guard
 from cordon_core.runtime import ServiceRuntime
 from cordon_registry.adapters.spreadsheets import read_csv, read_xlsx
 from cordon_registry.domain.errors import InvalidInput
-from cordon_registry.entrypoints.auth import caller_of, install_error_handlers
+from cordon_registry.entrypoints.auth import (
+    REFUSALS,
+    WRITE_REFUSALS,
+    caller_of,
+    install_error_handlers,
+)
 from cordon_registry.entrypoints.places_api import places_router
 from cordon_registry.entrypoints.residents_api import residents_router
 from cordon_registry.entrypoints.screening_api import screening_router
 from cordon_registry.entrypoints.staff_api import staff_router
 from cordon_registry.service.importing import import_rows
 from cordon_registry.service.unit import Caller, Registry
+from cordon_registry.settings import RegistrySettings
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+SPREADSHEET = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            XLSX: {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+"""The body the import reads itself: the OpenAPI says which two types it takes."""
 
 
-def create_app(runtime: ServiceRuntime, reg: Registry) -> FastAPI:
+def create_app(
+    runtime: ServiceRuntime, reg: Registry, settings: RegistrySettings | None = None
+) -> FastAPI:
+    settings = settings or RegistrySettings()
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with runtime.running():
@@ -36,6 +58,12 @@ def create_app(runtime: ServiceRuntime, reg: Registry) -> FastAPI:
         lifespan=lifespan,
     )
     install_correlation(app)
+    document_errors(app)
+    install_input_guard(
+        app,
+        settings.max_body_bytes,
+        {"/v1/communities/{community_id}/imports": settings.registry_max_import_bytes},
+    )
     install_error_handlers(app)
     app.include_router(operations_router(runtime))
     install_asyncapi(app)
@@ -44,7 +72,12 @@ def create_app(runtime: ServiceRuntime, reg: Registry) -> FastAPI:
 
     caller = Depends(caller_of(reg))
 
-    @app.post("/v1/communities/{community_id}/imports", tags=["residents"])
+    @app.post(
+        "/v1/communities/{community_id}/imports",
+        tags=["residents"],
+        openapi_extra=SPREADSHEET,
+        responses={**REFUSALS, **WRITE_REFUSALS},
+    )
     async def import_file(
         community_id: str, request: Request, who: Caller = caller
     ) -> dict[str, Any]:

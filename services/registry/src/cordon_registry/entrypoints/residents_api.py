@@ -15,7 +15,7 @@ from cordon_registry.domain.contact import (
     normalise_phone,
 )
 from cordon_registry.domain.identity import parse_document
-from cordon_registry.entrypoints.auth import caller_of
+from cordon_registry.entrypoints.auth import REFUSALS, WRITE_REFUSALS, caller_of
 from cordon_registry.entrypoints.bodies import CategoriesIn, DoseIn, MoveIn, ReasonIn, ResidentIn
 from cordon_registry.service import personal, residents
 from cordon_registry.service.registration import NewResident
@@ -23,10 +23,10 @@ from cordon_registry.service.unit import Caller, Registry
 
 
 def residents_router(reg: Registry) -> APIRouter:
-    router = APIRouter(tags=["residents"])
+    router = APIRouter(tags=["residents"], responses=REFUSALS)
     caller = Depends(caller_of(reg))
 
-    @router.post("/v1/residents", status_code=201)
+    @router.post("/v1/residents", status_code=201, responses=WRITE_REFUSALS)
     async def register(body: ResidentIn, who: Caller = caller) -> dict[str, str]:
         """Register a person to a household. Returns their pseudonymous person id."""
         details = PersonalDetails(
@@ -50,43 +50,43 @@ def residents_router(reg: Registry) -> APIRouter:
         """Households lived in, ledgers and doses: no personal data."""
         return await residents.resident_record(reg, who, person_id)
 
-    @router.post("/v1/residents/{person_id}/move")
+    @router.post("/v1/residents/{person_id}/move", responses=WRITE_REFUSALS)
     async def move(person_id: str, body: MoveIn, who: Caller = caller) -> dict[str, Any]:
         moved = await residents.move_resident(
             reg, who, person_id, body.household_id, body.residence_type
         )
         return moved.model_dump(mode="json")
 
-    @router.post("/v1/residents/{person_id}/leave")
+    @router.post("/v1/residents/{person_id}/leave", responses=WRITE_REFUSALS)
     async def leave(person_id: str, body: ReasonIn, who: Caller = caller) -> dict[str, bool]:
         await residents.resident_leaves(reg, who, person_id, body.reason)
         return {"left": True}
 
-    @router.put("/v1/residents/{person_id}/categories")
+    @router.put("/v1/residents/{person_id}/categories", responses=WRITE_REFUSALS)
     async def categories(
         person_id: str, body: CategoriesIn, who: Caller = caller
     ) -> dict[str, bool]:
         await residents.set_categories(reg, who, person_id, body.categories)
         return {"updated": True}
 
-    @router.put("/v1/residents/{person_id}/key-person")
+    @router.put("/v1/residents/{person_id}/key-person", responses=WRITE_REFUSALS)
     async def flag(person_id: str, body: ReasonIn, who: Caller = caller) -> dict[str, bool]:
         await residents.flag_key_person(reg, who, person_id, body.reason)
         return {"key_person": True}
 
-    @router.post("/v1/residents/{person_id}/key-person/clear")
+    @router.post("/v1/residents/{person_id}/key-person/clear", responses=WRITE_REFUSALS)
     async def clear(person_id: str, body: ReasonIn, who: Caller = caller) -> dict[str, bool]:
         await residents.clear_key_person(reg, who, person_id, body.reason)
         return {"key_person": False}
 
-    @router.post("/v1/residents/{person_id}/vaccinations")
+    @router.post("/v1/residents/{person_id}/vaccinations", responses=WRITE_REFUSALS)
     async def vaccinate(person_id: str, body: DoseIn, who: Caller = caller) -> dict[str, bool]:
         new = await residents.record_vaccination(
             reg, who, person_id, body.dose_number, body.vaccinated_on, body.vaccine
         )
         return {"recorded": new}
 
-    @router.post("/v1/residents/{person_id}/erase")
+    @router.post("/v1/residents/{person_id}/erase", responses=WRITE_REFUSALS)
     async def erase(person_id: str, body: ReasonIn, who: Caller = caller) -> dict[str, bool]:
         """Crypto-shred the person's personal data; counts and places stay."""
         await residents.erase_personal_data(reg, who, person_id, body.reason)

@@ -8,17 +8,17 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from cordon_registry.domain.screening import PersonSeen, RiskArea, Stay, Visit
-from cordon_registry.entrypoints.auth import caller_of
+from cordon_registry.entrypoints.auth import REFUSALS, WRITE_REFUSALS, caller_of
 from cordon_registry.entrypoints.bodies import RiskAreaIn, RoundIn, VisitIn
 from cordon_registry.service import screening
 from cordon_registry.service.unit import Caller, Registry
 
 
 def screening_router(reg: Registry) -> APIRouter:
-    router = APIRouter(tags=["screening"])
+    router = APIRouter(tags=["screening"], responses=REFUSALS)
     caller = Depends(caller_of(reg))
 
-    @router.put("/v1/risk-areas/{area_code}")
+    @router.put("/v1/risk-areas/{area_code}", responses=WRITE_REFUSALS)
     async def designate(area_code: str, body: RiskAreaIn, who: Caller = caller) -> dict[str, Any]:
         """List (or re-list) a medium/high-risk area for the dates given."""
         area = RiskArea(area_code, body.area_name, body.level, body.valid_from, body.valid_until)
@@ -28,7 +28,9 @@ def screening_router(reg: Registry) -> APIRouter:
     async def areas(who: Caller = caller) -> list[dict[str, Any]]:
         return [asdict(a) for a in await screening.risk_areas(reg)]
 
-    @router.post("/v1/communities/{community_id}/screening-rounds", status_code=201)
+    @router.post(
+        "/v1/communities/{community_id}/screening-rounds", status_code=201, responses=WRITE_REFUSALS
+    )
     async def open_round(community_id: str, body: RoundIn, who: Caller = caller) -> dict[str, Any]:
         opened = await screening.open_round(
             reg,
@@ -45,11 +47,13 @@ def screening_router(reg: Registry) -> APIRouter:
         """Every round of the community with its coverage."""
         return await screening.community_rounds(reg, who, community_id)
 
-    @router.post("/v1/screening-rounds/{round_id}/close")
+    @router.post("/v1/screening-rounds/{round_id}/close", responses=WRITE_REFUSALS)
     async def close_round(round_id: str, who: Caller = caller) -> dict[str, Any]:
         return (await screening.close_round(reg, who, round_id)).model_dump(mode="json")
 
-    @router.post("/v1/screening-rounds/{round_id}/visits", status_code=201)
+    @router.post(
+        "/v1/screening-rounds/{round_id}/visits", status_code=201, responses=WRITE_REFUSALS
+    )
     async def visit(round_id: str, body: VisitIn, who: Caller = caller) -> dict[str, Any]:
         """Record a household visit; returns the events it produced (none on a retry)."""
         seen = [

@@ -6,14 +6,15 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from cordon_registry.entrypoints.auth import caller_of
+from cordon_core.inputs import Limit
+from cordon_registry.entrypoints.auth import REFUSALS, caller_of
 from cordon_registry.entrypoints.bodies import TokenIn, TokenOut
 from cordon_registry.service import staff
 from cordon_registry.service.unit import Caller, Registry
 
 
 def staff_router(reg: Registry) -> APIRouter:
-    router = APIRouter(tags=["staff"])
+    router = APIRouter(tags=["staff"], responses=REFUSALS)
     caller = Depends(caller_of(reg))
 
     @router.post("/v1/staff-tokens", status_code=201, response_model=TokenOut)
@@ -30,9 +31,9 @@ def staff_router(reg: Registry) -> APIRouter:
 
     @router.get("/v1/audit")
     async def audit(
-        person_id: str | None = None, limit: int = 100, who: Caller = caller
+        person_id: str | None = None, limit: Limit = 100, who: Caller = caller
     ) -> list[dict[str, Any]]:
         """Who read whose personal data, newest first."""
-        return await staff.audit_trail(reg, who, person_id, min(limit, 1000))
+        return await staff.audit_trail(reg, who, person_id, limit)
 
     return router

@@ -19,9 +19,11 @@ from cordon_contracts.registry import (
     VaccinationSource,
 )
 from cordon_core.envelope import DomainEvent, PendingEvent
+from cordon_registry.adapters.crypto import KeyUnavailable
 from cordon_registry.adapters.places_table import ANCESTRY
 from cordon_registry.domain.errors import Conflict, NotFound
 from cordon_registry.domain.events import PersonalDataErased
+from cordon_registry.domain.identity import birth_date_of
 from cordon_registry.domain.places import Ancestry
 from cordon_registry.domain.residents import Household, Resident, checked_reason, person_stream
 from cordon_registry.domain.staff import Permission
@@ -209,13 +211,30 @@ async def record_dose(
     dose: tuple[int, date, str | None],
     source: VaccinationSource,
 ) -> list[DomainEvent]:
-    async def decide(_: asyncpg.Connection, resident: Resident) -> list[DomainEvent]:
+    async def decide(conn: asyncpg.Connection, resident: Resident) -> list[DomainEvent]:
         number, on, vaccine = dose
-        recorded = resident.record_dose(number, on, vaccine=vaccine, source=source, at=reg.clock())
+        recorded = resident.record_dose(
+            number, on, vaccine=vaccine, source=source, at=reg.clock(),
+            born=await birth_date(reg, conn, person_id),
+        )  # fmt: skip
         return [recorded] if recorded else []
 
     permission: Permission = "screen_households" if source == "screening" else "register_residents"
     return await decide_for_resident(reg, conn, caller, person_id, permission, decide)
+
+
+async def birth_date(reg: Registry, conn: asyncpg.Connection, person_id: str) -> date | None:
+    """The birth date in the person's resident ID, opened for a check and never shown (so
+    not a read of personal data to audit); None for other documents or once erased."""
+    row = await reg.residents.get(conn, person_id)
+    if row is None or row["document_type"] != "resident_id" or row["wrapped_key"] is None:
+        return None
+    try:
+        key = reg.vault.unwrap(person_id, bytes(row["wrapped_key"]))
+        number = reg.vault.open(key, person_id, "document_number", row["sealed_document_number"])
+    except KeyUnavailable:
+        return None
+    return birth_date_of(number, today=date.max)
 
 
 async def record_vaccination(

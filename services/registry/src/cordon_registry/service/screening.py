@@ -43,7 +43,7 @@ async def designate_risk_area(reg: Registry, caller: Caller, area: RiskArea) -> 
     caller.staff.require("manage_district")
 
     async def run(conn: asyncpg.Connection) -> RiskAreaDesignated:
-        designated = designation(area, reg.clock())
+        designated = designation(area, reg.clock(), reg.risk_area_max_days)
         await reg.store.append(
             f"risk-area-{area.area_code}",
             [PendingEvent(designated)],

@@ -59,6 +59,7 @@ class Registry:
     clock: Clock
     import_batch_size: int
     admin_token: str
+    risk_area_max_days: int = 180
 
     def __post_init__(self) -> None:
         schema = self.storage.schema
