@@ -18,6 +18,7 @@ from cordon_core.envelope import PendingEvent
 from cordon_core.idempotency import (
     IDEMPOTENCY_HEADER,
     REPLAYED_HEADER,
+    SHOWN_ONCE_OPERATION,
     install_idempotency,
     run_command,
 )
@@ -63,6 +64,10 @@ def counter_app(storage: Storage, store: PostgresEventStore) -> FastAPI:
             return {"event_id": str(stored.event_id), "version": stored.stream_version}
 
         return await run_command(storage.pool, run)
+
+    @app.post("/tokens", status_code=201, openapi_extra=SHOWN_ONCE_OPERATION)
+    async def issue_token() -> dict[str, str]:
+        return {"token": uuid.uuid4().hex}
 
     install_idempotency(app, storage)
     return app
@@ -195,3 +200,17 @@ def test_every_write_operation_documents_the_header(app: FastAPI) -> None:
     operation = app.openapi()["paths"]["/counters/{counter_id}/bump"]["post"]
 
     assert IDEMPOTENCY_HEADER in [p["name"] for p in operation["parameters"]]
+
+
+async def test_an_answer_holding_a_secret_is_not_kept_and_its_replay_says_so(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    key = str(uuid.uuid4())
+    first = await client.post("/tokens", headers=keyed(key))
+    again = await client.post("/tokens", headers=keyed(key))
+
+    assert first.status_code == 201
+    assert again.status_code == 409
+    assert first.json()["token"] not in again.text
+    stored = await pool.fetchval(f"SELECT body FROM {SCHEMA}.idempotency_keys")
+    assert first.json()["token"].encode() not in stored

@@ -41,6 +41,11 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ATTEMPTS = 5
 """Runs of a command (or a whole idempotent request) before a conflict is given up."""
 MAX_KEY_LENGTH = 255
+SHOWN_ONCE = "x-cordon-shown-once"
+"""Mark of an operation whose answer holds a secret shown once (a token): the answer is
+not kept, and a replay is told so (409) instead of seeing the secret again. Declare it with
+``openapi_extra=SHOWN_ONCE_OPERATION``."""
+SHOWN_ONCE_OPERATION: dict[str, Any] = {SHOWN_ONCE: True}
 
 _request_transaction: ContextVar[asyncpg.Connection | None] = ContextVar(
     "cordon_request_transaction", default=None
@@ -65,6 +70,18 @@ def executor(pool: asyncpg.Pool) -> asyncpg.Connection | asyncpg.Pool:
     """Where a single statement of a write should run: in the request transaction if
     there is one (so it commits with the key), else on the pool."""
     return _request_transaction.get() or pool
+
+
+@asynccontextmanager
+async def connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A connection for reads: the request transaction's when there is one (it sees the
+    request's own writes, and the request never waits for a second pooled connection)."""
+    conn = _request_transaction.get()
+    if conn is None:
+        async with pool.acquire() as own:
+            yield own
+    else:
+        yield conn
 
 
 @asynccontextmanager
@@ -113,7 +130,8 @@ def install_idempotency(app: FastAPI, storage: Storage) -> None:
         methods = (route.methods or set()) & WRITE_METHODS
         if methods:
             name = f"{'|'.join(sorted(methods))} {route.path_format}"
-            route.app = IdempotentEndpoint(route.app, storage, name)
+            shown_once = bool((route.openapi_extra or {}).get(SHOWN_ONCE))
+            route.app = IdempotentEndpoint(route.app, storage, name, shown_once=shown_once)
             wrapped |= {(route.path_format, m.lower()) for m in methods}
     original = app.openapi
 
@@ -172,11 +190,18 @@ class IdempotentEndpoint:
     """One write route, run at most once per idempotency key (see the module's doc)."""
 
     def __init__(
-        self, app: ASGIApp, storage: Storage, route: str, attempts: int = ATTEMPTS
+        self,
+        app: ASGIApp,
+        storage: Storage,
+        route: str,
+        *,
+        shown_once: bool = False,
+        attempts: int = ATTEMPTS,
     ) -> None:
         self.app = app
         self.storage = storage
         self.route = route
+        self.shown_once = shown_once
         self.attempts = attempts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -226,6 +251,9 @@ class IdempotentEndpoint:
                 _request_transaction.reset(token)
             if not 200 <= answer.status < 300:
                 raise _Refused(answer)
+            kept = _error(409, "was used already; its answer held a secret shown only once")
+            if not self.shown_once:
+                kept = answer
             await conn.execute(
                 f"""INSERT INTO {schema}.idempotency_keys
                     (idempotency_key, request_hash, method, path, status, content_type, body)
@@ -234,9 +262,9 @@ class IdempotentEndpoint:
                 request_hash,
                 scope["method"],
                 scope["path"],
-                answer.status,
-                answer.content_type,
-                answer.body,
+                kept.status,
+                kept.content_type,
+                kept.body,
             )
             return answer
 
