@@ -1,8 +1,8 @@
 """Idempotent commands: a write sent again with the same ``Idempotency-Key`` gets the first
 answer back (same status, same body) and records nothing new, even after a crash.
 
-``install_idempotency(app, storage)`` wraps every write route (POST, PUT, PATCH, DELETE) of
-a service. A request carrying the header runs in ONE transaction opened here: the key is
+``install_idempotency(app, storage)`` covers every write (POST, PUT, PATCH, DELETE) of a
+service. A request carrying the header runs in ONE transaction opened here: the key is
 locked, looked up, and, if new, the route runs with that transaction as its *request
 transaction*; its 2xx answer is stored in ``idempotency_keys`` before the commit. The
 events and the answer therefore commit together or not at all. A failed command (4xx,
@@ -27,6 +27,7 @@ import asyncpg
 import structlog
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cordon_core.observability import IDEMPOTENT_REPLAYS
@@ -121,27 +122,25 @@ async def run_command(
 
 
 def install_idempotency(app: FastAPI, storage: Storage) -> None:
-    """Make every write route of ``app`` honour ``Idempotency-Key``; call it once the
-    routes are added. The header is documented on each write operation of the OpenAPI."""
-    wrapped: set[tuple[str, str]] = set()
-    for route in app.routes:
-        if not isinstance(route, APIRoute):
-            continue
-        methods = (route.methods or set()) & WRITE_METHODS
-        if methods:
-            name = f"{'|'.join(sorted(methods))} {route.path_format}"
-            shown_once = bool((route.openapi_extra or {}).get(SHOWN_ONCE))
-            route.app = IdempotentEndpoint(route.app, storage, name, shown_once=shown_once)
-            wrapped |= {(route.path_format, m.lower()) for m in methods}
+    """Make every write operation of ``app`` (POST, PUT, PATCH, DELETE) honour
+    ``Idempotency-Key``, and document the header on each of them in the OpenAPI.
+
+    A middleware, not a wrapper of each route: routers included lazily (FastAPI's
+    ``include_router``) are covered too. It is placed innermost, inside the correlation
+    middleware, so a replayed answer carries its correlation id and logs like any other.
+    """
+    if app.middleware_stack is not None:
+        raise RuntimeError("install_idempotency must run before the app starts")
+    app.user_middleware.append(Middleware(IdempotencyMiddleware, storage=storage))
     original = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
         schema = original()
-        for path, operations in schema.get("paths", {}).items():
+        for operations in schema.get("paths", {}).values():
             for method, operation in operations.items():
-                if (path, method) in wrapped:
+                if method.upper() in WRITE_METHODS:
                     operation.setdefault("parameters", []).append(_HEADER_PARAMETER)
         return schema
 
@@ -186,27 +185,17 @@ class _Refused(Exception):
         self.answer = answer
 
 
-class IdempotentEndpoint:
-    """One write route, run at most once per idempotency key (see the module's doc)."""
+class IdempotencyMiddleware:
+    """Runs each write at most once per idempotency key (see the module's doc)."""
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        storage: Storage,
-        route: str,
-        *,
-        shown_once: bool = False,
-        attempts: int = ATTEMPTS,
-    ) -> None:
+    def __init__(self, app: ASGIApp, storage: Storage, attempts: int = ATTEMPTS) -> None:
         self.app = app
         self.storage = storage
-        self.route = route
-        self.shown_once = shown_once
         self.attempts = attempts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = _header(scope, IDEMPOTENCY_HEADER.lower().encode())
-        if key is None:
+        if scope["type"] != "http" or scope["method"] not in WRITE_METHODS or key is None:
             await self.app(scope, receive, send)
             return
         if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
@@ -223,6 +212,7 @@ class IdempotentEndpoint:
                 if attempt == self.attempts:
                     raise
                 log.info("idempotent_request_retried", attempt=attempt, conflict=str(conflict))
+                scope.pop("route", None)
                 continue
             await answer.send(send)
             return
@@ -243,7 +233,7 @@ class IdempotentEndpoint:
                 key,
             )
             if stored is not None:
-                return self._replay(stored, request_hash, key)
+                return self._replay(stored, request_hash, key, scope["method"])
             token = _request_transaction.set(conn)
             try:
                 answer = await _capture(self.app, scope, receive, body)
@@ -251,9 +241,9 @@ class IdempotentEndpoint:
                 _request_transaction.reset(token)
             if not 200 <= answer.status < 300:
                 raise _Refused(answer)
-            kept = _error(409, "was used already; its answer held a secret shown only once")
-            if not self.shown_once:
-                kept = answer
+            kept = answer
+            if _shown_once(scope):
+                kept = _error(409, "was used already; its answer held a secret shown only once")
             await conn.execute(
                 f"""INSERT INTO {schema}.idempotency_keys
                     (idempotency_key, request_hash, method, path, status, content_type, body)
@@ -268,12 +258,12 @@ class IdempotentEndpoint:
             )
             return answer
 
-    def _replay(self, stored: asyncpg.Record, request_hash: str, key: str) -> Answer:
+    def _replay(self, stored: asyncpg.Record, request_hash: str, key: str, method: str) -> Answer:
         if stored["request_hash"] != request_hash:
-            log.info("idempotency_key_reused", idempotency_key=key, route=self.route)
+            log.info("idempotency_key_reused", idempotency_key=key)
             return _error(422, "was used for a different request: send a new key")
-        IDEMPOTENT_REPLAYS.labels(self.storage.schema, self.route).inc()
-        log.info("idempotent_replay", idempotency_key=key, route=self.route)
+        IDEMPOTENT_REPLAYS.labels(self.storage.schema, method).inc()
+        log.info("idempotent_replay", idempotency_key=key)
         body: bytes = stored["body"]
         headers = [
             (b"content-length", str(len(body)).encode()),
@@ -282,6 +272,13 @@ class IdempotentEndpoint:
         if stored["content_type"]:
             headers.append((b"content-type", stored["content_type"].encode("latin-1")))
         return Answer(stored["status"], headers, body)
+
+
+def _shown_once(scope: Scope) -> bool:
+    """Whether the operation that answered is marked ``SHOWN_ONCE`` (the router leaves the
+    matched route in the scope)."""
+    route = scope.get("route")
+    return isinstance(route, APIRoute) and bool((route.openapi_extra or {}).get(SHOWN_ONCE))
 
 
 def _error(status: int, message: str) -> Answer:

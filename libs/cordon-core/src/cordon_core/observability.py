@@ -68,5 +68,5 @@ def configure_logging(*, level: str = "INFO", json_logs: bool = True) -> None:
 IDEMPOTENT_REPLAYS = Counter(
     "cordon_idempotent_replays_total",
     "Write requests answered from their idempotency key, without running again",
-    ["schema", "route"],
+    ["schema", "method"],
 )

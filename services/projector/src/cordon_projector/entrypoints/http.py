@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from cordon_contracts.asyncapi import install_asyncapi
 from cordon_core.http import install_correlation, operations_router
+from cordon_core.idempotency import install_idempotency
 from cordon_projector.bootstrap import Projector, build_projections
 from cordon_projector.entrypoints.api import api_router
 from cordon_projector.entrypoints.dashboard import dashboard_html
@@ -89,4 +90,5 @@ def create_app(projector: Projector) -> FastAPI:
         entries, exits = await projector.gate_traffic.daily(runtime.pool, community_id, the_day)
         return DailyTraffic(community_id=community_id, day=the_day, entries=entries, exits=exits)
 
+    install_idempotency(app, runtime)
     return app

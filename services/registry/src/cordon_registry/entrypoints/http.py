@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI, Request
 
 from cordon_contracts.asyncapi import install_asyncapi
 from cordon_core.http import install_correlation, operations_router
+from cordon_core.idempotency import install_idempotency
 from cordon_core.runtime import ServiceRuntime
 from cordon_registry.adapters.spreadsheets import read_csv, read_xlsx
 from cordon_registry.domain.errors import InvalidInput
@@ -59,4 +60,5 @@ def create_app(runtime: ServiceRuntime, reg: Registry) -> FastAPI:
             raise InvalidInput("content-type", f"send text/csv or {XLSX}")
         return (await import_rows(reg, who, community_id, columns, rows)).as_dict()
 
+    install_idempotency(app, runtime)
     return app

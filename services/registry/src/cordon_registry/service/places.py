@@ -171,7 +171,7 @@ async def unassign_staff(
 
 async def place_view(reg: Registry, caller: Caller, place_id: str) -> dict[str, Any]:
     """The place, its children and staff (no personal data)."""
-    async with reg.pool.acquire() as conn:
+    async with reg.connection() as conn:
         row = await reg.places.get(conn, place_id)
         if row is None:
             raise NotFound("place_id", f"no place {place_id}")
@@ -187,7 +187,7 @@ async def place_view(reg: Registry, caller: Caller, place_id: str) -> dict[str, 
 
 
 async def place_history(reg: Registry, caller: Caller, place_id: str) -> list[dict[str, Any]]:
-    async with reg.pool.acquire() as conn:
+    async with reg.connection() as conn:
         place = await load_place(reg, conn, place_id)
         caller.staff.require("read_places", place.community_id)
         envelopes = await reg.store.load_stream(place_stream(place_id), conn=conn)
