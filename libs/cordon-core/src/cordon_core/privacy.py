@@ -10,6 +10,9 @@ and a digit (both are word characters), so ``电话13800138000`` would slip thro
 from __future__ import annotations
 
 import re
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 ID_NUMBER_MARK = "[已隐去身份证号]"
 PHONE_NUMBER_MARK = "[已隐去电话]"
@@ -45,3 +48,8 @@ def personal_numbers(text: str) -> list[str]:
     """The ID numbers and mobile numbers found in ``text`` (what ``redact`` would remove)."""
     ids = ID_NUMBER.findall(text)
     return [*ids, *PHONE_NUMBER.findall(ID_NUMBER.sub(ID_NUMBER_MARK, text))]
+
+
+RedactedText = Annotated[str, AfterValidator(redact)]
+"""Free text in an event contract: redacted whenever the event is built or read, so no
+ID number or mobile number is stored in the event or published with it."""
