@@ -5,18 +5,25 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
 
+from cordon_core.store import ConcurrencyError
+from cordon_gate.domain.restrictions import PersonAtGate, PersonRestrictions
 from cordon_gate.domain.state import Checkpoint, GatePolicy, PassState, PersonStatus
 
 
 def sha256(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
+
+
+_PASS_COLUMNS = """p.pass_id, p.kind, p.holder_person_id, p.community_id, p.valid_from,
+    p.valid_until, p.daily_exit_quota, p.revoked, p.version"""
 
 
 @dataclass(frozen=True)
@@ -25,8 +32,27 @@ class ScanContext:
     checkpoints: dict[str, Checkpoint]
     policies: dict[str, GatePolicy]
     """By community, for every checkpoint found (the default policy when none published)."""
-    passes: dict[tuple[str, date], PassState]
+    passes: dict[str, PassState]
+    """By pass code."""
     people: dict[str, PersonStatus]
+    restrictions: dict[tuple[str, str], PersonRestrictions]
+    """By (person id, community id)."""
+    held: dict[tuple[str, str], tuple[PassState, ...]]
+    """Unrevoked passes by (holder's person id, community id)."""
+    exits: dict[tuple[str, str, date], int]
+    """Exits counted by (person id, community id, local day)."""
+
+    def person_at_gate(self, person_id: str, community_id: str, day: date) -> PersonAtGate:
+        status = self.people.get(person_id)
+        return PersonAtGate(
+            person_id=person_id,
+            restrictions=self.restrictions.get((person_id, community_id), PersonRestrictions()),
+            passes=self.held.get((person_id, community_id), ()),
+            residence_type=status.residence_type
+            if status is not None and status.community_id == community_id
+            else None,
+            exits_today=self.exits.get((person_id, community_id, day), 0),
+        )
 
 
 class GateState:
@@ -61,11 +87,18 @@ class GateState:
     ) -> ScanContext:
         """Everything a batch of scans is decided from, in one round trip: which of
         ``event_ids`` are stored already, the checkpoints, their communities' policies, the
-        passes by (code, local day) with that day's exits, and the people (``person_ids``
-        and the passes' holders)."""
+        passes by code, and for the people scanned (``person_ids``: residents and visitors,
+        and the holders of the passes) their status, restrictions, unrevoked passes and
+        exits counted on ``days``."""
         by_hash = {sha256(code): code for code in pass_codes}
         row = await conn.fetchrow(
-            f"""SELECT
+            f"""WITH who AS (
+                    -- One array, not an OR: the primary keys are searched with it, also
+                    -- in the generic plan a prepared statement gets after five runs.
+                    SELECT $5::text[] || ARRAY(
+                        SELECT holder_person_id FROM {self.schema}.passes
+                        WHERE code_sha256 = ANY($3::bytea[])) AS ids)
+                SELECT
                 array(SELECT event_id FROM {self.schema}.events
                       WHERE event_id = ANY($1::uuid[])) AS stored,
                 array(SELECT row(checkpoint_id, community_id, compound_id, name, is_open,
@@ -76,32 +109,37 @@ class GateState:
                       WHERE community_id IN (SELECT community_id FROM {self.schema}.checkpoints
                                              WHERE checkpoint_id = ANY($2::text[]))
                      ) AS policies,
-                array(SELECT row(p.code_sha256, d.day, p.pass_id, p.kind, p.holder_person_id,
-                                 p.community_id, p.valid_from, p.valid_until,
-                                 p.daily_exit_quota, p.revoked, p.version,
-                                 coalesce(u.exits, 0))
+                array(SELECT row(p.code_sha256, {_PASS_COLUMNS})
                       FROM {self.schema}.passes p
-                      CROSS JOIN unnest($4::date[]) AS d(day)
-                      LEFT JOIN {self.schema}.pass_daily_use u
-                             ON u.pass_id = p.pass_id AND u.day = d.day
                       WHERE p.code_sha256 = ANY($3::bytea[])) AS passes,
+                array(SELECT row({_PASS_COLUMNS})
+                      FROM {self.schema}.passes p
+                      WHERE p.holder_person_id = ANY((SELECT ids FROM who)::text[])
+                        AND NOT p.revoked) AS held,
                 array(SELECT row(person_id, community_id, isolation_level,
-                                 last_negative_test_at, as_of)
+                                 last_negative_test_at, as_of, residence_type)
                       FROM {self.schema}.person_status
-                      -- One array, not an OR: the primary key is searched with it, also
-                      -- in the generic plan a prepared statement gets after five runs.
-                      WHERE person_id = ANY($5::text[] || ARRAY(
-                          SELECT holder_person_id FROM {self.schema}.passes
-                          WHERE code_sha256 = ANY($3::bytea[])))) AS people""",
+                      WHERE person_id = ANY((SELECT ids FROM who)::text[])) AS people,
+                array(SELECT row(person_id, community_id, barred, daily_exit_quota, version)
+                      FROM {self.schema}.person_restrictions
+                      WHERE person_id = ANY((SELECT ids FROM who)::text[])) AS restrictions,
+                array(SELECT row(person_id, community_id, day, exits)
+                      FROM {self.schema}.person_daily_exits
+                      WHERE person_id = ANY((SELECT ids FROM who)::text[])
+                        AND day = ANY($4::date[])) AS exits""",
             list(event_ids),
             list(set(checkpoint_ids)),
             list(by_hash),
-            list(set(days)) if by_hash else [],
+            list(set(days)),
             list(set(person_ids)),
         )
         assert row is not None
         checkpoints = {r[0]: Checkpoint(*r) for r in row["checkpoints"]}
         found = {r[0]: GatePolicy(**json.loads(r[1])) for r in row["policies"]}
+        held: dict[tuple[str, str], list[PassState]] = defaultdict(list)
+        for r in row["held"]:
+            pass_ = PassState(*r)
+            held[(pass_.holder_person_id, pass_.community_id)].append(pass_)
         return ScanContext(
             stored=set(row["stored"]),
             checkpoints=checkpoints,
@@ -109,13 +147,17 @@ class GateState:
                 c.community_id: found.get(c.community_id, GatePolicy(c.community_id))
                 for c in checkpoints.values()
             },
-            passes={(by_hash[r[0]], r[1]): PassState(*r[2:]) for r in row["passes"]},
+            passes={by_hash[r[0]]: PassState(*r[1:]) for r in row["passes"]},
             people={r[0]: PersonStatus(*r) for r in row["people"]},
+            restrictions={(r[0], r[1]): PersonRestrictions(*r[2:]) for r in row["restrictions"]},
+            held={k: tuple(v) for k, v in held.items()},
+            exits={(r[0], r[1], r[2]): r[3] for r in row["exits"]},
         )
 
     async def people(self, conn: asyncpg.Connection, ids: Iterable[str]) -> dict[str, PersonStatus]:
         rows = await conn.fetch(
-            f"""SELECT person_id, community_id, isolation_level, last_negative_test_at, as_of
+            f"""SELECT person_id, community_id, isolation_level, last_negative_test_at, as_of,
+                       residence_type
                 FROM {self.schema}.person_status WHERE person_id = ANY($1::text[])""",
             list(set(ids)),
         )
@@ -162,6 +204,42 @@ class GateState:
             [versions[p] for p in ordered],
         )
 
+    async def count_exits(
+        self, conn: asyncpg.Connection, counts: Sequence[tuple[str, str, date, int, int]]
+    ) -> None:
+        """Move each (person, community, day) exit count from ``before`` to ``after``, in key
+        order (concurrent decisions lock the same rows in the same order, never deadlock).
+        If another decision counted an exit meanwhile, nothing is written and
+        ``ConcurrencyError`` asks for the batch to be decided again with the new count."""
+        if not counts:
+            return
+        ordered = sorted(counts)
+        written = await conn.fetchval(
+            f"""WITH x AS (
+                    SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::int[],
+                                         $5::int[])
+                        AS x(person_id, community_id, day, before, after)),
+                inserted AS (
+                    INSERT INTO {self.schema}.person_daily_exits
+                        (person_id, community_id, day, exits)
+                    SELECT person_id, community_id, day, after FROM x WHERE before = 0
+                    ORDER BY person_id, community_id, day
+                    ON CONFLICT DO NOTHING RETURNING 1),
+                updated AS (
+                    UPDATE {self.schema}.person_daily_exits e SET exits = x.after FROM x
+                    WHERE x.before > 0 AND e.person_id = x.person_id
+                      AND e.community_id = x.community_id AND e.day = x.day
+                      AND e.exits = x.before
+                    RETURNING 1)
+                SELECT (SELECT count(*) FROM inserted) + (SELECT count(*) FROM updated)""",
+            *([c[i] for c in ordered] for i in range(5)),
+        )
+        if written != len(ordered):
+            _, community, day, before, _ = ordered[0]
+            raise ConcurrencyError(
+                f"exits:{community}:{day}", before, None, "an exit was counted meanwhile"
+            )
+
     async def register_visitors(
         self, conn: asyncpg.Connection, visitors: Sequence[dict[str, Any]]
     ) -> None:
@@ -181,17 +259,22 @@ class GateState:
         rows = [latest[k] for k in ids]
         await conn.execute(
             f"""INSERT INTO {self.schema}.visitor_register AS v (visitor_id, document_type,
-                    document_number, name, phone, first_seen, last_seen)
+                    document_number, name, phone, last_reason, first_seen, last_seen)
                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
-                                     $5::text[], $6::timestamptz[], $7::timestamptz[])
-                     AS r(visitor_id, document_type, document_number, name, phone, first_seen,
-                          last_seen)
+                                     $5::text[], $6::text[], $7::timestamptz[],
+                                     $8::timestamptz[])
+                     AS r(visitor_id, document_type, document_number, name, phone, last_reason,
+                          first_seen, last_seen)
                 ORDER BY visitor_id
                 ON CONFLICT (visitor_id) DO UPDATE
                 SET name = EXCLUDED.name, phone = EXCLUDED.phone,
+                    last_reason = EXCLUDED.last_reason,
                     last_seen = greatest(v.last_seen, EXCLUDED.last_seen)""",
             ids,
-            *([r[k] for r in rows] for k in ("document_type", "document_number", "name", "phone")),
+            *(
+                [r[k] for r in rows]
+                for k in ("document_type", "document_number", "name", "phone", "reason")
+            ),
             [first[k] for k in ids],
             [r["seen"] for r in rows],
         )
@@ -249,11 +332,14 @@ class GateState:
             state.version,
         )
 
-    async def pass_version(self, conn: asyncpg.Connection, pass_id: str) -> int | None:
-        version: int | None = await conn.fetchval(
-            f"SELECT version FROM {self.schema}.passes WHERE pass_id = $1", pass_id
+    async def pass_for_update(self, conn: asyncpg.Connection, pass_id: str) -> PassState | None:
+        """The pass, its row locked until the transaction ends: a concurrent revocation or
+        reissue waits, then sees this one's outcome."""
+        row = await conn.fetchrow(
+            f"SELECT {_PASS_COLUMNS} FROM {self.schema}.passes p WHERE pass_id = $1 FOR UPDATE",
+            pass_id,
         )
-        return version
+        return PassState(*row) if row else None
 
     async def revoke_pass(self, conn: asyncpg.Connection, pass_id: str, version: int) -> None:
         await conn.execute(
@@ -261,6 +347,63 @@ class GateState:
             pass_id,
             version,
         )
+
+    async def reissue_pass(
+        self, conn: asyncpg.Connection, pass_id: str, code: str, version: int
+    ) -> None:
+        await conn.execute(
+            f"UPDATE {self.schema}.passes SET code_sha256 = $2, version = $3 WHERE pass_id = $1",
+            pass_id,
+            sha256(code),
+            version,
+        )
+
+    async def restrictions_for_update(
+        self, conn: asyncpg.Connection, person_id: str, community_id: str
+    ) -> PersonRestrictions:
+        row = await conn.fetchrow(
+            f"""SELECT barred, daily_exit_quota, version FROM {self.schema}.person_restrictions
+                WHERE person_id = $1 AND community_id = $2 FOR UPDATE""",
+            person_id,
+            community_id,
+        )
+        return PersonRestrictions(*row) if row else PersonRestrictions()
+
+    async def save_restrictions(
+        self,
+        conn: asyncpg.Connection,
+        person_id: str,
+        community_id: str,
+        restrictions: PersonRestrictions,
+    ) -> None:
+        await conn.execute(
+            f"""INSERT INTO {self.schema}.person_restrictions AS r
+                    (person_id, community_id, barred, daily_exit_quota, version)
+                VALUES ($1, $2, $3, $4, $5)
+                ON CONFLICT (person_id, community_id) DO UPDATE
+                SET barred = EXCLUDED.barred, daily_exit_quota = EXCLUDED.daily_exit_quota,
+                    version = EXCLUDED.version""",
+            person_id,
+            community_id,
+            *asdict(restrictions).values(),
+        )
+
+    async def write_note(
+        self, conn: asyncpg.Connection, subject: str, text: str, written_by: str, at: datetime
+    ) -> str:
+        """Keep the office's own words privately; events name only the returned note id."""
+        note_id = f"note-{uuid.uuid4().hex[:16]}"
+        await conn.execute(
+            f"""INSERT INTO {self.schema}.office_notes
+                    (note_id, subject, text, written_by, written_at)
+                VALUES ($1, $2, $3, $4, $5)""",
+            note_id,
+            subject,
+            text,
+            written_by,
+            at,
+        )
+        return note_id
 
     async def latest_policy_version(self, conn: asyncpg.Connection, community_id: str) -> int:
         version = await conn.fetchval(

@@ -11,20 +11,23 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from cordon_contracts.asyncapi import install_asyncapi
+from cordon_contracts.gate import CheckpointReason, OfficeReason, PersonCategory
 from cordon_core.http import correlation_id, install_correlation, operations_router
 from cordon_gate.bootstrap import Gate
 from cordon_gate.domain.state import Checkpoint, GatePolicy
+from cordon_gate.entrypoints.office import VisitorDocumentIn, in_transaction, office_router
 from cordon_gate.entrypoints.schemas import DecisionOut, Id, ScanBatchIn, ScanIn
 from cordon_gate.service.administration import AlreadyExists, NotFound
 from cordon_gate.service.batching import ScanBatcher, TooMuchContention
+from cordon_gate.service.restrictions import OfficeCommand
 from cordon_gate.service.scanning import DECIDE_AGAIN, IncomingScan, ScanResult
 
 bearer = HTTPBearer(auto_error=False)
@@ -45,7 +48,17 @@ class CheckpointIn(BaseModel):
 
 
 class OpenCloseIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=200)
+    reason_code: CheckpointReason = "other"
+    note: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="The office's own words: kept in the gate's private notes, never published.",
+    )
+    reason: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Deprecated: kept as the note, like ``note``; never published.",
+    )
 
 
 class DeviceIn(BaseModel):
@@ -59,19 +72,49 @@ class PolicyIn(BaseModel):
     health_monitoring_exit: Literal["deny", "alert", "allow"] = "alert"
     visitors: Literal["allow", "refuse"] = "allow"
     negative_test_hours: int = Field(default=48, ge=1, le=24 * 14)
+    daily_exit_quotas: dict[PersonCategory, Annotated[int, Field(ge=0, le=50)]] = Field(
+        default_factory=dict,
+        description="Exits a day for every person of a category, e.g. "
+        '{"temporary_pass_holder": 1}; the smallest quota that applies to a person holds.',
+    )
 
 
 class PassIn(BaseModel):
     kind: Literal["temporary", "service", "exit_slip"]
-    holder_person_id: Id
+    holder_person_id: Id | None = Field(
+        default=None, description="The holder's person id (a resident) or visitor id."
+    )
+    holder_visitor_document: VisitorDocumentIn | None = Field(
+        default=None,
+        description="Or the document of a holder who is not a resident (e.g. a delivery "
+        "rider): the pass is held by the same visitor id their document gets at the gate.",
+    )
     community_id: Id
     valid_from: AwareDatetime
     valid_until: AwareDatetime
     daily_exit_quota: int | None = Field(default=None, ge=0, le=50)
 
+    @model_validator(mode="after")
+    def exactly_one_holder(self) -> Self:
+        if (self.holder_person_id is None) == (self.holder_visitor_document is None):
+            raise ValueError("exactly one of holder_person_id or holder_visitor_document")
+        return self
+
 
 class RevokeIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=200)
+    model_config = ConfigDict(extra="forbid")
+
+    reason_code: OfficeReason
+    note: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="The office's own words: kept in the gate's private notes, never published.",
+    )
+    bar_holder: bool = Field(
+        default=False,
+        description="Also bar the holder from the community's gates (禁止该人员出入), "
+        "whatever they show.",
+    )
 
 
 def field_error(loc: Sequence[str | int], msg: str) -> RequestValidationError:
@@ -142,6 +185,7 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
 
     Device = Annotated[tuple[str, str], Depends(device_checkpoint)]
     Admin = Annotated[str, Depends(admin)]
+    app.include_router(office_router(gate, admin, now))
 
     async def decide(
         scans: list[ScanIn], device: tuple[str, str], request: Request, batch: bool
@@ -248,7 +292,9 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
                     conn,
                     checkpoint_id,
                     is_open=is_open,
-                    reason=body.reason,
+                    reason_code=body.reason_code,
+                    note=body.note or body.reason,
+                    at=now(),
                     actor=actor,
                     correlation_id=correlation_id(request),
                 )
@@ -308,30 +354,49 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
         """Issue a pass; the returned code goes on the pass (QR) and is kept only as a hash."""
         if body.valid_until <= body.valid_from:
             raise field_error(["body", "valid_until"], "must be after valid_from")
+        fields = body.model_dump(exclude={"holder_visitor_document"})
+        if (doc := body.holder_visitor_document) is not None:
+            fields["holder_person_id"] = gate.pseudonyms.visitor_id(
+                doc.document_type, doc.document_number
+            )
         async with runtime.pool.acquire() as conn, conn.transaction():
             pass_id, code = await gate.office.issue_pass(
-                conn, **body.model_dump(), actor=actor, correlation_id=correlation_id(request)
+                conn, **fields, actor=actor, correlation_id=correlation_id(request)
             )
-        return {"pass_id": pass_id, "pass_code": code}
+        return {
+            "pass_id": pass_id,
+            "pass_code": code,
+            "holder_person_id": fields["holder_person_id"],
+        }
 
     @app.post("/v1/passes/{pass_id}/revoke", tags=["office"])
     async def revoke_pass(
         pass_id: str, body: RevokeIn, actor: Admin, request: Request
-    ) -> dict[str, str]:
-        """Revoke on the spot: every later scan with this pass is denied."""
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            try:
-                await gate.office.revoke_pass(
-                    conn,
-                    pass_id,
-                    reason=body.reason,
-                    at=now(),
-                    actor=actor,
-                    correlation_id=correlation_id(request),
-                )
-            except NotFound as error:
-                raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
-        return {"pass_id": pass_id, "status": "revoked"}
+    ) -> dict[str, Any]:
+        """Revoke on the spot: every later scan with this pass is denied; with
+        ``bar_holder`` its holder is barred too, whatever they show. A retry finds the pass
+        revoked (``already_revoked``) and records nothing."""
+        command = OfficeCommand(
+            reason_code=body.reason_code,
+            at=now(),
+            actor=actor,
+            note=body.note,
+            correlation_id=correlation_id(request),
+        )
+        try:
+            revoked, barred = await in_transaction(
+                runtime.pool,
+                lambda conn: gate.office.revoke_pass(
+                    conn, pass_id, command, bar_holder=body.bar_holder
+                ),
+            )
+        except NotFound as error:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
+        return {
+            "pass_id": pass_id,
+            "status": "revoked" if revoked else "already_revoked",
+            "holder_barred": barred,
+        }
 
     @app.get("/v1/people/{person_id}/status", tags=["office"])
     async def person_status(person_id: str, actor: Admin) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from cordon_contracts.gate import SubjectKind
+from cordon_contracts.gate import SubjectKind, VisitPurpose
 from cordon_gate.domain.decisions import Scan
 from cordon_gate.service.scanning import IncomingScan, Pseudonymizer, VisitorIdentity
 
@@ -24,7 +24,14 @@ class VisitorIn(BaseModel):
     document_number: str = Field(min_length=4, max_length=40)
     name: str = Field(min_length=1, max_length=60)
     phone: str = Field(pattern=PHONE.pattern, description="Digits, optionally with +, - or spaces.")
-    reason: str = Field(min_length=1, max_length=200, description="Why they came.")
+    reason: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Why they came, in their words: kept in the gate's private register only.",
+    )
+    purpose: VisitPurpose = Field(
+        default="other", description="Why they came, as the code published on the gate's events."
+    )
 
 
 class ScanIn(BaseModel):
@@ -99,6 +106,7 @@ class ScanIn(BaseModel):
             vehicle_plate=self.vehicle_plate,
             negative_test_at=self.negative_test_at,
             visit_reason=self.visitor.reason if self.visitor else None,
+            visit_purpose=self.visitor.purpose if self.visitor else None,
         )
         return IncomingScan(scan, visitor, correlation_id, actor)
 

@@ -1,0 +1,229 @@
+"""The office's routes on people and passes: bars, exit quotas, reissuing a lost pass, and
+the listings (passes, checkpoints, devices, restricted people).
+
+Every write here is safe to retry: a command that finds its effect already there records
+nothing and says so (``already_barred``, ``unchanged``, ...).
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal, Self, TypeVar
+
+import asyncpg
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from cordon_contracts.gate import OfficeReason
+from cordon_core.http import correlation_id
+from cordon_core.store import RETRY_CONFLICTS
+from cordon_gate.bootstrap import Gate
+from cordon_gate.entrypoints.schemas import Id
+from cordon_gate.service.administration import AlreadyExists, NotFound
+from cordon_gate.service.restrictions import OfficeCommand
+
+T = TypeVar("T")
+Note = Annotated[
+    str | None,
+    Field(
+        default=None,
+        max_length=2000,
+        description="The office's own words: kept in the gate's private notes, never published.",
+    ),
+]
+Page = Annotated[int, Query(ge=1, le=500)]
+
+
+class VisitorDocumentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    document_type: Literal["resident_id", "passport", "other"]
+    document_number: str = Field(min_length=4, max_length=40)
+
+
+class PersonCommandIn(BaseModel):
+    """Who: a person id (resident or pass holder, or a visitor id), or a visitor's document,
+    which the gate turns into the same visitor id it uses at the gate (never published)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    person_id: Id | None = None
+    visitor_document: VisitorDocumentIn | None = None
+    reason_code: OfficeReason
+    note: Note = None
+
+    @model_validator(mode="after")
+    def exactly_one_person(self) -> Self:
+        if (self.person_id is None) == (self.visitor_document is None):
+            raise ValueError("exactly one of person_id or visitor_document is required")
+        return self
+
+
+class ExitQuotaIn(PersonCommandIn):
+    daily_exits: int | None = Field(
+        ge=0, le=50, description="Exits allowed per local day; null removes the person's own."
+    )
+
+
+class ReissueIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason_code: OfficeReason = "pass_lost"
+    note: Note = None
+
+
+async def in_transaction(
+    pool: asyncpg.Pool, work: Callable[[asyncpg.Connection], Awaitable[T]]
+) -> T:
+    """Run ``work`` in one transaction; a conflict with a concurrent command runs it again,
+    and the second run finds the first one's effect (and records nothing)."""
+    for attempt in range(5):
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                return await work(conn)
+        except RETRY_CONFLICTS:
+            await asyncio.sleep(0.01 * (attempt + 1))
+    raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "too much contention; retry")
+
+
+def office_router(gate: Gate, admin: Callable[..., str], now: Callable[[], datetime]) -> APIRouter:
+    router = APIRouter(tags=["office"])
+    Admin = Annotated[str, Depends(admin)]
+    runtime = gate.runtime
+
+    def who(body: PersonCommandIn) -> str:
+        if body.visitor_document is not None:
+            doc = body.visitor_document
+            return gate.pseudonyms.visitor_id(doc.document_type, doc.document_number)
+        assert body.person_id is not None
+        return body.person_id
+
+    def command(body: PersonCommandIn | ReissueIn, actor: str, request: Request) -> OfficeCommand:
+        return OfficeCommand(
+            reason_code=body.reason_code,
+            at=now(),
+            actor=actor,
+            note=body.note,
+            correlation_id=correlation_id(request),
+        )
+
+    @router.post("/v1/communities/{community_id}/bans")
+    async def bar(
+        community_id: Id, body: PersonCommandIn, actor: Admin, request: Request
+    ) -> dict[str, Any]:
+        """Bar a person from the community's gates (禁止该人员出入), whatever they show,
+        until the office lifts it. A retry finds them barred and records nothing."""
+        person_id = who(body)
+        barred = await in_transaction(
+            runtime.pool,
+            lambda conn: gate.restrictions.bar(
+                conn, person_id, community_id, command(body, actor, request)
+            ),
+        )
+        return {"person_id": person_id, "status": "barred" if barred else "already_barred"}
+
+    @router.post("/v1/communities/{community_id}/bans/lift")
+    async def lift(
+        community_id: Id, body: PersonCommandIn, actor: Admin, request: Request
+    ) -> dict[str, Any]:
+        """Lift a person's bar. A retry finds it lifted and records nothing."""
+        person_id = who(body)
+        lifted = await in_transaction(
+            runtime.pool,
+            lambda conn: gate.restrictions.lift(
+                conn, person_id, community_id, command(body, actor, request)
+            ),
+        )
+        return {"person_id": person_id, "status": "lifted" if lifted else "not_barred"}
+
+    @router.put("/v1/communities/{community_id}/exit-quotas")
+    async def assign_exit_quota(
+        community_id: Id, body: ExitQuotaIn, actor: Admin, request: Request
+    ) -> dict[str, Any]:
+        """Give a person their own daily exit quota (限定每天只能出入一次), counted over
+        every identifier they use; null removes it. The same quota again records nothing."""
+        person_id = who(body)
+        changed = await in_transaction(
+            runtime.pool,
+            lambda conn: gate.restrictions.assign_exit_quota(
+                conn, person_id, community_id, body.daily_exits, command(body, actor, request)
+            ),
+        )
+        return {
+            "person_id": person_id,
+            "daily_exits": body.daily_exits,
+            "status": "assigned" if changed else "unchanged",
+        }
+
+    @router.get("/v1/communities/{community_id}/restrictions")
+    async def restricted_people(
+        community_id: Id, actor: Admin, after: str | None = None, limit: Page = 100
+    ) -> list[dict[str, Any]]:
+        """People barred or with their own exit quota in the community."""
+        return await gate.listings.restricted_people(
+            runtime.pool, community_id=community_id, after=after, limit=limit
+        )
+
+    @router.post("/v1/passes/{pass_id}/reissue")
+    async def reissue_pass(
+        pass_id: str, body: ReissueIn, actor: Admin, request: Request
+    ) -> dict[str, str]:
+        """A lost pass: a new code for the same pass, shown once; the old code stops working.
+        (No listing ever shows a code again.)"""
+
+        async def work(conn: asyncpg.Connection) -> str:
+            return await gate.office.reissue_pass(conn, pass_id, command(body, actor, request))
+
+        try:
+            code = await in_transaction(runtime.pool, work)
+        except NotFound as error:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
+        except AlreadyExists as error:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
+        return {"pass_id": pass_id, "pass_code": code}
+
+    @router.get("/v1/passes")
+    async def list_passes(
+        actor: Admin,
+        community_id: str | None = None,
+        holder_person_id: str | None = None,
+        include_revoked: bool = False,
+        after: str | None = None,
+        limit: Page = 100,
+    ) -> list[dict[str, Any]]:
+        """Passes by pass id (``after``: the last one of the previous page); never a code."""
+        return await gate.listings.passes(
+            runtime.pool,
+            community_id=community_id,
+            holder_person_id=holder_person_id,
+            include_revoked=include_revoked,
+            after=after,
+            limit=limit,
+        )
+
+    @router.get("/v1/checkpoints")
+    async def list_checkpoints(
+        actor: Admin, community_id: str | None = None, after: str | None = None, limit: Page = 100
+    ) -> list[dict[str, Any]]:
+        return await gate.listings.checkpoints(
+            runtime.pool, community_id=community_id, after=after, limit=limit
+        )
+
+    @router.get("/v1/devices")
+    async def list_devices(
+        actor: Admin,
+        checkpoint_id: str | None = None,
+        community_id: str | None = None,
+        after: str | None = None,
+        limit: Page = 100,
+    ) -> list[dict[str, Any]]:
+        """Devices and their checkpoints; never a token (only its hash is kept)."""
+        return await gate.listings.devices(
+            runtime.pool,
+            checkpoint_id=checkpoint_id,
+            community_id=community_id,
+            after=after,
+            limit=limit,
+        )
+
+    return router
