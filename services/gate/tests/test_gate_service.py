@@ -177,6 +177,47 @@ async def test_a_checkpoint_can_require_a_negative_test_within_48_hours(
     assert two_days_later["reasons"] == ["no_recent_negative_test"], "50 h old by then"
 
 
+async def test_a_result_from_the_future_never_hides_a_real_negative_and_a_correction_counts(
+    gate: ServiceProcess, registry_service: Upstream, isolation_service: Upstream
+) -> None:
+    community = await Community(gate, f"c{uuid.uuid4().hex[:8]}").register(
+        requires_negative_test=True
+    )
+    person = await resident(community, registry_service)
+    real = T0 + timedelta(days=3)
+    scanned = (real + timedelta(hours=2)).isoformat()
+
+    async def result(sample: str, collected: datetime, result: str, previous: str = "") -> None:
+        fields = dict(sample_id=sample, person_id=person, collected_at=collected, lab="hospital")
+        await isolation_service.publish(
+            f"person:{person}",
+            lab.TestResultCorrected(
+                **fields, previous_result=previous, result=result, reason="re-run"
+            )
+            if previous
+            else lab.TestResultReceived(**fields, result=result),
+        )
+
+    async def last_negative(expected: datetime | None) -> None:
+        await wait_until(
+            lambda: community.status(person),
+            until=lambda s: s is not None and _instant(s["last_negative_test_at"]) == expected,
+            what=f"the gate's latest negative to be {expected}",
+        )
+
+    typo, sample = f"s{uuid.uuid4().hex[:8]}", f"s{uuid.uuid4().hex[:8]}"
+    await result(typo, datetime(2099, 4, 3, tzinfo=UTC), "negative")
+    await result(sample, real, "negative")
+    await last_negative(real)
+    with_the_real_one = await community.decision(person_id=person, scanned_at=scanned)
+    await result(sample, real, "positive", previous="negative")
+    await last_negative(None)
+    after_the_correction = await community.decision(person_id=person, scanned_at=scanned)
+
+    assert with_the_real_one["decision"] == "allow", with_the_real_one
+    assert after_the_correction["reasons"] == ["no_recent_negative_test"]
+
+
 async def test_a_non_resident_must_register_as_a_visitor_whose_details_stay_private(
     community: Community, module_settings: ServiceSettings
 ) -> None:
@@ -525,3 +566,7 @@ async def test_batches_registering_the_same_visitors_in_opposite_orders_all_get_
 
     assert [r.status_code for r in responses] == [200] * 12, [r.text[:200] for r in responses]
     assert all(d["decision"] == "allow" for r in responses for d in r.json())
+
+
+def _instant(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None

@@ -405,8 +405,11 @@ class GateState:
         )
         return note_id
 
-    async def latest_policy_version(self, conn: asyncpg.Connection, community_id: str) -> int:
-        version = await conn.fetchval(
-            f"SELECT version FROM {self.schema}.policies WHERE community_id = $1", community_id
+    async def policy(self, conn: asyncpg.Connection, community_id: str) -> GatePolicy | None:
+        """The community's latest published policy, its row locked until the transaction
+        ends (two publications at once are numbered one after the other)."""
+        found = await conn.fetchval(
+            f"SELECT policy::text FROM {self.schema}.policies WHERE community_id = $1 FOR UPDATE",
+            community_id,
         )
-        return int(version or 0)
+        return GatePolicy(**json.loads(found)) if found else None

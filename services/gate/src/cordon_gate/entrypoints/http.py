@@ -21,9 +21,17 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, m
 from cordon_contracts.asyncapi import install_asyncapi
 from cordon_contracts.gate import CheckpointReason, OfficeReason, PersonCategory
 from cordon_core.http import correlation_id, install_correlation, operations_router
+from cordon_core.idempotency import (
+    SHOWN_ONCE_OPERATION,
+    command_transaction,
+    install_idempotency,
+    request_transaction,
+    run_command,
+)
+from cordon_core.store import ConcurrencyError
 from cordon_gate.bootstrap import Gate
 from cordon_gate.domain.state import Checkpoint, GatePolicy
-from cordon_gate.entrypoints.office import VisitorDocumentIn, in_transaction, office_router
+from cordon_gate.entrypoints.office import VisitorDocumentIn, office_router
 from cordon_gate.entrypoints.schemas import DecisionOut, Id, ScanBatchIn, ScanIn
 from cordon_gate.service.administration import AlreadyExists, NotFound
 from cordon_gate.service.batching import ScanBatcher, TooMuchContention
@@ -145,6 +153,7 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
         description="Checkpoint decisions in real time: scans, passes, visitors.",
     )
     install_correlation(app)
+    install_idempotency(app, runtime)
     app.include_router(operations_router(runtime))
     install_asyncapi(app)
 
@@ -212,7 +221,9 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
         actor = f"device:{device_id}"
         incoming = [s.incoming(gate.pseudonyms, correlation_id(request), actor) for s in scans]
         try:
-            if batch:
+            if batch or request_transaction() is not None:
+                # A batch, or a scan sent with an Idempotency-Key: decided in the request's
+                # own transaction (never waiting for a second pooled connection).
                 results = await decide_batch(incoming)
             else:
                 # One scan: decided together with the others arriving meanwhile.
@@ -234,10 +245,11 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
     async def decide_batch(incoming: list[IncomingScan]) -> list[ScanResult]:
         """All of a batch or none of it: one transaction, rolled back on any bad scan."""
         # A pass used at two gates at once, or the same scan sent twice at once: decide
-        # again, and the second finds the first's answer.
+        # again, and the second finds the first's answer. Inside an idempotent request the
+        # whole request is run again instead (only a fresh transaction sees the other's).
         for attempt in range(5):
             try:
-                async with runtime.pool.acquire() as conn, conn.transaction():
+                async with command_transaction(runtime.pool) as conn:
                     results = await gate.desk.decide(
                         conn, incoming, actor="device", record_rejections=False
                     )
@@ -246,7 +258,9 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
                     return results
             except _Rejected as rejected:
                 return rejected.results
-            except DECIDE_AGAIN:
+            except DECIDE_AGAIN as conflict:
+                if request_transaction() is not None:
+                    raise ConcurrencyError("scans", None, None, "decided meanwhile") from conflict
                 await asyncio.sleep(0.005 * (attempt + 1))
         raise TooMuchContention
 
@@ -269,26 +283,36 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
 
     @app.post("/v1/checkpoints", status_code=201, tags=["office"])
     async def register_checkpoint(
-        body: CheckpointIn, actor: Admin, request: Request
+        body: CheckpointIn, actor: Admin, request: Request, response: Response
     ) -> dict[str, str]:
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            try:
-                await gate.office.register_checkpoint(
+        """Register a checkpoint; the same again is answered 200 ``already_registered`` and
+        records nothing, another definition under the same id 409."""
+        try:
+            registered = await run_command(
+                runtime.pool,
+                lambda conn: gate.office.register_checkpoint(
                     conn,
                     Checkpoint(**body.model_dump()),
                     actor=actor,
                     correlation_id=correlation_id(request),
-                )
-            except AlreadyExists as error:
-                raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
-        return {"checkpoint_id": body.checkpoint_id}
+                ),
+            )
+        except AlreadyExists as error:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
+        if not registered:
+            response.status_code = status.HTTP_200_OK
+        return {
+            "checkpoint_id": body.checkpoint_id,
+            "status": "registered" if registered else "already_registered",
+        }
 
     async def set_open(
         checkpoint_id: str, is_open: bool, body: OpenCloseIn, actor: str, request: Request
     ) -> dict[str, Any]:
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            try:
-                checkpoint = await gate.office.set_open(
+        try:
+            checkpoint = await run_command(
+                runtime.pool,
+                lambda conn: gate.office.set_open(
                     conn,
                     checkpoint_id,
                     is_open=is_open,
@@ -297,9 +321,10 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
                     at=now(),
                     actor=actor,
                     correlation_id=correlation_id(request),
-                )
-            except NotFound as error:
-                raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
+                ),
+            )
+        except NotFound as error:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
         return {"checkpoint_id": checkpoint_id, "is_open": checkpoint.is_open}
 
     @app.post("/v1/checkpoints/{checkpoint_id}/open", tags=["office"])
@@ -315,24 +340,31 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
         """Close a gate (e.g. three gates reduced to one): its scans are refused."""
         return await set_open(checkpoint_id, False, body, actor, request)
 
-    @app.post("/v1/checkpoints/{checkpoint_id}/devices", status_code=201, tags=["office"])
+    @app.post(
+        "/v1/checkpoints/{checkpoint_id}/devices",
+        status_code=201,
+        tags=["office"],
+        openapi_extra=SHOWN_ONCE_OPERATION,
+    )
     async def register_device(
         checkpoint_id: str, body: DeviceIn, actor: Admin, request: Request
     ) -> dict[str, str]:
         """Returns the device's bearer token once; only its hash is kept."""
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            try:
-                token = await gate.office.register_device(
+        try:
+            token = await run_command(
+                runtime.pool,
+                lambda conn: gate.office.register_device(
                     conn,
                     checkpoint_id,
                     body.device_id,
                     actor=actor,
                     correlation_id=correlation_id(request),
-                )
-            except NotFound as error:
-                raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
-            except AlreadyExists as error:
-                raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
+                ),
+            )
+        except NotFound as error:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
+        except AlreadyExists as error:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
         return {"device_id": body.device_id, "checkpoint_id": checkpoint_id, "token": token}
 
     @app.put("/v1/communities/{community_id}/gate-policy", tags=["office"])
@@ -340,16 +372,22 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
         community_id: str, body: PolicyIn, actor: Admin, request: Request
     ) -> dict[str, Any]:
         """Publish the community's next policy version; later decisions name it."""
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            published = await gate.office.publish_policy(
+        published, changed = await run_command(
+            runtime.pool,
+            lambda conn: gate.office.publish_policy(
                 conn,
                 GatePolicy(community_id=community_id, **body.model_dump()),
                 actor=actor,
                 correlation_id=correlation_id(request),
-            )
-        return {"community_id": community_id, "version": published.version}
+            ),
+        )
+        return {
+            "community_id": community_id,
+            "version": published.version,
+            "status": "published" if changed else "unchanged",
+        }
 
-    @app.post("/v1/passes", status_code=201, tags=["office"])
+    @app.post("/v1/passes", status_code=201, tags=["office"], openapi_extra=SHOWN_ONCE_OPERATION)
     async def issue_pass(body: PassIn, actor: Admin, request: Request) -> dict[str, str]:
         """Issue a pass; the returned code goes on the pass (QR) and is kept only as a hash."""
         if body.valid_until <= body.valid_from:
@@ -359,10 +397,12 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
             fields["holder_person_id"] = gate.pseudonyms.visitor_id(
                 doc.document_type, doc.document_number
             )
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            pass_id, code = await gate.office.issue_pass(
+        pass_id, code = await run_command(
+            runtime.pool,
+            lambda conn: gate.office.issue_pass(
                 conn, **fields, actor=actor, correlation_id=correlation_id(request)
-            )
+            ),
+        )
         return {
             "pass_id": pass_id,
             "pass_code": code,
@@ -384,7 +424,7 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
             correlation_id=correlation_id(request),
         )
         try:
-            revoked, barred = await in_transaction(
+            revoked, barred = await run_command(
                 runtime.pool,
                 lambda conn: gate.office.revoke_pass(
                     conn, pass_id, command, bar_holder=body.bar_holder

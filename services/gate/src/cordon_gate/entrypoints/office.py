@@ -1,14 +1,14 @@
 """The office's routes on people and passes: bars, exit quotas, reissuing a lost pass, and
 the listings (passes, checkpoints, devices, restricted people).
 
-Every write here is safe to retry: a command that finds its effect already there records
-nothing and says so (``already_barred``, ``unchanged``, ...).
+Every write here is safe to retry: with an ``Idempotency-Key`` a retry gets the first answer
+(cordon_core.idempotency), and without one a command that finds its effect already there
+records nothing and says so (``already_barred``, ``unchanged``, ...).
 """
 
-import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal, Self, TypeVar
+from typing import Annotated, Any, Literal, Self
 
 import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
@@ -16,13 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cordon_contracts.gate import OfficeReason
 from cordon_core.http import correlation_id
-from cordon_core.store import RETRY_CONFLICTS
+from cordon_core.idempotency import SHOWN_ONCE_OPERATION, run_command
 from cordon_gate.bootstrap import Gate
 from cordon_gate.entrypoints.schemas import Id
 from cordon_gate.service.administration import AlreadyExists, NotFound
 from cordon_gate.service.restrictions import OfficeCommand
 
-T = TypeVar("T")
 Note = Annotated[
     str | None,
     Field(
@@ -72,20 +71,6 @@ class ReissueIn(BaseModel):
     note: Note = None
 
 
-async def in_transaction(
-    pool: asyncpg.Pool, work: Callable[[asyncpg.Connection], Awaitable[T]]
-) -> T:
-    """Run ``work`` in one transaction; a conflict with a concurrent command runs it again,
-    and the second run finds the first one's effect (and records nothing)."""
-    for attempt in range(5):
-        try:
-            async with pool.acquire() as conn, conn.transaction():
-                return await work(conn)
-        except RETRY_CONFLICTS:
-            await asyncio.sleep(0.01 * (attempt + 1))
-    raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "too much contention; retry")
-
-
 def office_router(gate: Gate, admin: Callable[..., str], now: Callable[[], datetime]) -> APIRouter:
     router = APIRouter(tags=["office"])
     Admin = Annotated[str, Depends(admin)]
@@ -114,7 +99,7 @@ def office_router(gate: Gate, admin: Callable[..., str], now: Callable[[], datet
         """Bar a person from the community's gates (禁止该人员出入), whatever they show,
         until the office lifts it. A retry finds them barred and records nothing."""
         person_id = who(body)
-        barred = await in_transaction(
+        barred = await run_command(
             runtime.pool,
             lambda conn: gate.restrictions.bar(
                 conn, person_id, community_id, command(body, actor, request)
@@ -128,7 +113,7 @@ def office_router(gate: Gate, admin: Callable[..., str], now: Callable[[], datet
     ) -> dict[str, Any]:
         """Lift a person's bar. A retry finds it lifted and records nothing."""
         person_id = who(body)
-        lifted = await in_transaction(
+        lifted = await run_command(
             runtime.pool,
             lambda conn: gate.restrictions.lift(
                 conn, person_id, community_id, command(body, actor, request)
@@ -143,7 +128,7 @@ def office_router(gate: Gate, admin: Callable[..., str], now: Callable[[], datet
         """Give a person their own daily exit quota (限定每天只能出入一次), counted over
         every identifier they use; null removes it. The same quota again records nothing."""
         person_id = who(body)
-        changed = await in_transaction(
+        changed = await run_command(
             runtime.pool,
             lambda conn: gate.restrictions.assign_exit_quota(
                 conn, person_id, community_id, body.daily_exits, command(body, actor, request)
@@ -164,7 +149,7 @@ def office_router(gate: Gate, admin: Callable[..., str], now: Callable[[], datet
             runtime.pool, community_id=community_id, after=after, limit=limit
         )
 
-    @router.post("/v1/passes/{pass_id}/reissue")
+    @router.post("/v1/passes/{pass_id}/reissue", openapi_extra=SHOWN_ONCE_OPERATION)
     async def reissue_pass(
         pass_id: str, body: ReissueIn, actor: Admin, request: Request
     ) -> dict[str, str]:
@@ -175,7 +160,7 @@ def office_router(gate: Gate, admin: Callable[..., str], now: Callable[[], datet
             return await gate.office.reissue_pass(conn, pass_id, command(body, actor, request))
 
         try:
-            code = await in_transaction(runtime.pool, work)
+            code = await run_command(runtime.pool, work)
         except NotFound as error:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
         except AlreadyExists as error:

@@ -88,8 +88,15 @@ class GateOffice:
         *,
         actor: str,
         correlation_id: uuid.UUID | None = None,
-    ) -> None:
-        if await self.state.checkpoint_version(conn, checkpoint.checkpoint_id) is not None:
+    ) -> bool:
+        """Register; False (nothing recorded) when the same checkpoint is registered already
+        (a retry). The same id with another definition is refused."""
+        found = (await self.state.checkpoints(conn, [checkpoint.checkpoint_id])).get(
+            checkpoint.checkpoint_id
+        )
+        if found is not None:
+            if replace(found, is_open=checkpoint.is_open) == checkpoint:
+                return False
             raise AlreadyExists(f"checkpoint {checkpoint.checkpoint_id!r} is already registered")
         event = CheckpointRegistered(
             checkpoint_id=checkpoint.checkpoint_id,
@@ -121,6 +128,7 @@ class GateOffice:
             conn=conn,
         )
         await self.state.save_checkpoint(conn, checkpoint, len(events))
+        return True
 
     async def set_open(
         self,
@@ -194,9 +202,13 @@ class GateOffice:
         *,
         actor: str,
         correlation_id: uuid.UUID | None = None,
-    ) -> GatePolicy:
-        """Publish ``policy`` as the community's next version (its version is assigned)."""
-        current = await self.state.latest_policy_version(conn, policy.community_id)
+    ) -> tuple[GatePolicy, bool]:
+        """Publish ``policy`` as the community's next version (its version is assigned).
+        The same rules as the current version publish nothing: (current, False)."""
+        latest = await self.state.policy(conn, policy.community_id)
+        if latest is not None and replace(latest, version=0) == replace(policy, version=0):
+            return latest, False
+        current = latest.version if latest is not None else 0
         published = replace(policy, version=current + 1)
         meta = self._meta(actor, policy.community_id, correlation_id)
         await self._append(
@@ -208,7 +220,7 @@ class GateOffice:
             policy.community_id,
         )
         await self.state.save_policy(conn, published)
-        return published
+        return published, True
 
     async def issue_pass(
         self,
