@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import Field
 
 from cordon_core.envelope import DomainEvent, EventRegistry
+from cordon_core.privacy import RedactedText
 
 registry = EventRegistry()
 
@@ -190,9 +191,9 @@ class VisitorRegistered(DomainEvent):
     scan_id: str
     checkpoint_id: str
     community_id: str
-    reason: str = Field(
+    reason: RedactedText = Field(
         description="The fixed wording of ``purpose`` (what the visitor said in their own "
-        "words stays in the gate's private register)."
+        "words stays in the gate's private register; older events: redacted)."
     )
     registered_at: datetime
     purpose: VisitPurpose | None = Field(default=None, description="Why they came, as a code.")
@@ -204,7 +205,7 @@ class CheckpointRegistered(DomainEvent):
     checkpoint_id: str
     community_id: str
     compound_id: str
-    name: str
+    name: RedactedText
     requires_negative_test: bool
     negative_test_hours: int
 
@@ -214,7 +215,9 @@ class CheckpointOpened(DomainEvent):
     event_type = "CheckpointOpened"
     checkpoint_id: str
     community_id: str
-    reason: str = Field(description="The reason code (older events: the office's words).")
+    reason: RedactedText = Field(
+        description="The reason code (older events: the office's words, redacted)."
+    )
     reason_code: CheckpointReason | None = None
     note_id: str | None = Field(default=None, description="The office's note, kept privately.")
 
@@ -226,7 +229,9 @@ class CheckpointClosed(DomainEvent):
     event_type = "CheckpointClosed"
     checkpoint_id: str
     community_id: str
-    reason: str = Field(description="The reason code (older events: the office's words).")
+    reason: RedactedText = Field(
+        description="The reason code (older events: the office's words, redacted)."
+    )
     reason_code: CheckpointReason | None = None
     note_id: str | None = Field(default=None, description="The office's note, kept privately.")
 
@@ -245,7 +250,7 @@ class DeviceRevoked(DomainEvent):
     event_type = "DeviceRevoked"
     device_id: str
     checkpoint_id: str
-    reason: str
+    reason: RedactedText
 
 
 @registry.register
@@ -297,8 +302,9 @@ class PassRevoked(DomainEvent):
 
     event_type = "PassRevoked"
     pass_id: str
-    reason: str = Field(
-        description="The fixed wording of ``reason_code`` (older events: the office's words)."
+    reason: RedactedText = Field(
+        description="The fixed wording of ``reason_code`` (older events: the office's words, "
+        "redacted)."
     )
     revoked_at: datetime
     reason_code: OfficeReason | None = None
