@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
 
 from cordon_core.envelope import PendingEvent
 from cordon_core.idempotency import (
@@ -64,6 +64,13 @@ def counter_app(storage: Storage, store: PostgresEventStore) -> FastAPI:
             return {"event_id": str(stored.event_id), "version": stored.stream_version}
 
         return await run_command(storage.pool, run)
+
+    @app.post("/uploads", status_code=201)
+    async def upload(request: Request) -> dict[str, Any]:
+        form = await request.form()
+        upload = form["file"]
+        assert not isinstance(upload, str)
+        return {"size": len(await upload.read()), "id": uuid.uuid4().hex}
 
     @app.post("/tokens", status_code=201, openapi_extra=SHOWN_ONCE_OPERATION)
     async def issue_token() -> dict[str, str]:
@@ -214,3 +221,17 @@ async def test_an_answer_holding_a_secret_is_not_kept_and_its_replay_says_so(
     assert first.json()["token"] not in again.text
     stored = await pool.fetchval(f"SELECT body FROM {SCHEMA}.idempotency_keys")
     assert first.json()["token"].encode() not in stored
+
+
+async def test_a_retried_upload_is_the_same_request_whatever_its_multipart_boundary(
+    client: httpx.AsyncClient,
+) -> None:
+    key = str(uuid.uuid4())
+    files = {"file": ("results.csv", b"sample_id,result\ns1,negative\n", "text/csv")}
+    first = await client.post("/uploads", files=files, headers=keyed(key))
+    again = await client.post("/uploads", files=files, headers=keyed(key))
+    other = {"file": ("results.csv", b"sample_id,result\ns1,positive\n", "text/csv")}
+    different = await client.post("/uploads", files=other, headers=keyed(key))
+
+    assert again.status_code == 201 and again.json() == first.json()
+    assert different.status_code == 422
