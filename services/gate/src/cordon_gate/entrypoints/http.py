@@ -7,35 +7,30 @@
 import asyncio
 import hmac
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import TypeAdapter
 
 from cordon_contracts.asyncapi import install_asyncapi
-from cordon_contracts.gate import CheckpointReason, OfficeReason, PersonCategory
 from cordon_core.http import correlation_id, install_correlation, operations_router
 from cordon_core.idempotency import (
-    SHOWN_ONCE_OPERATION,
     command_transaction,
     install_idempotency,
     request_transaction,
-    run_command,
 )
 from cordon_core.store import ConcurrencyError
 from cordon_gate.bootstrap import Gate
-from cordon_gate.domain.state import Checkpoint, GatePolicy
-from cordon_gate.entrypoints.office import VisitorDocumentIn, office_router
-from cordon_gate.entrypoints.schemas import DecisionOut, Id, ScanBatchIn, ScanIn
-from cordon_gate.service.administration import AlreadyExists, NotFound
+from cordon_gate.entrypoints.checkpoints import checkpoints_router
+from cordon_gate.entrypoints.passes import passes_router
+from cordon_gate.entrypoints.restrictions import restrictions_router
+from cordon_gate.entrypoints.schemas import DecisionOut, ScanBatchIn, ScanIn, field_error
 from cordon_gate.service.batching import ScanBatcher, TooMuchContention
-from cordon_gate.service.restrictions import OfficeCommand
 from cordon_gate.service.scanning import DECIDE_AGAIN, IncomingScan, ScanResult
 
 bearer = HTTPBearer(auto_error=False)
@@ -43,90 +38,6 @@ DECISIONS = TypeAdapter(list[DecisionOut])
 DEVICE_CACHE_S = 10.0
 """How long a device token is trusted without asking PostgreSQL again."""
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-
-
-class CheckpointIn(BaseModel):
-    checkpoint_id: Id
-    community_id: Id
-    compound_id: Id
-    name: str = Field(min_length=1, max_length=100)
-    is_open: bool = True
-    requires_negative_test: bool = False
-    negative_test_hours: int = Field(default=48, ge=1, le=24 * 14)
-
-
-class OpenCloseIn(BaseModel):
-    reason_code: CheckpointReason = "other"
-    note: str | None = Field(
-        default=None,
-        max_length=2000,
-        description="The office's own words: kept in the gate's private notes, never published.",
-    )
-    reason: str | None = Field(
-        default=None,
-        max_length=200,
-        description="Deprecated: kept as the note, like ``note``; never published.",
-    )
-
-
-class DeviceIn(BaseModel):
-    device_id: Id
-
-
-class PolicyIn(BaseModel):
-    fever_threshold_c: float = Field(default=37.3, ge=36.5, le=39.0)
-    yellow_code: Literal["deny", "alert"] = "deny"
-    itinerary_risk: Literal["deny", "alert", "allow"] = "alert"
-    health_monitoring_exit: Literal["deny", "alert", "allow"] = "alert"
-    visitors: Literal["allow", "refuse"] = "allow"
-    negative_test_hours: int = Field(default=48, ge=1, le=24 * 14)
-    daily_exit_quotas: dict[PersonCategory, Annotated[int, Field(ge=0, le=50)]] = Field(
-        default_factory=dict,
-        description="Exits a day for every person of a category, e.g. "
-        '{"temporary_pass_holder": 1}; the smallest quota that applies to a person holds.',
-    )
-
-
-class PassIn(BaseModel):
-    kind: Literal["temporary", "service", "exit_slip"]
-    holder_person_id: Id | None = Field(
-        default=None, description="The holder's person id (a resident) or visitor id."
-    )
-    holder_visitor_document: VisitorDocumentIn | None = Field(
-        default=None,
-        description="Or the document of a holder who is not a resident (e.g. a delivery "
-        "rider): the pass is held by the same visitor id their document gets at the gate.",
-    )
-    community_id: Id
-    valid_from: AwareDatetime
-    valid_until: AwareDatetime
-    daily_exit_quota: int | None = Field(default=None, ge=0, le=50)
-
-    @model_validator(mode="after")
-    def exactly_one_holder(self) -> Self:
-        if (self.holder_person_id is None) == (self.holder_visitor_document is None):
-            raise ValueError("exactly one of holder_person_id or holder_visitor_document")
-        return self
-
-
-class RevokeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason_code: OfficeReason
-    note: str | None = Field(
-        default=None,
-        max_length=2000,
-        description="The office's own words: kept in the gate's private notes, never published.",
-    )
-    bar_holder: bool = Field(
-        default=False,
-        description="Also bar the holder from the community's gates (禁止该人员出入), "
-        "whatever they show.",
-    )
-
-
-def field_error(loc: Sequence[str | int], msg: str) -> RequestValidationError:
-    return RequestValidationError([{"loc": tuple(loc), "msg": msg, "type": "value_error"}])
 
 
 def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
@@ -193,8 +104,9 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
         return "office"
 
     Device = Annotated[tuple[str, str], Depends(device_checkpoint)]
-    Admin = Annotated[str, Depends(admin)]
-    app.include_router(office_router(gate, admin, now))
+    app.include_router(checkpoints_router(gate, admin, now))
+    app.include_router(passes_router(gate, admin, now))
+    app.include_router(restrictions_router(gate, admin, now))
 
     async def decide(
         scans: list[ScanIn], device: tuple[str, str], request: Request, batch: bool
@@ -280,172 +192,6 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
         return Response(
             DECISIONS.dump_json([_decision(r) for r in results]), media_type="application/json"
         )
-
-    @app.post("/v1/checkpoints", status_code=201, tags=["office"])
-    async def register_checkpoint(
-        body: CheckpointIn, actor: Admin, request: Request, response: Response
-    ) -> dict[str, str]:
-        """Register a checkpoint; the same again is answered 200 ``already_registered`` and
-        records nothing, another definition under the same id 409."""
-        try:
-            registered = await run_command(
-                runtime.pool,
-                lambda conn: gate.office.register_checkpoint(
-                    conn,
-                    Checkpoint(**body.model_dump()),
-                    actor=actor,
-                    correlation_id=correlation_id(request),
-                ),
-            )
-        except AlreadyExists as error:
-            raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
-        if not registered:
-            response.status_code = status.HTTP_200_OK
-        return {
-            "checkpoint_id": body.checkpoint_id,
-            "status": "registered" if registered else "already_registered",
-        }
-
-    async def set_open(
-        checkpoint_id: str, is_open: bool, body: OpenCloseIn, actor: str, request: Request
-    ) -> dict[str, Any]:
-        try:
-            checkpoint = await run_command(
-                runtime.pool,
-                lambda conn: gate.office.set_open(
-                    conn,
-                    checkpoint_id,
-                    is_open=is_open,
-                    reason_code=body.reason_code,
-                    note=body.note or body.reason,
-                    at=now(),
-                    actor=actor,
-                    correlation_id=correlation_id(request),
-                ),
-            )
-        except NotFound as error:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
-        return {"checkpoint_id": checkpoint_id, "is_open": checkpoint.is_open}
-
-    @app.post("/v1/checkpoints/{checkpoint_id}/open", tags=["office"])
-    async def open_checkpoint(
-        checkpoint_id: str, body: OpenCloseIn, actor: Admin, request: Request
-    ) -> dict[str, Any]:
-        return await set_open(checkpoint_id, True, body, actor, request)
-
-    @app.post("/v1/checkpoints/{checkpoint_id}/close", tags=["office"])
-    async def close_checkpoint(
-        checkpoint_id: str, body: OpenCloseIn, actor: Admin, request: Request
-    ) -> dict[str, Any]:
-        """Close a gate (e.g. three gates reduced to one): its scans are refused."""
-        return await set_open(checkpoint_id, False, body, actor, request)
-
-    @app.post(
-        "/v1/checkpoints/{checkpoint_id}/devices",
-        status_code=201,
-        tags=["office"],
-        openapi_extra=SHOWN_ONCE_OPERATION,
-    )
-    async def register_device(
-        checkpoint_id: str, body: DeviceIn, actor: Admin, request: Request
-    ) -> dict[str, str]:
-        """Returns the device's bearer token once; only its hash is kept."""
-        try:
-            token = await run_command(
-                runtime.pool,
-                lambda conn: gate.office.register_device(
-                    conn,
-                    checkpoint_id,
-                    body.device_id,
-                    actor=actor,
-                    correlation_id=correlation_id(request),
-                ),
-            )
-        except NotFound as error:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
-        except AlreadyExists as error:
-            raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
-        return {"device_id": body.device_id, "checkpoint_id": checkpoint_id, "token": token}
-
-    @app.put("/v1/communities/{community_id}/gate-policy", tags=["office"])
-    async def publish_policy(
-        community_id: str, body: PolicyIn, actor: Admin, request: Request
-    ) -> dict[str, Any]:
-        """Publish the community's next policy version; later decisions name it."""
-        published, changed = await run_command(
-            runtime.pool,
-            lambda conn: gate.office.publish_policy(
-                conn,
-                GatePolicy(community_id=community_id, **body.model_dump()),
-                actor=actor,
-                correlation_id=correlation_id(request),
-            ),
-        )
-        return {
-            "community_id": community_id,
-            "version": published.version,
-            "status": "published" if changed else "unchanged",
-        }
-
-    @app.post("/v1/passes", status_code=201, tags=["office"], openapi_extra=SHOWN_ONCE_OPERATION)
-    async def issue_pass(body: PassIn, actor: Admin, request: Request) -> dict[str, str]:
-        """Issue a pass; the returned code goes on the pass (QR) and is kept only as a hash."""
-        if body.valid_until <= body.valid_from:
-            raise field_error(["body", "valid_until"], "must be after valid_from")
-        fields = body.model_dump(exclude={"holder_visitor_document"})
-        if (doc := body.holder_visitor_document) is not None:
-            fields["holder_person_id"] = gate.pseudonyms.visitor_id(
-                doc.document_type, doc.document_number
-            )
-        pass_id, code = await run_command(
-            runtime.pool,
-            lambda conn: gate.office.issue_pass(
-                conn, **fields, actor=actor, correlation_id=correlation_id(request)
-            ),
-        )
-        return {
-            "pass_id": pass_id,
-            "pass_code": code,
-            "holder_person_id": fields["holder_person_id"],
-        }
-
-    @app.post("/v1/passes/{pass_id}/revoke", tags=["office"])
-    async def revoke_pass(
-        pass_id: str, body: RevokeIn, actor: Admin, request: Request
-    ) -> dict[str, Any]:
-        """Revoke on the spot: every later scan with this pass is denied; with
-        ``bar_holder`` its holder is barred too, whatever they show. A retry finds the pass
-        revoked (``already_revoked``) and records nothing."""
-        command = OfficeCommand(
-            reason_code=body.reason_code,
-            at=now(),
-            actor=actor,
-            note=body.note,
-            correlation_id=correlation_id(request),
-        )
-        try:
-            revoked, barred = await run_command(
-                runtime.pool,
-                lambda conn: gate.office.revoke_pass(
-                    conn, pass_id, command, bar_holder=body.bar_holder
-                ),
-            )
-        except NotFound as error:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
-        return {
-            "pass_id": pass_id,
-            "status": "revoked" if revoked else "already_revoked",
-            "holder_barred": barred,
-        }
-
-    @app.get("/v1/people/{person_id}/status", tags=["office"])
-    async def person_status(person_id: str, actor: Admin) -> dict[str, Any]:
-        """What the gate knows of a person, and as of when (from the other services' events)."""
-        async with runtime.pool.acquire() as conn:
-            person = (await gate.state.people(conn, [person_id])).get(person_id)
-        if person is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"the gate knows nothing of {person_id}")
-        return asdict(person)
 
     return app
 

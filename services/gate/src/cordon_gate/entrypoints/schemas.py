@@ -1,12 +1,16 @@
-"""The shapes devices send: one scan, validated field by field."""
+"""The shapes devices and the office send, validated field by field: a scan, a visitor's
+document, an office note."""
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Literal, Self
 
+from fastapi import Query
+from fastapi.exceptions import RequestValidationError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from cordon_contracts.gate import SubjectKind, VisitPurpose
@@ -128,3 +132,27 @@ class DecisionOut(BaseModel):
     policy_version: int
     status_as_of: datetime | None
     duplicate: bool = Field(description="True when this scan id was already decided.")
+
+
+Note = Annotated[
+    str | None,
+    Field(
+        default=None,
+        max_length=2000,
+        description="The office's own words: kept in the gate's private notes, never published.",
+    ),
+]
+Page = Annotated[int, Query(ge=1, le=500)]
+
+
+class VisitorDocumentIn(BaseModel):
+    """A visitor's document, which the gate turns into the visitor id it uses at the gate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    document_type: Literal["resident_id", "passport", "other"]
+    document_number: str = Field(min_length=4, max_length=40)
+
+
+def field_error(loc: Sequence[str | int], msg: str) -> RequestValidationError:
+    return RequestValidationError([{"loc": tuple(loc), "msg": msg, "type": "value_error"}])

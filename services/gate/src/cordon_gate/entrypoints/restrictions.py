@@ -1,5 +1,7 @@
-"""The office's routes on people and passes: bars, exit quotas, reissuing a lost pass, and
-the listings (passes, checkpoints, devices, restricted people).
+"""The office's routes on people: bar them from the community's gates, lift the bar, give
+them their own exit quota, list who is restricted, and what the gate knows of a person.
+
+(No ``from __future__ import annotations`` here: FastAPI must see the dependency types.)
 
 Every write here is safe to retry: with an ``Idempotency-Key`` a retry gets the first answer
 (cordon_core.idempotency), and without one a command that finds its effect already there
@@ -7,37 +9,19 @@ records nothing and says so (``already_barred``, ``unchanged``, ...).
 """
 
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Self
 
-import asyncpg
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cordon_contracts.gate import OfficeReason
 from cordon_core.http import correlation_id
-from cordon_core.idempotency import SHOWN_ONCE_OPERATION, run_command
+from cordon_core.idempotency import run_command
 from cordon_gate.bootstrap import Gate
-from cordon_gate.entrypoints.schemas import Id
-from cordon_gate.service.administration import AlreadyExists, NotFound
+from cordon_gate.entrypoints.schemas import Id, Note, Page, VisitorDocumentIn
 from cordon_gate.service.restrictions import OfficeCommand
-
-Note = Annotated[
-    str | None,
-    Field(
-        default=None,
-        max_length=2000,
-        description="The office's own words: kept in the gate's private notes, never published.",
-    ),
-]
-Page = Annotated[int, Query(ge=1, le=500)]
-
-
-class VisitorDocumentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    document_type: Literal["resident_id", "passport", "other"]
-    document_number: str = Field(min_length=4, max_length=40)
 
 
 class PersonCommandIn(BaseModel):
@@ -64,14 +48,9 @@ class ExitQuotaIn(PersonCommandIn):
     )
 
 
-class ReissueIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason_code: OfficeReason = "pass_lost"
-    note: Note = None
-
-
-def office_router(gate: Gate, admin: Callable[..., str], now: Callable[[], datetime]) -> APIRouter:
+def restrictions_router(
+    gate: Gate, admin: Callable[..., str], now: Callable[[], datetime]
+) -> APIRouter:
     router = APIRouter(tags=["office"])
     Admin = Annotated[str, Depends(admin)]
     runtime = gate.runtime
@@ -83,7 +62,7 @@ def office_router(gate: Gate, admin: Callable[..., str], now: Callable[[], datet
         assert body.person_id is not None
         return body.person_id
 
-    def command(body: PersonCommandIn | ReissueIn, actor: str, request: Request) -> OfficeCommand:
+    def command(body: PersonCommandIn, actor: str, request: Request) -> OfficeCommand:
         return OfficeCommand(
             reason_code=body.reason_code,
             at=now(),
@@ -149,66 +128,13 @@ def office_router(gate: Gate, admin: Callable[..., str], now: Callable[[], datet
             runtime.pool, community_id=community_id, after=after, limit=limit
         )
 
-    @router.post("/v1/passes/{pass_id}/reissue", openapi_extra=SHOWN_ONCE_OPERATION)
-    async def reissue_pass(
-        pass_id: str, body: ReissueIn, actor: Admin, request: Request
-    ) -> dict[str, str]:
-        """A lost pass: a new code for the same pass, shown once; the old code stops working.
-        (No listing ever shows a code again.)"""
-
-        async def work(conn: asyncpg.Connection) -> str:
-            return await gate.office.reissue_pass(conn, pass_id, command(body, actor, request))
-
-        try:
-            code = await run_command(runtime.pool, work)
-        except NotFound as error:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
-        except AlreadyExists as error:
-            raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
-        return {"pass_id": pass_id, "pass_code": code}
-
-    @router.get("/v1/passes")
-    async def list_passes(
-        actor: Admin,
-        community_id: str | None = None,
-        holder_person_id: str | None = None,
-        include_revoked: bool = False,
-        after: str | None = None,
-        limit: Page = 100,
-    ) -> list[dict[str, Any]]:
-        """Passes by pass id (``after``: the last one of the previous page); never a code."""
-        return await gate.listings.passes(
-            runtime.pool,
-            community_id=community_id,
-            holder_person_id=holder_person_id,
-            include_revoked=include_revoked,
-            after=after,
-            limit=limit,
-        )
-
-    @router.get("/v1/checkpoints")
-    async def list_checkpoints(
-        actor: Admin, community_id: str | None = None, after: str | None = None, limit: Page = 100
-    ) -> list[dict[str, Any]]:
-        return await gate.listings.checkpoints(
-            runtime.pool, community_id=community_id, after=after, limit=limit
-        )
-
-    @router.get("/v1/devices")
-    async def list_devices(
-        actor: Admin,
-        checkpoint_id: str | None = None,
-        community_id: str | None = None,
-        after: str | None = None,
-        limit: Page = 100,
-    ) -> list[dict[str, Any]]:
-        """Devices and their checkpoints; never a token (only its hash is kept)."""
-        return await gate.listings.devices(
-            runtime.pool,
-            checkpoint_id=checkpoint_id,
-            community_id=community_id,
-            after=after,
-            limit=limit,
-        )
+    @router.get("/v1/people/{person_id}/status")
+    async def person_status(person_id: str, actor: Admin) -> dict[str, Any]:
+        """What the gate knows of a person, and as of when (from the other services' events)."""
+        async with runtime.pool.acquire() as conn:
+            person = (await gate.state.people(conn, [person_id])).get(person_id)
+        if person is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"the gate knows nothing of {person_id}")
+        return asdict(person)
 
     return router
