@@ -22,6 +22,7 @@ from cordon_isolation.domain.policy import IsolationPolicy, ReleaseRule
 from cordon_isolation.domain.reactions import positive_isolation, travel_isolation
 from cordon_isolation.domain.release import RecordedResult, assess_release
 from cordon_isolation.domain.results import (
+    CollectionWindow,
     ResultRow,
     RowError,
     SampleOnRecord,
@@ -32,6 +33,7 @@ from cordon_isolation.domain.results import (
 
 NOW = datetime(2022, 4, 15, 8, 0, tzinfo=UTC)
 POLICY = IsolationPolicy("d")
+WINDOW = CollectionWindow(future_skew=timedelta(minutes=5), max_age=timedelta(days=30))
 
 
 def request(level: str = "home", days: int = 14, order_id: str = "o1") -> IsolationRequest:
@@ -88,7 +90,7 @@ def test_an_upgrade_with_a_later_end_both_upgrades_and_extends() -> None:
 
 def test_a_replayed_cause_does_not_reopen_an_order_that_ended() -> None:
     record = isolated("home", 0)
-    record.apply(followup.cancel(record, "entered in error"))
+    record.apply(followup.cancel(record, "entered_in_error"))
 
     assert record.place_under(request("home", 14, order_id="o1")) == []
     assert record.place_under(request("home", 14, order_id="o9")) != []
@@ -135,7 +137,7 @@ def test_a_refused_release_raises_with_the_unmet_requirements_and_a_release_reco
 
 def test_commands_need_an_active_order_and_documents_are_signed_after_issue() -> None:
     with pytest.raises(NoActiveOrder):
-        followup.cancel(PersonIsolation("p1"), "no order")
+        followup.cancel(PersonIsolation("p1"), "other")
     record = isolated()
     with pytest.raises(Conflict):
         followup.sign_document(record, "commitment", NOW)
@@ -214,8 +216,8 @@ def test_lab_rows_are_refused_with_row_column_and_reason() -> None:
 def test_a_result_is_matched_by_sample_and_a_repeat_is_a_duplicate_a_change_a_correction() -> None:
     row = ResultRow(2, "s1", "positive")
     sample = SampleOnRecord("s1", "p1", NOW, None, 1)
-    unknown = match(row, None)
-    matched = match(row, sample)
+    unknown = match(row, None, WINDOW, NOW)
+    matched = match(row, sample, WINDOW, NOW)
     assert not isinstance(matched, RowError)
 
     first = decide_result(row, matched, sample, "lab", "b1")
@@ -229,3 +231,35 @@ def test_a_result_is_matched_by_sample_and_a_repeat_is_a_duplicate_a_change_a_co
     assert first is not None and first.event_type == "TestResultReceived"
     assert again is None
     assert fixed is not None and fixed.event_type == "TestResultCorrected"
+
+
+FUTURE = "in the future (more than 300 s after the time of intake)"
+
+
+@pytest.mark.parametrize(
+    ("collected_at", "reason"),
+    [
+        (datetime(2099, 1, 1, tzinfo=UTC), FUTURE),
+        (NOW + timedelta(minutes=6), FUTURE),
+        (NOW - timedelta(days=31), "more than 30 days ago"),
+        (datetime(1970, 1, 1, tzinfo=UTC), "more than 30 days ago"),
+    ],
+)
+def test_a_result_collected_outside_the_window_is_refused_naming_collected_at(
+    collected_at: datetime, reason: str
+) -> None:
+    row = ResultRow(5, "s1", "negative", "p1", collected_at)
+    from_sample = ResultRow(6, "s2", "negative")
+
+    refused = match(row, None, WINDOW, NOW)
+    collected_here = SampleOnRecord("s2", "p1", collected_at, None, 1)
+    refused_by_sample = match(from_sample, collected_here, WINDOW, NOW)
+
+    assert refused == RowError(5, "collected_at", reason)
+    assert refused_by_sample == RowError(6, "collected_at", reason)
+
+
+def test_a_result_collected_within_the_skew_or_the_age_limit_is_accepted() -> None:
+    for collected_at in (NOW + timedelta(minutes=4), NOW - timedelta(days=29)):
+        matched = match(ResultRow(2, "s1", "negative", "p1", collected_at), None, WINDOW, NOW)
+        assert not isinstance(matched, RowError)

@@ -18,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cordon_contracts.asyncapi import install_asyncapi
 from cordon_core.http import install_correlation, operations_router
+from cordon_core.idempotency import install_idempotency
 from cordon_isolation.bootstrap import Isolation
 from cordon_isolation.domain.errors import (
     Conflict,
@@ -28,6 +29,7 @@ from cordon_isolation.domain.errors import (
 )
 from cordon_isolation.entrypoints.labs import lab_routes
 from cordon_isolation.entrypoints.office import office_routes
+from cordon_isolation.entrypoints.reviews import review_routes
 from cordon_isolation.entrypoints.staff import staff_routes
 from cordon_isolation.service.unit import TooMuchContention
 
@@ -84,6 +86,7 @@ def create_app(iso: Isolation, *, clock: Callable[[], datetime] | None = None) -
 
     app.include_router(staff_routes(iso, staff, now))
     app.include_router(office_routes(iso, staff, now))
+    app.include_router(review_routes(iso, staff, now))
     app.include_router(lab_routes(iso, lab))
 
     @app.exception_handler(IsolationError)
@@ -100,4 +103,5 @@ def create_app(iso: Isolation, *, clock: Callable[[], datetime] | None = None) -
     async def contention(_: Request, error: TooMuchContention) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status.HTTP_503_SERVICE_UNAVAILABLE)
 
+    install_idempotency(app, runtime)
     return app

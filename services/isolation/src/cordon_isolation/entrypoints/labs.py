@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request, UploadFile, status
 from fastapi.responses import JSONResponse
 
 from cordon_core.http import correlation_id
+from cordon_core.idempotency import request_transaction
 from cordon_isolation.adapters.results_csv import read_results_csv
 from cordon_isolation.bootstrap import Isolation
 from cordon_isolation.domain.results import ResultRow, RowError, parse_row
@@ -30,6 +31,9 @@ def lab_routes(iso: Isolation, lab: Callable[..., str]) -> APIRouter:
             correlation_id=correlation_id(request),
         )  # fmt: skip
         body: dict[str, Any] = asdict(report)
+        # Sent with an Idempotency-Key, a refused answer rolls the whole request back: say
+        # so, rather than count rows that will not be kept.
+        body["recorded"] = not (report.errors and request_transaction() is not None)
         code = status.HTTP_422_UNPROCESSABLE_ENTITY if report.errors else status.HTTP_200_OK
         return JSONResponse(body, code)
 
@@ -37,7 +41,8 @@ def lab_routes(iso: Isolation, lab: Callable[..., str]) -> APIRouter:
     async def post_results(body: ResultsIn, lab_name: Lab, request: Request) -> JSONResponse:
         """Results as JSON (rows numbered from 1). 200 when every row was recorded or was a
         duplicate; 422 with the same report when some were refused (the others are
-        recorded)."""
+        recorded, except with an Idempotency-Key: then nothing is, and ``recorded`` is
+        false)."""
         rows = (parse_row(i, r.model_dump()) for i, r in enumerate(body.results, start=1))
         return await ingest(rows, lab_name, request)
 

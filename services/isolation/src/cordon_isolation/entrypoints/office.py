@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 
 from cordon_contracts.lab import SampleCollected, TestCampaignOpened
 from cordon_core.http import correlation_id
@@ -52,6 +52,11 @@ def office_routes(
 
         return asdict(await in_transaction(pool(), work))
 
+    @router.get("/v1/campaigns")
+    async def campaigns(actor: Staff, community_id: str | None = None) -> list[dict[str, Any]]:
+        """Test campaigns, newest first (optionally of one community)."""
+        return await iso.state.campaigns(pool(), community_id)
+
     @router.post("/v1/campaigns", status_code=201)
     async def open_campaign(body: CampaignIn, actor: Staff, request: Request) -> dict[str, str]:
         """Mass testing in a community at the sampling points named."""
@@ -70,7 +75,16 @@ def office_routes(
         body: list[SampleIn], actor: Staff, request: Request
     ) -> dict[str, int]:
         """Swabs taken (sample -> person), so the lab's results can be matched; a sample
-        recorded again is a no-op."""
+        recorded again is a no-op. A collection time outside the lab window (in the future
+        beyond the skew, or too old) is refused, 422 naming the sample's index."""
+        at = now()
+        outside = [
+            {"loc": ["body", i, "collected_at"], "msg": why, "type": "value_error"}
+            for i, sample in enumerate(body)
+            if (why := iso.settings.collection_window.refusal(sample.collected_at, at))
+        ]
+        if outside:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, outside)
 
         async def work(conn: asyncpg.Connection) -> int:
             new = 0

@@ -2,24 +2,45 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    Field,
+    model_validator,
+)
 
 from cordon_contracts.isolation import (
     BreachKind,
+    CancelReason,
+    CorrectedPositiveAction,
     EscalatedTo,
     IsolationLevel,
     IsolationPlace,
     MoodCall,
+    OrderReason,
     ReleaseRequirement,
     ResponsibleTeam,
+    ReviewOutcome,
     RiskLevel,
     SupportKind,
 )
+from cordon_isolation.domain.policy import IsolationPolicy
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 Short = Annotated[str, Field(min_length=1, max_length=200)]
+NoteText = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=2000,
+        description="The office's own words: kept in the service's private notes, never "
+        "published (events carry the note's id).",
+    ),
+]
 
 
 class OrderIn(BaseModel):
@@ -28,11 +49,19 @@ class OrderIn(BaseModel):
     person_id: Id
     level: IsolationLevel
     community_id: Id
-    reason: Short
+    reason_code: OrderReason = Field(
+        default="other", description="Published, with its fixed wording (docs/isolation.md)."
+    )
+    note: NoteText | None = None
+    reason: NoteText | None = Field(
+        default=None, description="Older clients' free-text reason: kept as the note."
+    )
     starts_at: AwareDatetime | None = Field(default=None, description="Default: now.")
     days: int | None = Field(default=None, ge=1, le=60)
     planned_end_at: AwareDatetime | None = None
-    place: IsolationPlace | None = None
+    place: IsolationPlace | None = Field(
+        default=None, description="The room label is published: ID and phone numbers redacted."
+    )
     team: ResponsibleTeam | None = None
 
     @model_validator(mode="after")
@@ -45,7 +74,9 @@ class OrderIn(BaseModel):
 class CheckInIn(BaseModel):
     temperature_c: float | None = Field(default=None, ge=34.0, le=43.0)
     symptoms: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
-        default_factory=list, max_length=10
+        default_factory=list,
+        max_length=10,
+        description="Published with the check-in: ID and phone numbers are redacted.",
     )
     mood_call: MoodCall | None = None
     recorded_by: Id
@@ -63,7 +94,14 @@ class DeliveredIn(BaseModel):
 
 
 class BreachIn(BaseModel):
-    breach_id: Id | None = None
+    breach_id: Id | None = Field(
+        default=None, description="The report's own id: the same id again records nothing."
+    )
+    gate_event_id: Id | None = Field(
+        default=None,
+        description="The gate's ExitDenied event this report is about: then it is that "
+        "breach (the one recorded automatically), not a new one.",
+    )
     kind: BreachKind
     reported_by: Id
     escalated_to: EscalatedTo | None = None
@@ -74,8 +112,18 @@ class IssuedIn(BaseModel):
     issued_by: Id
 
 
-class ReasonIn(BaseModel):
-    reason: Short
+class CancelIn(BaseModel):
+    reason_code: CancelReason = "other"
+    note: NoteText | None = None
+    reason: NoteText | None = Field(
+        default=None, description="Older clients' free-text reason: kept as the note."
+    )
+
+
+class SettleIn(BaseModel):
+    outcome: ReviewOutcome = Field(description="ended: end the order; kept: it stands.")
+    settled_by: Id
+    note: NoteText | None = None
 
 
 class PolicyIn(BaseModel):
@@ -91,12 +139,28 @@ class PolicyIn(BaseModel):
     release: dict[IsolationLevel, ReleaseRequirement] | None = Field(
         default=None, description="Per level; levels left out keep the defaults."
     )
+    corrected_positive: CorrectedPositiveAction = Field(
+        default=IsolationPolicy.corrected_positive,
+        description="end: orders caused by a positive later corrected end at once; review: "
+        "they are listed under GET /v1/reviews for the office to confirm.",
+    )
+    gate_breach_escalated_to: EscalatedTo | None = Field(
+        default=IsolationPolicy.gate_breach_escalated_to,
+        description="Who a breach recorded from the gate's denied exit is escalated to.",
+    )
+    breach_match_minutes: int = Field(
+        default=IsolationPolicy.breach_match_minutes,
+        ge=0,
+        le=24 * 60,
+        description="A staff report of leaving within this many minutes of a gate denial "
+        "(either first) is the same breach.",
+    )
 
 
 class CampaignIn(BaseModel):
     campaign_id: Id
     community_id: Id
-    name: Short
+    name: Short = Field(description="Published: ID and phone numbers are redacted.")
     sampling_point_ids: list[Id] = Field(min_length=1, max_length=500)
     opens_at: AwareDatetime
     closes_at: AwareDatetime
@@ -121,3 +185,16 @@ class ResultIn(BaseModel):
 
 class ResultsIn(BaseModel):
     results: list[ResultIn] = Field(min_length=1, max_length=5000)
+
+
+@dataclass(frozen=True)
+class PrivateNote:
+    """Staff's own words about a person: stored privately, referred to by ``note_id``."""
+
+    note_id: str
+    subject: str
+    body: str
+
+    @classmethod
+    def of(cls, subject: str, body: str | None) -> PrivateNote | None:
+        return None if body is None else cls(f"note-{uuid.uuid4().hex[:16]}", subject, body)
