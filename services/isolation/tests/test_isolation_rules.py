@@ -13,6 +13,7 @@ from cordon_contracts.isolation import (
     IsolationExtended,
     IsolationLevelChanged,
     IsolationStarted,
+    ResponsibleTeam,
 )
 from cordon_contracts.registry import TravelHistoryReported
 from cordon_isolation.domain import followup
@@ -263,3 +264,15 @@ def test_a_result_collected_within_the_skew_or_the_age_limit_is_accepted() -> No
     for collected_at in (NOW + timedelta(minutes=4), NOW - timedelta(days=29)):
         matched = match(ResultRow(2, "s1", "negative", "p1", collected_at), None, WINDOW, NOW)
         assert not isinstance(matched, RowError)
+
+
+def test_the_same_team_assigned_again_changes_nothing() -> None:
+    record = isolated()
+    team = ResponsibleTeam(cadre_id="c1", police_officer_id="po1", doctor_id="d1")
+    for event in followup.assign_team(record, team, NOW):
+        record.apply(event)
+
+    again = followup.assign_team(record, team, NOW)
+    other = followup.assign_team(record, team.model_copy(update={"doctor_id": "d2"}), NOW)
+
+    assert again == [] and len(other) == 1

@@ -134,7 +134,8 @@ def sign_document(record: PersonIsolation, document: Document, at: datetime) -> 
     return [IsolationDocumentSigned(**_ids(record), document=document, signed_at=at)]
 
 
-def assign_team(
-    record: PersonIsolation, team: ResponsibleTeam, at: datetime
-) -> ResponsibleTeamAssigned:
-    return ResponsibleTeamAssigned(**_ids(record), team=team, assigned_at=at)
+def assign_team(record: PersonIsolation, team: ResponsibleTeam, at: datetime) -> list[DomainEvent]:
+    """三包一; the team already responsible, assigned again, changes nothing."""
+    if active(record).team == team:
+        return []
+    return [ResponsibleTeamAssigned(**_ids(record), team=team, assigned_at=at)]

@@ -207,7 +207,7 @@ def staff_routes(
     ) -> dict[str, Any]:
         """三包一: the cadre, police officer and doctor responsible for the person."""
         return await command(
-            person_id, lambda r: [followup.assign_team(r, body, now())], actor, request
+            person_id, lambda r: followup.assign_team(r, body, now()), actor, request
         )
 
     @router.post(f"{base}/release")
