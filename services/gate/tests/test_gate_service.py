@@ -346,6 +346,7 @@ async def test_bad_input_is_refused_naming_the_field_and_nothing_is_recorded(
     half_visitor = await community.scan(visitor={"document_type": "passport", "name": "Li"})
     from_the_future = await community.scan(person_id=person, scanned_at=future)
     other_gate = await community.scan(person_id=person, checkpoint_id="someone-elses-gate")
+    phone_as_plate = await community.scan(person_id=person, vehicle_plate="电话13912345678")
     no_token = await httpx.AsyncClient(base_url=community.gate.url).post("/v1/scans", json={})
 
     def fields(response: httpx.Response) -> list[str]:
@@ -361,6 +362,7 @@ async def test_bad_input_is_refused_naming_the_field_and_nothing_is_recorded(
     ]
     assert from_the_future.status_code == 422 and fields(from_the_future) == ["scanned_at"]
     assert other_gate.status_code == 403
+    assert phone_as_plate.status_code == 422 and fields(phone_as_plate) == ["vehicle_plate"]
     assert no_token.status_code == 401
 
 

@@ -65,7 +65,8 @@ async def test_revoking_twice_records_one_pass_revoked_and_bars_the_holder_once(
     assert types(barred) == ["PersonBarred"]
     revoked = json.loads(next(r.value for r in records if types([r]) == ["PassRevoked"]))
     assert (revoked["reason_code"], revoked["holder_barred"]) == ("pass_abuse", True)
-    assert revoked["note_id"].startswith("note-")
+    note = await community.admin("GET", f"/v1/notes/{revoked['note_id']}")
+    assert (note.json()["text"], note.json()["subject"]) == (NOTE, f"pass:{issued['pass_id']}")
 
 
 async def test_the_offices_own_words_never_leave_the_gate(

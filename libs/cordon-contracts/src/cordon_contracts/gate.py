@@ -114,7 +114,7 @@ class _ScanOutcome(DomainEvent):
     temperature_c: float
     health_code: HealthCode
     itinerary_risk: bool = Field(description="Stayed in a medium/high-risk area in 14 days.")
-    vehicle_plate: str | None = None
+    vehicle_plate: RedactedText | None = None
     alerts: list[Alert] = Field(default_factory=list)
     policy_version: int = Field(description="Version of the community's gate policy applied.")
     status_as_of: datetime | None = Field(

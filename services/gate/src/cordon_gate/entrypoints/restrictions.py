@@ -1,5 +1,6 @@
 """The office's routes on people: bar them from the community's gates, lift the bar, give
-them their own exit quota, list who is restricted, and what the gate knows of a person.
+them their own exit quota, list who is restricted, what the gate knows of a person, and
+the office's own notes (which events name only by their id).
 
 (No ``from __future__ import annotations`` here: FastAPI must see the dependency types.)
 
@@ -136,5 +137,13 @@ def restrictions_router(
         if person is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"the gate knows nothing of {person_id}")
         return asdict(person)
+
+    @router.get("/v1/notes/{note_id}")
+    async def office_note(note_id: str, actor: Admin) -> dict[str, Any]:
+        """The office's own words behind an event's ``note_id`` (kept only here)."""
+        note = await gate.state.note(runtime.pool, note_id)
+        if note is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no note {note_id!r}")
+        return note
 
     return router

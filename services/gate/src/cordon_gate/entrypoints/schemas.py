@@ -19,6 +19,7 @@ from cordon_gate.service.scanning import IncomingScan, Pseudonymizer, VisitorIde
 
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,19}$")
+PLATE = re.compile(r"^[\u4e00-\u9fa5A-Z][\u4e00-\u9fa5A-Z0-9·-]{1,9}$")
 
 
 class VisitorIn(BaseModel):
@@ -56,7 +57,12 @@ class ScanIn(BaseModel):
     itinerary_risk: bool = Field(
         default=False, description="Itinerary code shows a medium/high-risk area in 14 days."
     )
-    vehicle_plate: str | None = Field(default=None, min_length=2, max_length=16)
+    vehicle_plate: str | None = Field(
+        default=None,
+        pattern=PLATE.pattern,
+        description="A plate such as 京A12345: 2 to 10 letters, digits or Chinese characters "
+        "(too short for a phone or ID number, since it is published).",
+    )
     negative_test_at: AwareDatetime | None = Field(
         default=None,
         description="Collection time of a negative test certificate shown at the gate.",
