@@ -7,7 +7,9 @@ must answer as the first (same status and body; a 409 where the answer held a se
 once) and must record nothing: no event in any service's store carries the retry's
 correlation id, not even later, once the notification service has reacted to everything
 (which is also how a second notification would show), and the tables that commands change
-without events (tokens, contacts) keep their row counts.
+without events (tokens, contacts) keep their row counts. A third time, with a new key, the
+command must record nothing either, unless it is meant to make something new each time
+(``NEW_EACH_TIME``): revoking what is revoked is a domain no-op.
 """
 
 from __future__ import annotations
@@ -35,6 +37,19 @@ pytestmark = pytest.mark.infra
 KNOWN_NOT_IDEMPOTENT: dict[Operation, str] = {}
 """Operations still known to fail, each with the reason; the test fails when one of them
 passes, so that the list only shrinks."""
+
+NEW_EACH_TIME: dict[Operation, str] = {
+    ("gate", "POST", "/v1/passes"): "each request issues another pass (no client id)",
+    ("gate", "POST", "/v1/passes/{pass_id}/reissue"): "each reissue draws another code",
+    ("isolation", "POST", "/v1/people/{person_id}/isolation/check-ins"): "each is a new check-in",
+    ("registry", "POST", "/v1/staff-tokens"): "each request issues another token",
+    ("projector", "POST", "/v1/dashboard-tokens"): "each request issues another token",
+}
+"""Commands that, sent again with a NEW key, are meant to record something new."""
+
+KNOWN_REPEATS_RECORDED: dict[Operation, str] = {}
+"""Commands that a plain repeat (new key) still records again although it means nothing
+new, with the reason; the list only shrinks."""
 
 TABLES_WITHOUT_EVENTS = (
     ("registry", "staff_tokens"),
@@ -124,6 +139,7 @@ async def test_a_retried_write_has_no_second_effect(
     ctx = moments()
     failures: dict[Operation, str] = {}
     retries: dict[Operation, uuid.UUID] = {}
+    repeats: dict[Operation, str] = {}
     conn = await asyncpg.connect(module_settings.database_url)
     try:
         async with httpx.AsyncClient(timeout=120) as client:
@@ -175,6 +191,21 @@ async def test_a_retried_write_has_no_second_effect(
                     problems.append(f"the retry changed row counts {before} -> {after}")
                 if problems:
                     failures[op] = "; ".join(problems)
+                # The same command once more, as a new command (new key): where it means
+                # nothing new, the domain makes it a no-op (2xx) or refuses it (4xx).
+                repeat = uuid.uuid4()
+                await send(
+                    client,
+                    system,
+                    step,
+                    ctx,
+                    extra_headers={
+                        IDEMPOTENCY_HEADER: str(uuid.uuid4()),
+                        CORRELATION_HEADER: str(repeat),
+                    },
+                )
+                if op not in NEW_EACH_TIME and (recorded := await events_of(conn, [repeat])):
+                    repeats[op] = f"a repeat with a new key recorded {recorded}"
 
         await settled(conn)
         for op, retry in retries.items():
@@ -183,8 +214,13 @@ async def test_a_retried_write_has_no_second_effect(
     finally:
         await conn.close()
 
+    for op, why in repeats.items():
+        if op not in KNOWN_REPEATS_RECORDED:
+            failures[op] = f"{failures.get(op, '')} {why}".strip()
+    mended_repeats = sorted(set(KNOWN_REPEATS_RECORDED) - set(repeats))
     unexpected = {op: why for op, why in failures.items() if op not in KNOWN_NOT_IDEMPOTENT}
     mended = sorted(set(KNOWN_NOT_IDEMPOTENT) - set(failures))
     report = "\n".join(f"{' '.join(op)}: {why}" for op, why in sorted(unexpected.items()))
     assert not unexpected, f"{len(unexpected)} write operations are not safe to retry:\n{report}"
     assert not mended, f"now idempotent, remove from KNOWN_NOT_IDEMPOTENT: {mended}"
+    assert not mended_repeats, f"now no-ops, remove from KNOWN_REPEATS_RECORDED: {mended_repeats}"

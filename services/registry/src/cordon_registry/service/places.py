@@ -86,11 +86,17 @@ async def _append(
     )
 
 
-async def rename_place(reg: Registry, caller: Caller, place_id: str, name: str) -> PlaceRenamed:
-    async def run(conn: asyncpg.Connection) -> PlaceRenamed:
+async def rename_place(
+    reg: Registry, caller: Caller, place_id: str, name: str
+) -> PlaceRenamed | None:
+    """The renaming; None when the place has that name already (nothing recorded)."""
+
+    async def run(conn: asyncpg.Connection) -> PlaceRenamed | None:
         place = await load_place(reg, conn, place_id)
         _require_manager(caller, place.kind, place.community_id)
         renamed = place.rename(name, reg.clock())
+        if renamed is None:
+            return None
         await _append(reg, conn, caller, place_id, place.community_id, [renamed], place.version)
         await reg.places.rename(conn, place_id, renamed.name)
         return renamed

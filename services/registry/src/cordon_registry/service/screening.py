@@ -39,11 +39,17 @@ Dose = tuple[str, int, date, str | None]
 """person id, dose number, date, vaccine."""
 
 
-async def designate_risk_area(reg: Registry, caller: Caller, area: RiskArea) -> RiskAreaDesignated:
+async def designate_risk_area(
+    reg: Registry, caller: Caller, area: RiskArea
+) -> RiskAreaDesignated | None:
+    """The listing; None when the area is listed so already (nothing recorded)."""
     caller.staff.require("manage_district")
 
-    async def run(conn: asyncpg.Connection) -> RiskAreaDesignated:
-        designated = designation(area, reg.clock())
+    async def run(conn: asyncpg.Connection) -> RiskAreaDesignated | None:
+        current = (await reg.screening.risk_areas(conn)).get(area.area_code)
+        designated = designation(area, reg.clock(), current)
+        if designated is None:
+            return None
         await reg.store.append(
             f"risk-area-{area.area_code}",
             [PendingEvent(designated)],
