@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from cordon_contracts.isolation import (
     IsolationEnded,
@@ -31,6 +32,7 @@ from cordon_isolation.domain.results import (
     match,
     parse_row,
 )
+from cordon_isolation.entrypoints.schemas import CheckInIn
 
 NOW = datetime(2022, 4, 15, 8, 0, tzinfo=UTC)
 POLICY = IsolationPolicy("d")
@@ -276,3 +278,18 @@ def test_the_same_team_assigned_again_changes_nothing() -> None:
     other = followup.assign_team(record, team.model_copy(update={"doctor_id": "d2"}), NOW)
 
     assert again == [] and len(other) == 1
+
+
+def test_an_id_card_or_mobile_number_is_refused_as_a_person_id() -> None:
+    for number in ("110101199003071234", "13800138000"):
+        refused = parse_row(2, {"sample_id": "s1", "result": "negative", "person_id": number})
+        assert refused == [
+            RowError(
+                2,
+                "person_id",
+                "looks like an ID-card or mobile number: give the pseudonymous person id",
+            )
+        ]
+    with pytest.raises(ValidationError, match="pseudonymous"):
+        CheckInIn(recorded_by="13800138000")
+    assert CheckInIn(recorded_by="doctor-1").recorded_by == "doctor-1"

@@ -64,7 +64,10 @@ async def test_a_high_risk_travel_report_leads_to_home_isolation_by_policy_versi
 
 
 async def test_a_positive_result_isolates_the_household_and_the_gate_denies_the_exit(
-    isolation: ServiceProcess, gate: ServiceProcess, registry_service: Upstream
+    isolation: ServiceProcess,
+    gate: ServiceProcess,
+    registry_service: Upstream,
+    module_settings: ServiceSettings,
 ) -> None:
     community = new_id("c")
     checkpoint = f"{community}-east"
@@ -109,6 +112,15 @@ async def test_a_positive_result_isolates_the_household_and_the_gate_denies_the_
 
     assert result.status_code == 200 and result.json()["received"] == 1
     assert (scan.json()["decision"], scan.json()["reasons"]) == ("deny", ["isolated"])
+    breaches = await wait_until(
+        lambda: isolation_events(module_settings, f"isolation:{positive}"),
+        until=lambda events: any(kind == "IsolationBreached" for kind, _ in events),
+        timeout=TIMEOUT,
+        what="the denied exit recorded as a breach",
+    )
+    [breach] = [p for kind, p in breaches if kind == "IsolationBreached"]
+    assert (breach["kind"], breach["checkpoint_id"]) == ("exit_denied_at_gate", checkpoint)
+    assert breach["breach_id"] == f"gate:{breach['gate_event_id']}"
 
 
 async def test_release_is_refused_without_the_negative_tests_and_granted_with_them(

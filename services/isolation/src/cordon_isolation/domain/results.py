@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cordon_contracts.lab import TestResult, TestResultCorrected, TestResultReceived
+from cordon_core.privacy import personal_numbers
 
 COLUMNS = ("sample_id", "person_id", "collected_at", "result")
 REQUIRED = ("sample_id", "result")
@@ -18,6 +19,14 @@ RESULTS: dict[str, TestResult] = {
     "invalid": "invalid", "无效": "invalid",
 }  # fmt: skip
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+
+
+def not_pseudonymous(person_id: str) -> str | None:
+    """Why ``person_id`` cannot be a pseudonymous id (it is an ID-card or mobile number,
+    which would then be published), or None."""
+    if personal_numbers(person_id):
+        return "looks like an ID-card or mobile number: give the pseudonymous person id"
+    return None
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,8 @@ def parse_row(row: int, fields: Mapping[str, str | None]) -> ResultRow | list[Ro
     person_id = text("person_id") or None
     if person_id is not None and not _ID.match(person_id):
         errors.append(RowError(row, "person_id", "not a valid person id"))
+    elif person_id is not None and (personal := not_pseudonymous(person_id)):
+        errors.append(RowError(row, "person_id", personal))
     collected_at = None
     if raw := text("collected_at"):
         try:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     Field,
@@ -29,9 +30,20 @@ from cordon_contracts.isolation import (
     SupportKind,
 )
 from cordon_isolation.domain.policy import IsolationPolicy
+from cordon_isolation.domain.results import not_pseudonymous
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 Short = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _pseudonymous(value: str) -> str:
+    if (why := not_pseudonymous(value)) is not None:
+        raise ValueError(why)
+    return value
+
+
+PseudonymousId = Annotated[Id, AfterValidator(_pseudonymous)]
+"""A person's or staff member's id: never their ID-card or mobile number."""
 NoteText = Annotated[
     str,
     Field(
@@ -46,7 +58,7 @@ NoteText = Annotated[
 class OrderIn(BaseModel):
     """Place a person under isolation; an active order is upgraded or extended instead."""
 
-    person_id: Id
+    person_id: PseudonymousId
     level: IsolationLevel
     community_id: Id
     reason_code: OrderReason = Field(
@@ -79,7 +91,7 @@ class CheckInIn(BaseModel):
         description="Published with the check-in: ID and phone numbers are redacted.",
     )
     mood_call: MoodCall | None = None
-    recorded_by: Id
+    recorded_by: PseudonymousId
     checked_at: AwareDatetime | None = None
 
 
@@ -90,7 +102,7 @@ class SupportIn(BaseModel):
 
 
 class DeliveredIn(BaseModel):
-    delivered_by: Id
+    delivered_by: PseudonymousId
 
 
 class BreachIn(BaseModel):
@@ -103,13 +115,13 @@ class BreachIn(BaseModel):
         "breach (the one recorded automatically), not a new one.",
     )
     kind: BreachKind
-    reported_by: Id
+    reported_by: PseudonymousId
     escalated_to: EscalatedTo | None = None
     observed_at: AwareDatetime | None = None
 
 
 class IssuedIn(BaseModel):
-    issued_by: Id
+    issued_by: PseudonymousId
 
 
 class CancelIn(BaseModel):
@@ -122,7 +134,7 @@ class CancelIn(BaseModel):
 
 class SettleIn(BaseModel):
     outcome: ReviewOutcome = Field(description="ended: end the order; kept: it stands.")
-    settled_by: Id
+    settled_by: PseudonymousId
     note: NoteText | None = None
 
 
@@ -168,7 +180,7 @@ class CampaignIn(BaseModel):
 
 class SampleIn(BaseModel):
     sample_id: Id
-    person_id: Id
+    person_id: PseudonymousId
     collected_at: AwareDatetime
     campaign_id: Id | None = None
     sampling_point_id: Id | None = None
