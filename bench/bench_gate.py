@@ -792,7 +792,9 @@ class Bench:
                 issued = await call("POST", "/v1/passes", spec.body())
                 spec.pass_id, spec.code = issued["pass_id"], issued["pass_code"]
                 if spec.revoke:
-                    await call("POST", f"/v1/passes/{spec.pass_id}/revoke", {"reason": "lent"})
+                    await call(
+                        "POST", f"/v1/passes/{spec.pass_id}/revoke", {"reason_code": "pass_lent"}
+                    )
 
             await asyncio.gather(*(checkpoint(c) for c in d.checkpoints))
             await asyncio.gather(

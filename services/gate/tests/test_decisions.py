@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from cordon_gate.domain.decisions import Decision, Scan, decide
+from cordon_gate.domain.restrictions import PersonAtGate, PersonRestrictions
 from cordon_gate.domain.state import Checkpoint, GatePolicy, PassState, PersonStatus
 
 NOW = datetime(2022, 4, 1, 8, 0, tzinfo=UTC)
@@ -37,8 +38,14 @@ def verdict(
     policy: GatePolicy = POLICY,
     person: PersonStatus | None = RESIDENT,
     pass_: PassState | None = None,
+    who: PersonAtGate | None = None,
 ) -> Decision:
-    return decide(s, checkpoint, policy, person, pass_)
+    return decide(s, checkpoint, policy, person, pass_, who)
+
+
+def holder(exits_today: int = 0, **restrictions: object) -> PersonAtGate:
+    """The pass's holder p1, holding PASS (one exit a day)."""
+    return PersonAtGate("p1", PersonRestrictions(**restrictions), (PASS,), "owner", exits_today)  # type: ignore[arg-type]
 
 
 def test_a_resident_with_a_green_code_and_normal_temperature_is_allowed() -> None:
@@ -116,13 +123,13 @@ def test_a_policy_may_refuse_visitors_entirely() -> None:
 
 
 def test_a_pass_within_its_quota_is_allowed_and_used() -> None:
-    d = verdict(scan(subject_kind="pass_holder", direction="out"), pass_=PASS)
-    assert (d.allowed, d.uses_pass) == (True, True)
+    d = verdict(scan(subject_kind="pass_holder", direction="out"), pass_=PASS, who=holder())
+    assert (d.allowed, d.uses_pass, d.counts_exit) == (True, True, True)
 
 
 def test_an_exhausted_revoked_expired_foreign_or_unknown_pass_is_denied() -> None:
     out = scan(subject_kind="pass_holder", direction="out")
-    assert verdict(out, pass_=replace(PASS, exits_today=1)).reasons == ("pass_quota_exhausted",)
+    assert verdict(out, pass_=PASS, who=holder(exits_today=1)).reasons == ("pass_quota_exhausted",)
     assert verdict(out, pass_=replace(PASS, revoked=True)).reasons == ("pass_revoked",)
     expired = replace(PASS, valid_until=NOW - timedelta(seconds=1))
     assert verdict(out, pass_=expired).reasons == ("pass_not_valid_now",)
@@ -133,7 +140,44 @@ def test_an_exhausted_revoked_expired_foreign_or_unknown_pass_is_denied() -> Non
 
 def test_the_daily_quota_limits_exits_not_entries() -> None:
     entering = scan(subject_kind="pass_holder", direction="in")
-    assert verdict(entering, pass_=replace(PASS, exits_today=1)).allowed
+    assert verdict(entering, pass_=PASS, who=holder(exits_today=1)).allowed
+
+
+def test_a_pass_holders_used_up_exit_also_denies_their_resident_qr_code() -> None:
+    out = scan(direction="out")
+    assert verdict(out, who=holder(exits_today=1)).reasons == ("pass_quota_exhausted",)
+    assert verdict(out, who=holder(exits_today=0)).allowed
+
+
+def test_a_barred_person_is_denied_in_and_out_whatever_they_show() -> None:
+    for subject_kind, pass_ in (("resident", None), ("pass_holder", PASS), ("visitor", None)):
+        for direction in ("in", "out"):
+            s = scan(subject_kind=subject_kind, direction=direction)
+            d = verdict(s, pass_=pass_, who=holder(barred=True))
+            assert "barred" in d.reasons and "barred_person" in d.alerts
+
+
+def test_the_smallest_quota_that_applies_binds_and_a_revoked_pass_gives_no_category() -> None:
+    policy = replace(POLICY, daily_exit_quotas={"temporary_pass_holder": 2, "tenant": 3})
+    out = scan(direction="out")
+    own = replace(holder(exits_today=2, daily_exit_quota=5), passes=())
+    assert verdict(out, policy=policy, who=own).allowed  # no category applies: own quota 5
+    tenant = replace(own, residence_type="tenant", exits_today=3)
+    assert verdict(out, policy=policy, who=tenant).reasons == ("exit_quota_exhausted",)
+    unlimited_pass = replace(PASS, daily_exit_quota=None)
+    temporary = replace(own, passes=(unlimited_pass,))
+    assert verdict(out, policy=policy, who=temporary).reasons == ("exit_quota_exhausted",)
+    revoked = replace(own, passes=(replace(unlimited_pass, revoked=True),))
+    assert verdict(out, policy=policy, who=revoked).allowed
+
+
+def test_an_exit_counts_against_a_quota_only_when_one_applies_and_it_is_let_through() -> None:
+    out = scan(direction="out")
+    free = PersonAtGate("p1", PersonRestrictions())
+    assert not verdict(out, who=free).counts_exit
+    assert verdict(out, who=holder()).counts_exit
+    assert not verdict(scan(direction="in"), who=holder()).counts_exit
+    assert not verdict(replace(out, health_code="red"), who=holder()).counts_exit
 
 
 def test_a_closed_checkpoint_refuses_every_scan() -> None:

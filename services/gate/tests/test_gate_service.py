@@ -8,191 +8,19 @@ import asyncio
 import json
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
+from gate_harness import T0, Community, isolate, resident
 
-from cordon_contracts import isolation, lab, registry
+from cordon_contracts import isolation, lab
 from cordon_core.kafka import make_producer
 from cordon_core.runtime import ServiceRuntime
 from cordon_core.settings import ServiceSettings
 from cordon_testing import ServiceProcess, wait_until
 from cordon_testing.kafka import header, read_topic
-from cordon_testing.plugin import settings_env
 from cordon_testing.upstream import Upstream
-
-ADMIN = "test-admin-token"
-T0 = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=5)
-"""Midnight UTC five days ago: scans from T0 to T0 + 4 days are within the gate's late-scan
-window, and its local (Shanghai) days start at 16:00 UTC as they would on any day."""
-
-
-@pytest.fixture(scope="module")
-def gate(
-    module_settings: ServiceSettings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServiceProcess]:
-    env = {
-        **settings_env(module_settings),
-        "CORDON_GATE_ADMIN_TOKEN": ADMIN,
-        "CORDON_TIMEZONE": "Asia/Shanghai",
-    }
-    process = ServiceProcess("cordon_gate", env, tmp_path_factory.mktemp("gate")).start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="module")
-async def registry_service(module_settings: ServiceSettings) -> AsyncIterator[Upstream]:
-    async with ServiceRuntime(
-        service="registry", settings=module_settings, registry=registry.registry
-    ).running() as runtime:
-        yield Upstream(runtime)
-
-
-@pytest.fixture(scope="module")
-async def isolation_service(module_settings: ServiceSettings) -> AsyncIterator[Upstream]:
-    contracts = isolation.registry
-    contracts.include(lab.registry)
-    async with ServiceRuntime(
-        service="isolation", settings=module_settings, registry=contracts
-    ).running() as runtime:
-        yield Upstream(runtime)
-
-
-class Community:
-    """One community of the test district with a registered checkpoint and device."""
-
-    def __init__(self, gate: ServiceProcess, name: str) -> None:
-        self.gate = gate
-        self.id = name
-        self.token = ""
-        self.checkpoint = f"{name}-east"
-
-    async def admin(
-        self, method: str, path: str, body: dict[str, Any] | None = None
-    ) -> httpx.Response:
-        async with httpx.AsyncClient(base_url=self.gate.url) as client:
-            return await client.request(
-                method, path, json=body, headers={"Authorization": f"Bearer {ADMIN}"}
-            )
-
-    async def register(self, **checkpoint: Any) -> Community:
-        response = await self.admin(
-            "POST",
-            "/v1/checkpoints",
-            {
-                "checkpoint_id": self.checkpoint,
-                "community_id": self.id,
-                "compound_id": f"{self.id}-compound",
-                "name": "East gate",
-                **checkpoint,
-            },
-        )
-        assert response.status_code == 201, response.text
-        response = await self.admin(
-            "POST",
-            f"/v1/checkpoints/{self.checkpoint}/devices",
-            {"device_id": f"{self.checkpoint}-pad"},
-        )
-        self.token = response.json()["token"]
-        return self
-
-    async def scan(self, **fields: Any) -> httpx.Response:
-        body = {
-            "scan_id": uuid.uuid4().hex,
-            "checkpoint_id": self.checkpoint,
-            "direction": "in",
-            "scanned_at": T0.isoformat(),
-            "temperature_c": 36.5,
-            "health_code": "green",
-            **fields,
-        }
-        async with httpx.AsyncClient(base_url=self.gate.url) as client:
-            return await client.post(
-                "/v1/scans", json=body, headers={"Authorization": f"Bearer {self.token}"}
-            )
-
-    async def decision(self, **fields: Any) -> dict[str, Any]:
-        response = await self.scan(**fields)
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    async def issue_pass(
-        self, holder: str, kind: str, *, days: int, daily_exit_quota: int | None = None
-    ) -> dict[str, Any]:
-        """A pass valid from T0 for ``days``; its pass_id and pass_code."""
-        response = await self.admin(
-            "POST",
-            "/v1/passes",
-            {
-                "kind": kind,
-                "holder_person_id": holder,
-                "community_id": self.id,
-                "valid_from": T0.isoformat(),
-                "valid_until": (T0 + timedelta(days=days)).isoformat(),
-                "daily_exit_quota": daily_exit_quota,
-            },
-        )
-        assert response.status_code == 201, response.text
-        issued: dict[str, Any] = response.json()
-        return issued
-
-    async def status(self, person_id: str) -> dict[str, Any] | None:
-        response = await self.admin("GET", f"/v1/people/{person_id}/status")
-        return response.json() if response.status_code == 200 else None
-
-
-@pytest.fixture
-async def community(gate: ServiceProcess) -> Community:
-    return await Community(gate, f"c{uuid.uuid4().hex[:8]}").register()
-
-
-async def resident(community: Community, registry_service: Upstream) -> str:
-    person = f"p{uuid.uuid4().hex[:10]}"
-    await registry_service.publish(
-        f"household:{community.id}-h1",
-        registry.ResidentRegistered(
-            person_id=person,
-            household_id=f"{community.id}-h1",
-            building_id="b1",
-            compound_id="c1",
-            grid_id="g1",
-            community_id=community.id,
-            sub_district_id="s1",
-            residence_type="owner",
-            registered_at=T0,
-        ),
-    )
-    await wait_until(lambda: community.status(person), what=f"the gate to know {person}")
-    return person
-
-
-async def isolate(
-    isolation_service: Upstream, community: Community, person: str, level: str
-) -> str:
-    order = f"o{uuid.uuid4().hex[:8]}"
-    await isolation_service.publish(
-        f"person:{person}",
-        isolation.IsolationStarted(
-            order_id=order,
-            person_id=person,
-            level=level,
-            community_id=community.id,  # type: ignore[arg-type]
-            reason="close contact",
-            starts_at=T0,
-            planned_end_at=T0 + timedelta(days=14),
-        ),
-    )
-    await wait_until(
-        lambda: community.status(person),
-        until=lambda s: s is not None and s["isolation_level"] == level,
-        what="the gate to learn of the isolation",
-    )
-    return order
 
 
 async def test_a_registered_resident_enters_and_exits_and_the_decision_names_its_freshness(
@@ -349,6 +177,47 @@ async def test_a_checkpoint_can_require_a_negative_test_within_48_hours(
     assert two_days_later["reasons"] == ["no_recent_negative_test"], "50 h old by then"
 
 
+async def test_a_result_from_the_future_never_hides_a_real_negative_and_a_correction_counts(
+    gate: ServiceProcess, registry_service: Upstream, isolation_service: Upstream
+) -> None:
+    community = await Community(gate, f"c{uuid.uuid4().hex[:8]}").register(
+        requires_negative_test=True
+    )
+    person = await resident(community, registry_service)
+    real = T0 + timedelta(days=3)
+    scanned = (real + timedelta(hours=2)).isoformat()
+
+    async def result(sample: str, collected: datetime, result: str, previous: str = "") -> None:
+        fields = dict(sample_id=sample, person_id=person, collected_at=collected, lab="hospital")
+        await isolation_service.publish(
+            f"person:{person}",
+            lab.TestResultCorrected(
+                **fields, previous_result=previous, result=result, reason="re-run"
+            )
+            if previous
+            else lab.TestResultReceived(**fields, result=result),
+        )
+
+    async def last_negative(expected: datetime | None) -> None:
+        await wait_until(
+            lambda: community.status(person),
+            until=lambda s: s is not None and _instant(s["last_negative_test_at"]) == expected,
+            what=f"the gate's latest negative to be {expected}",
+        )
+
+    typo, sample = f"s{uuid.uuid4().hex[:8]}", f"s{uuid.uuid4().hex[:8]}"
+    await result(typo, datetime(2099, 4, 3, tzinfo=UTC), "negative")
+    await result(sample, real, "negative")
+    await last_negative(real)
+    with_the_real_one = await community.decision(person_id=person, scanned_at=scanned)
+    await result(sample, real, "positive", previous="negative")
+    await last_negative(None)
+    after_the_correction = await community.decision(person_id=person, scanned_at=scanned)
+
+    assert with_the_real_one["decision"] == "allow", with_the_real_one
+    assert after_the_correction["reasons"] == ["no_recent_negative_test"]
+
+
 async def test_a_non_resident_must_register_as_a_visitor_whose_details_stay_private(
     community: Community, module_settings: ServiceSettings
 ) -> None:
@@ -417,7 +286,9 @@ async def test_a_pass_revoked_on_the_spot_is_denied_and_an_unknown_one_too(
 
     before = await community.decision(pass_code=issued["pass_code"])
     revoked = await community.admin(
-        "POST", f"/v1/passes/{issued['pass_id']}/revoke", {"reason": "lent to a neighbour"}
+        "POST",
+        f"/v1/passes/{issued['pass_id']}/revoke",
+        {"reason_code": "pass_lent", "note": "lent to a neighbour"},
     )
     after = await community.decision(pass_code=issued["pass_code"])
     unknown = await community.decision(pass_code="not-a-real-pass-code")
@@ -435,11 +306,11 @@ async def test_a_closed_checkpoint_refuses_scans_until_it_reopens(
     await community.admin(
         "POST",
         f"/v1/checkpoints/{community.checkpoint}/close",
-        {"reason": "three gates reduced to one"},
+        {"reason_code": "gates_reduced", "note": "three gates reduced to one"},
     )
     closed = await community.decision(person_id=person)
     await community.admin(
-        "POST", f"/v1/checkpoints/{community.checkpoint}/open", {"reason": "lifted"}
+        "POST", f"/v1/checkpoints/{community.checkpoint}/open", {"reason_code": "gates_restored"}
     )
     reopened = await community.decision(person_id=person)
 
@@ -476,6 +347,7 @@ async def test_bad_input_is_refused_naming_the_field_and_nothing_is_recorded(
     half_visitor = await community.scan(visitor={"document_type": "passport", "name": "Li"})
     from_the_future = await community.scan(person_id=person, scanned_at=future)
     other_gate = await community.scan(person_id=person, checkpoint_id="someone-elses-gate")
+    phone_as_plate = await community.scan(person_id=person, vehicle_plate="电话13912345678")
     no_token = await httpx.AsyncClient(base_url=community.gate.url).post("/v1/scans", json={})
 
     def fields(response: httpx.Response) -> list[str]:
@@ -491,6 +363,7 @@ async def test_bad_input_is_refused_naming_the_field_and_nothing_is_recorded(
     ]
     assert from_the_future.status_code == 422 and fields(from_the_future) == ["scanned_at"]
     assert other_gate.status_code == 403
+    assert phone_as_plate.status_code == 422 and fields(phone_as_plate) == ["vehicle_plate"]
     assert no_token.status_code == 401
 
 
@@ -696,3 +569,7 @@ async def test_batches_registering_the_same_visitors_in_opposite_orders_all_get_
 
     assert [r.status_code for r in responses] == [200] * 12, [r.text[:200] for r in responses]
     assert all(d["decision"] == "allow" for r in responses for d in r.json())
+
+
+def _instant(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None

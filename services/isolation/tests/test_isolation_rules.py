@@ -7,12 +7,14 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from cordon_contracts.isolation import (
     IsolationEnded,
     IsolationExtended,
     IsolationLevelChanged,
     IsolationStarted,
+    ResponsibleTeam,
 )
 from cordon_contracts.registry import TravelHistoryReported
 from cordon_isolation.domain import followup
@@ -22,6 +24,7 @@ from cordon_isolation.domain.policy import IsolationPolicy, ReleaseRule
 from cordon_isolation.domain.reactions import positive_isolation, travel_isolation
 from cordon_isolation.domain.release import RecordedResult, assess_release
 from cordon_isolation.domain.results import (
+    CollectionWindow,
     ResultRow,
     RowError,
     SampleOnRecord,
@@ -29,9 +32,11 @@ from cordon_isolation.domain.results import (
     match,
     parse_row,
 )
+from cordon_isolation.entrypoints.schemas import CheckInIn
 
 NOW = datetime(2022, 4, 15, 8, 0, tzinfo=UTC)
 POLICY = IsolationPolicy("d")
+WINDOW = CollectionWindow(future_skew=timedelta(minutes=5), max_age=timedelta(days=30))
 
 
 def request(level: str = "home", days: int = 14, order_id: str = "o1") -> IsolationRequest:
@@ -88,7 +93,7 @@ def test_an_upgrade_with_a_later_end_both_upgrades_and_extends() -> None:
 
 def test_a_replayed_cause_does_not_reopen_an_order_that_ended() -> None:
     record = isolated("home", 0)
-    record.apply(followup.cancel(record, "entered in error"))
+    record.apply(followup.cancel(record, "entered_in_error"))
 
     assert record.place_under(request("home", 14, order_id="o1")) == []
     assert record.place_under(request("home", 14, order_id="o9")) != []
@@ -135,7 +140,7 @@ def test_a_refused_release_raises_with_the_unmet_requirements_and_a_release_reco
 
 def test_commands_need_an_active_order_and_documents_are_signed_after_issue() -> None:
     with pytest.raises(NoActiveOrder):
-        followup.cancel(PersonIsolation("p1"), "no order")
+        followup.cancel(PersonIsolation("p1"), "other")
     record = isolated()
     with pytest.raises(Conflict):
         followup.sign_document(record, "commitment", NOW)
@@ -214,8 +219,8 @@ def test_lab_rows_are_refused_with_row_column_and_reason() -> None:
 def test_a_result_is_matched_by_sample_and_a_repeat_is_a_duplicate_a_change_a_correction() -> None:
     row = ResultRow(2, "s1", "positive")
     sample = SampleOnRecord("s1", "p1", NOW, None, 1)
-    unknown = match(row, None)
-    matched = match(row, sample)
+    unknown = match(row, None, WINDOW, NOW)
+    matched = match(row, sample, WINDOW, NOW)
     assert not isinstance(matched, RowError)
 
     first = decide_result(row, matched, sample, "lab", "b1")
@@ -229,3 +234,62 @@ def test_a_result_is_matched_by_sample_and_a_repeat_is_a_duplicate_a_change_a_co
     assert first is not None and first.event_type == "TestResultReceived"
     assert again is None
     assert fixed is not None and fixed.event_type == "TestResultCorrected"
+
+
+FUTURE = "in the future (more than 300 s after the time of intake)"
+
+
+@pytest.mark.parametrize(
+    ("collected_at", "reason"),
+    [
+        (datetime(2099, 1, 1, tzinfo=UTC), FUTURE),
+        (NOW + timedelta(minutes=6), FUTURE),
+        (NOW - timedelta(days=31), "more than 30 days ago"),
+        (datetime(1970, 1, 1, tzinfo=UTC), "more than 30 days ago"),
+    ],
+)
+def test_a_result_collected_outside_the_window_is_refused_naming_collected_at(
+    collected_at: datetime, reason: str
+) -> None:
+    row = ResultRow(5, "s1", "negative", "p1", collected_at)
+    from_sample = ResultRow(6, "s2", "negative")
+
+    refused = match(row, None, WINDOW, NOW)
+    collected_here = SampleOnRecord("s2", "p1", collected_at, None, 1)
+    refused_by_sample = match(from_sample, collected_here, WINDOW, NOW)
+
+    assert refused == RowError(5, "collected_at", reason)
+    assert refused_by_sample == RowError(6, "collected_at", reason)
+
+
+def test_a_result_collected_within_the_skew_or_the_age_limit_is_accepted() -> None:
+    for collected_at in (NOW + timedelta(minutes=4), NOW - timedelta(days=29)):
+        matched = match(ResultRow(2, "s1", "negative", "p1", collected_at), None, WINDOW, NOW)
+        assert not isinstance(matched, RowError)
+
+
+def test_the_same_team_assigned_again_changes_nothing() -> None:
+    record = isolated()
+    team = ResponsibleTeam(cadre_id="c1", police_officer_id="po1", doctor_id="d1")
+    for event in followup.assign_team(record, team, NOW):
+        record.apply(event)
+
+    again = followup.assign_team(record, team, NOW)
+    other = followup.assign_team(record, team.model_copy(update={"doctor_id": "d2"}), NOW)
+
+    assert again == [] and len(other) == 1
+
+
+def test_an_id_card_or_mobile_number_is_refused_as_a_person_id() -> None:
+    for number in ("110101199003071234", "13800138000"):
+        refused = parse_row(2, {"sample_id": "s1", "result": "negative", "person_id": number})
+        assert refused == [
+            RowError(
+                2,
+                "person_id",
+                "looks like an ID-card or mobile number: give the pseudonymous person id",
+            )
+        ]
+    with pytest.raises(ValidationError, match="pseudonymous"):
+        CheckInIn(recorded_by="13800138000")
+    assert CheckInIn(recorded_by="doctor-1").recorded_by == "doctor-1"

@@ -1,8 +1,10 @@
 """Events the gate service publishes on ``<prefix>.gate.events``.
 
 Scan outcomes are keyed by checkpoint, passes by pass id, checkpoint and policy
-administration by checkpoint or community. Visitors appear only under a pseudonymous
-visitor id: their document, name and phone stay in the gate's private register.
+administration by checkpoint or community, restrictions on a person by person id. Visitors
+appear only under a pseudonymous visitor id: their document, name and phone stay in the
+gate's private register. Free text written by staff never travels: events carry a reason
+code from ``OfficeReason`` and at most the id of the note kept in the gate's private tables.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Literal
 from pydantic import Field
 
 from cordon_core.envelope import DomainEvent, EventRegistry
+from cordon_core.privacy import RedactedText
 
 registry = EventRegistry()
 
@@ -38,11 +41,59 @@ DenialReason = Literal[
     "pass_not_valid_now",
     "pass_wrong_community",
     "pass_quota_exhausted",
+    "barred",
+    "exit_quota_exhausted",
 ]
 Alert = Literal[
     "fever", "red_code", "yellow_code", "itinerary_risk", "isolated_exit_attempt",
-    "health_monitoring_exit",
+    "health_monitoring_exit", "barred_person",
 ]  # fmt: skip
+PersonCategory = Literal[
+    "owner", "tenant", "temporary", "returnee",
+    "temporary_pass_holder", "service_pass_holder", "exit_slip_holder",
+]  # fmt: skip
+"""Who a community policy's exit quota applies to: a residence type from the registry
+(``temporary``: non-local residents, 外来人员), or the holder of a valid pass of a kind."""
+OfficeReason = Literal[
+    "pass_abuse",
+    "checkpoint_misconduct",
+    "false_information",
+    "pass_lent",
+    "pass_lost",
+    "no_longer_needed",
+    "isolation_breach",
+    "ban_served",
+    "decided_in_error",
+    "office_decision",
+    "other",
+]
+"""Why the office revoked, barred, lifted or limited (the published reason code).
+
+pass_abuse 滥用出行证; checkpoint_misconduct (abusing or evading checkpoint staff);
+false_information; pass_lent (shown by someone else); pass_lost; no_longer_needed;
+isolation_breach; ban_served (a ban lifted after its time); decided_in_error;
+office_decision; other. Whatever the staff wrote besides stays in the gate's notes."""
+OFFICE_REASON_WORDING: dict[str, str] = {
+    "pass_abuse": "pass abused",
+    "checkpoint_misconduct": "misconduct at a checkpoint",
+    "false_information": "false information given",
+    "pass_lent": "pass shown by someone else",
+    "pass_lost": "pass lost",
+    "no_longer_needed": "no longer needed",
+    "isolation_breach": "isolation breached",
+    "ban_served": "ban served",
+    "decided_in_error": "decided in error",
+    "office_decision": "office decision",
+    "other": "other",
+}
+"""The fixed public wording of each reason code, for the older free-text ``reason`` fields."""
+CheckpointReason = Literal[
+    "registered", "gates_reduced", "gates_restored", "staffing", "outbreak_control",
+    "maintenance", "other",
+]  # fmt: skip
+"""Why a checkpoint was opened or closed (e.g. gates_reduced: three gates reduced to one)."""
+VisitPurpose = Literal["visiting_family", "delivery", "maintenance", "medical", "official", "other"]
+"""Why a visitor came, as a code; what they said in their words stays in the register."""
 
 
 class _ScanOutcome(DomainEvent):
@@ -63,7 +114,7 @@ class _ScanOutcome(DomainEvent):
     temperature_c: float
     health_code: HealthCode
     itinerary_risk: bool = Field(description="Stayed in a medium/high-risk area in 14 days.")
-    vehicle_plate: str | None = None
+    vehicle_plate: RedactedText | None = None
     alerts: list[Alert] = Field(default_factory=list)
     policy_version: int = Field(description="Version of the community's gate policy applied.")
     status_as_of: datetime | None = Field(
@@ -140,8 +191,12 @@ class VisitorRegistered(DomainEvent):
     scan_id: str
     checkpoint_id: str
     community_id: str
-    reason: str = Field(description="Why they came, as told at the gate.")
+    reason: RedactedText = Field(
+        description="The fixed wording of ``purpose`` (what the visitor said in their own "
+        "words stays in the gate's private register; older events: redacted)."
+    )
     registered_at: datetime
+    purpose: VisitPurpose | None = Field(default=None, description="Why they came, as a code.")
 
 
 @registry.register
@@ -150,7 +205,7 @@ class CheckpointRegistered(DomainEvent):
     checkpoint_id: str
     community_id: str
     compound_id: str
-    name: str
+    name: RedactedText
     requires_negative_test: bool
     negative_test_hours: int
 
@@ -160,7 +215,11 @@ class CheckpointOpened(DomainEvent):
     event_type = "CheckpointOpened"
     checkpoint_id: str
     community_id: str
-    reason: str
+    reason: RedactedText = Field(
+        description="The reason code (older events: the office's words, redacted)."
+    )
+    reason_code: CheckpointReason | None = None
+    note_id: str | None = Field(default=None, description="The office's note, kept privately.")
 
 
 @registry.register
@@ -170,7 +229,11 @@ class CheckpointClosed(DomainEvent):
     event_type = "CheckpointClosed"
     checkpoint_id: str
     community_id: str
-    reason: str
+    reason: RedactedText = Field(
+        description="The reason code (older events: the office's words, redacted)."
+    )
+    reason_code: CheckpointReason | None = None
+    note_id: str | None = Field(default=None, description="The office's note, kept privately.")
 
 
 @registry.register
@@ -187,7 +250,7 @@ class DeviceRevoked(DomainEvent):
     event_type = "DeviceRevoked"
     device_id: str
     checkpoint_id: str
-    reason: str
+    reason: RedactedText
 
 
 @registry.register
@@ -203,6 +266,11 @@ class GatePolicyPublished(DomainEvent):
     health_monitoring_exit: Literal["deny", "alert", "allow"]
     visitors: Literal["allow", "refuse"]
     negative_test_hours: int
+    daily_exit_quotas: dict[PersonCategory, int] = Field(
+        default_factory=dict,
+        description="Exits a day allowed to every person of a category (e.g. "
+        "temporary_pass_holder: 1); the smallest quota that applies to a person holds.",
+    )
 
 
 @registry.register
@@ -234,5 +302,60 @@ class PassRevoked(DomainEvent):
 
     event_type = "PassRevoked"
     pass_id: str
-    reason: str
+    reason: RedactedText = Field(
+        description="The fixed wording of ``reason_code`` (older events: the office's words, "
+        "redacted)."
+    )
     revoked_at: datetime
+    reason_code: OfficeReason | None = None
+    note_id: str | None = Field(default=None, description="The office's note, kept privately.")
+    holder_barred: bool = Field(
+        default=False, description="The holder was barred in the same command (PersonBarred)."
+    )
+
+
+@registry.register
+class PassReissued(DomainEvent):
+    """A lost pass got a new code; the old code stops working (the code is never shown again,
+    nor published)."""
+
+    event_type = "PassReissued"
+    pass_id: str
+    reason_code: OfficeReason
+    note_id: str | None = None
+    reissued_at: datetime
+
+
+class _Restriction(DomainEvent):
+    person_id: str = Field(
+        description="Pseudonymous id: a resident's or pass holder's person id, or a visitor id."
+    )
+    community_id: str
+    reason_code: OfficeReason
+    note_id: str | None = Field(default=None, description="The office's note, kept privately.")
+
+
+@registry.register
+class PersonBarred(_Restriction):
+    """The person is barred from the community's gates (禁止该人员出入) until the office lifts
+    it, whatever they show: resident QR code, pass or document."""
+
+    event_type = "PersonBarred"
+    barred_at: datetime
+    pass_id: str | None = Field(default=None, description="The pass revoked in the same command.")
+
+
+@registry.register
+class PersonBarLifted(_Restriction):
+    event_type = "PersonBarLifted"
+    lifted_at: datetime
+
+
+@registry.register
+class PersonExitQuotaAssigned(_Restriction):
+    """The person may leave the community at most ``daily_exits`` times a local day
+    (限定每天只能出入一次), whatever they show; None removes the person's own quota."""
+
+    event_type = "PersonExitQuotaAssigned"
+    daily_exits: int | None
+    assigned_at: datetime

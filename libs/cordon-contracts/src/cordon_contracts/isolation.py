@@ -1,7 +1,9 @@
 """Events the isolation service publishes on ``<prefix>.isolation.events``, keyed by person.
 
 Only pseudonymous ids travel here: person ids, staff ids and place ids or labels. Names,
-ID numbers, phone numbers and addresses stay with the registry.
+ID numbers, phone numbers and addresses stay with the registry. What staff write in their
+own words (an order's note, a cancellation's explanation) stays in the service's private
+notes: an event carries a reason code from the lists below and at most the note's id.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from cordon_core.envelope import DomainEvent, EventRegistry
+from cordon_core.privacy import RedactedText
 
 registry = EventRegistry()
 
@@ -23,9 +26,43 @@ Document = Literal["notice", "commitment", "responsibility", "door_sign"]
 SupportKind = Literal["food", "medicine", "rubbish", "parcel", "other"]
 """三定三送: buying and delivering food and medicine, taking out rubbish, receiving parcels."""
 MoodCall = Literal["ok", "concern", "no_answer"]
-BreachKind = Literal["left_home", "refused_isolation", "received_visitor", "other"]
+BreachKind = Literal[
+    "left_home", "refused_isolation", "received_visitor", "other", "exit_denied_at_gate"
+]  # fmt: skip
+"""``exit_denied_at_gate``: recorded by the service itself from the gate's ``ExitDenied``."""
 EscalatedTo = Literal["sub_district", "police"]
 RiskLevel = Literal["medium", "high"]
+OrderReason = Literal[
+    "close_contact", "secondary_contact", "travel_risk_area", "positive_test",
+    "household_of_positive", "fever_at_gate", "arrival_from_outside", "symptoms", "other",
+]  # fmt: skip
+"""Why an order was placed, upgraded or extended: the public code; details stay in a note."""
+CancelReason = Literal["entered_in_error", "wrong_person", "duplicate_order", "other"]
+EndReason = Literal["released", "positive_corrected"]
+"""``released``: the release rule allowed it; ``positive_corrected``: the positive result
+that caused the order was corrected (automatically by policy, or confirmed by the office)."""
+ReviewReason = Literal["positive_corrected"]
+ReviewOutcome = Literal["ended", "kept"]
+CorrectedPositiveAction = Literal["end", "review"]
+
+ORDER_REASONS: dict[OrderReason, str] = {
+    "close_contact": "close contact (密接)",
+    "secondary_contact": "contact of a close contact (次密接)",
+    "travel_risk_area": "stayed in a medium- or high-risk area",
+    "positive_test": "positive nucleic-acid test",
+    "household_of_positive": "household member of a positive case",
+    "fever_at_gate": "fever at a checkpoint",
+    "arrival_from_outside": "arrived from outside the city",
+    "symptoms": "symptoms at follow-up",
+    "other": "other (see the office's note)",
+}
+"""The public wording of each order reason: what ``reason`` says for a staff order."""
+CANCEL_REASONS: dict[CancelReason, str] = {
+    "entered_in_error": "entered in error",
+    "wrong_person": "wrong person",
+    "duplicate_order": "duplicate order",
+    "other": "other (see the office's note)",
+}
 
 
 class IsolationPlace(BaseModel):
@@ -35,7 +72,7 @@ class IsolationPlace(BaseModel):
 
     kind: PlaceKind
     place_id: str = Field(description="Household id, or the facility's id; never an address.")
-    room: str | None = Field(default=None, description="Facility room label.")
+    room: RedactedText | None = Field(default=None, description="Facility room label.")
 
 
 class ResponsibleTeam(BaseModel):
@@ -60,6 +97,12 @@ class _Decision(_Order):
     source_event_id: str | None = Field(
         default=None, description="The event that caused it (a result, a report, a fever)."
     )
+    reason_code: OrderReason | None = Field(
+        default=None, description="Why, from a fixed list (absent on events before 2026-12)."
+    )
+    note_id: str | None = Field(
+        default=None, description="The office's private note about it, if staff wrote one."
+    )
 
 
 @registry.register
@@ -67,7 +110,7 @@ class IsolationStarted(_Decision):
     event_type = "IsolationStarted"
     level: IsolationLevel
     community_id: str
-    reason: str
+    reason: RedactedText
     starts_at: datetime
     planned_end_at: datetime
     place: IsolationPlace | None = None
@@ -81,7 +124,7 @@ class IsolationLevelChanged(_Decision):
     event_type = "IsolationLevelChanged"
     from_level: IsolationLevel
     to_level: IsolationLevel
-    reason: str
+    reason: RedactedText
     place: IsolationPlace | None = None
 
 
@@ -89,7 +132,7 @@ class IsolationLevelChanged(_Decision):
 class IsolationExtended(_Decision):
     event_type = "IsolationExtended"
     planned_end_at: datetime
-    reason: str
+    reason: RedactedText
     previous_planned_end_at: datetime | None = None
 
 
@@ -99,9 +142,16 @@ class IsolationEnded(_Order):
 
     event_type = "IsolationEnded"
     ended_at: datetime
-    rule: str
+    rule: RedactedText
     policy_version: int | None = None
     negative_sample_ids: list[str] = Field(default_factory=list)
+    reason_code: EndReason | None = Field(default=None, description="Absent: released.")
+    source_event_id: str | None = Field(
+        default=None, description="For positive_corrected: the correction's event id."
+    )
+    review_id: str | None = Field(
+        default=None, description="The office review that confirmed it, if one did."
+    )
 
 
 @registry.register
@@ -109,7 +159,9 @@ class IsolationCancelled(_Order):
     """The order was entered in error and never applied."""
 
     event_type = "IsolationCancelled"
-    reason: str
+    reason: RedactedText = Field(description="The public wording of reason_code.")
+    reason_code: CancelReason | None = None
+    note_id: str | None = None
 
 
 @registry.register
@@ -141,7 +193,7 @@ class DailyCheckInRecorded(_Order):
     event_type = "DailyCheckInRecorded"
     checked_at: datetime
     temperature_c: float | None
-    symptoms: list[str] = Field(default_factory=list)
+    symptoms: list[RedactedText] = Field(default_factory=list)
     mood_call: MoodCall | None = None
     recorded_by: str = Field(description="Pseudonymous staff id.")
 
@@ -182,8 +234,43 @@ class IsolationBreached(_Order):
     breach_id: str
     kind: BreachKind
     observed_at: datetime
-    reported_by: str = Field(description="Pseudonymous staff id.")
+    reported_by: str = Field(
+        description="Pseudonymous staff id, or gate:<checkpoint id> when recorded from a scan."
+    )
     escalated_to: EscalatedTo | None = None
+    gate_event_id: str | None = Field(
+        default=None, description="The gate's ExitDenied event it was recorded from."
+    )
+    checkpoint_id: str | None = None
+    policy_version: int | None = Field(
+        default=None, description="The policy that set the escalation of an automatic breach."
+    )
+
+
+@registry.register
+class IsolationReviewRequested(_Order):
+    """The office must confirm whether the order still stands (e.g. the positive result
+    that caused it was corrected, and the policy asks for review)."""
+
+    event_type = "IsolationReviewRequested"
+    review_id: str
+    reason_code: ReviewReason
+    sample_id: str | None = None
+    source_event_id: str = Field(description="The event that raised the question.")
+    requested_at: datetime
+    policy_version: int | None = None
+
+
+@registry.register
+class IsolationReviewSettled(_Order):
+    """The office answered a review: the order ended, or is kept as it is."""
+
+    event_type = "IsolationReviewSettled"
+    review_id: str
+    outcome: ReviewOutcome
+    settled_at: datetime
+    settled_by: str = Field(description="Pseudonymous staff id.")
+    note_id: str | None = None
 
 
 class ReleaseRequirement(BaseModel):
@@ -214,3 +301,15 @@ class IsolationPolicyPublished(DomainEvent):
     fever_requests_test: bool
     check_in_interval_s: int
     release: dict[IsolationLevel, ReleaseRequirement]
+    corrected_positive: CorrectedPositiveAction = Field(
+        default="review",
+        description="Orders caused by a positive later corrected: end them, or list them "
+        "for the office to confirm.",
+    )
+    gate_breach_escalated_to: EscalatedTo | None = Field(
+        default="sub_district", description="Escalation of a breach recorded from the gate."
+    )
+    breach_match_minutes: int = Field(
+        default=30,
+        description="A staff report of leaving and a gate denial this close are one breach.",
+    )

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field
 
 from cordon_core.envelope import DomainEvent, EventRegistry
+from cordon_core.privacy import RedactedText
 
 registry = EventRegistry()
 
@@ -42,7 +43,7 @@ class TestResultCorrected(DomainEvent):
     previous_result: TestResult
     result: TestResult
     lab: str
-    reason: str
+    reason: RedactedText
     batch_id: str | None = None
 
 
@@ -54,7 +55,7 @@ class TestCampaignOpened(DomainEvent):
     __test__ = False
     campaign_id: str
     community_id: str
-    name: str
+    name: RedactedText
     sampling_point_ids: list[str]
     opens_at: datetime
     closes_at: datetime
@@ -81,7 +82,7 @@ class TestRequested(DomainEvent):
     request_id: str
     person_id: str = Field(description="Stable pseudonymous person id.")
     community_id: str
-    reason: str
+    reason: RedactedText
     requested_at: datetime
     policy_version: int | None = None
     source_event_id: str | None = None

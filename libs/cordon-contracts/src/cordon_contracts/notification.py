@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import Field
 
 from cordon_core.envelope import DomainEvent, EventRegistry
+from cordon_core.privacy import RedactedText
 
 registry = EventRegistry()
 
@@ -73,7 +74,7 @@ class NotificationFailed(_Delivery):
 
     event_type = "NotificationFailed"
     attempts: int = Field(ge=1)
-    reason: str = Field(description="What the channel answered (status or error type).")
+    reason: RedactedText = Field(description="What the channel answered (status or error type).")
     failed_at: datetime
 
 

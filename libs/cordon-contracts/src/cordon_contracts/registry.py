@@ -2,7 +2,9 @@
 
 Keyed by the aggregate they describe: person events by person id, place events by place
 id, visits by household. Only pseudonymous person ids, staff ids and place ids travel
-here: names, ID numbers, phone numbers and addresses stay inside the registry.
+here: names, ID numbers, phone numbers and addresses stay inside the registry. Free text
+typed by staff (reasons, place and round names, vaccine names) is ``RedactedText``: any ID
+number or mobile number in it is replaced by a mark before the event is stored.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Literal
 from pydantic import Field
 
 from cordon_core.envelope import DomainEvent, EventRegistry
+from cordon_core.privacy import RedactedText
 
 registry = EventRegistry()
 
@@ -70,7 +73,7 @@ class ResidentLeft(DomainEvent):
     person_id: str
     household_id: str
     community_id: str
-    reason: str
+    reason: RedactedText
     left_at: datetime
 
 
@@ -94,7 +97,7 @@ class KeyPersonFlagged(DomainEvent):
     person_id: str = Field(description=PERSON_ID)
     household_id: str
     community_id: str
-    reason: str
+    reason: RedactedText
     flagged_at: datetime
 
 
@@ -103,7 +106,7 @@ class KeyPersonCleared(DomainEvent):
     event_type = "KeyPersonCleared"
     person_id: str = Field(description=PERSON_ID)
     community_id: str
-    reason: str
+    reason: RedactedText
     cleared_at: datetime
 
 
@@ -121,15 +124,15 @@ class _Place(DomainEvent):
 @registry.register
 class PlaceAdded(_Place):
     event_type = "PlaceAdded"
-    name: str
+    name: RedactedText
     added_at: datetime
 
 
 @registry.register
 class PlaceRenamed(_Place):
     event_type = "PlaceRenamed"
-    name: str
-    previous_name: str
+    name: RedactedText
+    previous_name: RedactedText
     renamed_at: datetime
 
 
@@ -147,7 +150,7 @@ class PlaceMerged(_Place):
 @registry.register
 class PlaceClosed(_Place):
     event_type = "PlaceClosed"
-    reason: str
+    reason: RedactedText
     closed_at: datetime
 
 
@@ -180,7 +183,7 @@ class VaccinationRecorded(DomainEvent):
     community_id: str
     dose_number: int = Field(ge=1)
     vaccinated_on: date
-    vaccine: str | None = None
+    vaccine: RedactedText | None = None
     source: VaccinationSource
     recorded_at: datetime
 
@@ -192,7 +195,7 @@ class RiskAreaDesignated(DomainEvent):
 
     event_type = "RiskAreaDesignated"
     area_code: str
-    area_name: str
+    area_name: RedactedText
     level: RiskLevel
     valid_from: date
     valid_until: date
@@ -206,7 +209,7 @@ class ScreeningRoundOpened(DomainEvent):
     event_type = "ScreeningRoundOpened"
     round_id: str
     community_id: str
-    name: str
+    name: RedactedText
     window_days: int = Field(description="How far back travel counts, normally 14 days.")
     opened_at: datetime
 
@@ -250,7 +253,7 @@ class TravelHistoryReported(DomainEvent):
     household_id: str
     community_id: str
     area_code: str
-    area_name: str
+    area_name: RedactedText
     risk_level: RiskLevel
     stayed_from: date
     stayed_until: date

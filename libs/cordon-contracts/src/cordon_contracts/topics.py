@@ -66,8 +66,9 @@ EVENT_TOPICS: Mapping[str, tuple[int, str]] = {
         "The aggregate's partition key (also the ce_partitionkey header): the checkpoint id "
         "for scan outcomes (PersonEntered, PersonExited, EntryDenied, ExitDenied, "
         "FeverDetected, VisitorRegistered, ScanRejected) and for checkpoint and device "
-        "events; the pass id for PassIssued, PassUsed and PassRevoked; the community id for "
-        "GatePolicyPublished.",
+        "events; the pass id for PassIssued, PassUsed, PassRevoked and PassReissued; the "
+        "person id for PersonBarred, PersonBarLifted and PersonExitQuotaAssigned; the "
+        "community id for GatePolicyPublished.",
     ),
     "registry": (
         6,

@@ -63,3 +63,10 @@ def configure_logging(*, level: str = "INFO", json_logs: bool = True) -> None:
     logging.basicConfig(level=level.upper(), stream=sys.stdout, format="%(message)s", force=True)
     # aiokafka is chatty at INFO about every group join; keep its warnings.
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+IDEMPOTENT_REPLAYS = Counter(
+    "cordon_idempotent_replays_total",
+    "Write requests answered from their idempotency key, without running again",
+    ["schema", "method"],
+)

@@ -35,10 +35,18 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, *, ready_timeout: float = 60.0) -> ServiceProcess:
+        return self.launch().wait_ready(ready_timeout)
+
+    def launch(self) -> ServiceProcess:
+        """Start the process without waiting: several services can then start together."""
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", self.module], env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
+        return self
+
+    def wait_ready(self, ready_timeout: float = 60.0) -> ServiceProcess:
+        assert self.process is not None, "launch() first"
         deadline = time.monotonic() + ready_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

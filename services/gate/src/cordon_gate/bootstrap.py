@@ -11,11 +11,13 @@ from cordon_contracts import gate, isolation, lab, registry
 from cordon_core.envelope import EventRegistry
 from cordon_core.migrations import migrations_from_package
 from cordon_core.runtime import ServiceRuntime, Subscription
+from cordon_gate.adapters.listings import GateListings
 from cordon_gate.adapters.state import GateState
 from cordon_gate.domain.windows import Windows
 from cordon_gate.entrypoints.feed import ScanFeedCodec, ScanFeedHandler
 from cordon_gate.service.administration import GateOffice
 from cordon_gate.service.people import PersonStatusProjection
+from cordon_gate.service.restrictions import RestrictionDesk
 from cordon_gate.service.scanning import Pseudonymizer, ScanDesk
 from cordon_gate.settings import GateSettings
 
@@ -27,6 +29,8 @@ class Gate:
     state: GateState
     desk: ScanDesk
     office: GateOffice
+    restrictions: RestrictionDesk
+    listings: GateListings
     pseudonyms: Pseudonymizer
     timezone: ZoneInfo
 
@@ -58,16 +62,21 @@ def build(
         migrations=migrations_from_package("gate", "cordon_gate"),
     )
     state = GateState(runtime.schema)
+    restrictions = RestrictionDesk(runtime.store, state, district=settings.district)
     gate_ = Gate(
         settings=settings,
         runtime=runtime,
         state=state,
         desk=ScanDesk(runtime.store, state, timezone=timezone, district=settings.district),
-        office=GateOffice(runtime.store, state, district=settings.district),
+        office=GateOffice(runtime.store, state, restrictions, district=settings.district),
+        restrictions=restrictions,
+        listings=GateListings(runtime.schema),
         pseudonyms=Pseudonymizer(settings.pseudonym_key),
         timezone=timezone,
     )
-    people = PersonStatusProjection(runtime.schema)
+    people = PersonStatusProjection(
+        runtime.schema, future_skew=timedelta(seconds=settings.max_clock_skew_s)
+    )
     runtime.subscribe(
         Subscription(
             name="gate-person-status",

@@ -10,6 +10,7 @@ from cordon_contracts import gate, isolation, lab, registry
 from cordon_core.envelope import EventRegistry
 from cordon_core.migrations import migrations_from_package
 from cordon_core.runtime import ServiceRuntime, Subscription
+from cordon_isolation.adapters.reviews import Casebook
 from cordon_isolation.adapters.state import IsolationState
 from cordon_isolation.adapters.timers import Timers
 from cordon_isolation.domain.windows import OrderWindows
@@ -68,7 +69,8 @@ def build(
     state = IsolationState(runtime.schema)
     timers = Timers(runtime.schema)
     district = settings.district
-    desk = IsolationDesk(runtime.store, state, timers, district=district)
+    casebook = Casebook(runtime.schema)
+    desk = IsolationDesk(runtime.store, state, timers, casebook, district=district)
     service = Isolation(
         settings=settings,
         runtime=runtime,
@@ -76,7 +78,12 @@ def build(
         desk=desk,
         office=EpidemicOffice(runtime.store, state, district=district),
         intake=LabIntake(
-            runtime.store, state, district=district, chunk_rows=settings.lab_chunk_rows
+            runtime.store,
+            state,
+            district=district,
+            window=settings.collection_window,
+            clock=now,
+            chunk_rows=settings.lab_chunk_rows,
         ),
         deadlines=DeadlineWorker(lambda: runtime.pool, desk, timers, now),
         clock=now,

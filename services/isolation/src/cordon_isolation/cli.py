@@ -19,7 +19,7 @@ from cordon_core.migrations import apply_migrations, core_migrations, migrations
 from cordon_core.store import PostgresEventStore
 from cordon_isolation.adapters.results_csv import read_results_csv
 from cordon_isolation.adapters.state import IsolationState
-from cordon_isolation.bootstrap import event_registry
+from cordon_isolation.bootstrap import event_registry, utc_now
 from cordon_isolation.service.lab import IntakeReport, LabIntake
 from cordon_isolation.settings import IsolationSettings
 
@@ -46,6 +46,8 @@ async def ingest_csv(
         store,
         IsolationState(schema),
         district=settings.district,
+        window=settings.collection_window,
+        clock=utc_now,
         chunk_rows=settings.lab_chunk_rows,
     )
     return await intake.ingest(pool, read_results_csv(text), lab=lab, actor=f"lab:{lab}")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field
 
 from cordon_core.settings import ServiceSettings
+from cordon_isolation.domain.results import CollectionWindow
 
 
 class IsolationSettings(ServiceSettings):
@@ -19,6 +22,18 @@ class IsolationSettings(ServiceSettings):
     )
     lab_chunk_rows: int = Field(
         default=1000, ge=1, description="Result rows recorded per transaction."
+    )
+    lab_collected_skew_s: int = Field(
+        default=300,
+        ge=0,
+        description="How far in the future a result's collected_at may be (labs' clocks "
+        "drift); a later one is refused at intake.",
+    )
+    lab_max_sample_age_days: int = Field(
+        default=30,
+        ge=1,
+        description="A result collected longer ago than this is refused at intake: no rule "
+        "uses a test that old, and a date like 1970 is a typo.",
     )
     timer_poll_interval_ms: int = Field(
         default=500, ge=10, description="How often due check-in deadlines are looked for."
@@ -43,6 +58,13 @@ class IsolationSettings(ServiceSettings):
     isolation_max_lab_body_bytes: int = Field(
         default=4 * 1024 * 1024, ge=1024, description="Largest body of the lab endpoints."
     )
+
+    @property
+    def collection_window(self) -> CollectionWindow:
+        return CollectionWindow(
+            future_skew=timedelta(seconds=self.lab_collected_skew_s),
+            max_age=timedelta(days=self.lab_max_sample_age_days),
+        )
 
     @property
     def labs(self) -> dict[str, str]:

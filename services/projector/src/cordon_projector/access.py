@@ -41,7 +41,7 @@ class StaffTokens:
             return None
         return StaffScope(kind=row["scope_kind"], id=row["scope_id"], staff_id=row["staff_id"])
 
-    async def issue(self, db: asyncpg.Pool, scope: StaffScope) -> str:
+    async def issue(self, db: asyncpg.Pool | asyncpg.Connection, scope: StaffScope) -> str:
         token = secrets.token_urlsafe(24)
         await db.execute(
             f"INSERT INTO {self.schema}.dashboard_token"
@@ -53,7 +53,7 @@ class StaffTokens:
         )
         return token
 
-    async def revoke(self, db: asyncpg.Pool, staff_id: str) -> int:
+    async def revoke(self, db: asyncpg.Pool | asyncpg.Connection, staff_id: str) -> int:
         result: str = await db.execute(
             f"DELETE FROM {self.schema}.dashboard_token WHERE staff_id = $1", staff_id
         )

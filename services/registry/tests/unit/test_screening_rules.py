@@ -14,6 +14,7 @@ from cordon_registry.domain.screening import (
     ScreeningRound,
     Stay,
     Visit,
+    designation,
     risky_stays,
     visit_findings,
 )
@@ -83,3 +84,16 @@ def test_a_closed_round_takes_no_visits() -> None:
         visit_findings(
             ScreeningRound("r1", "heping", 14, closed=True), visit(), residents=set(), areas=AREAS
         )
+
+
+MAX_DAYS = 180  # the registry's default longest listing (CORDON_REGISTRY_RISK_AREA_MAX_DAYS)
+
+
+def test_listing_an_area_as_it_is_listed_already_is_nothing_new() -> None:
+    area = RiskArea("310115", "浦东新区", "high", date(2022, 4, 1), date(2022, 4, 30))
+    at = datetime(2022, 4, 1, tzinfo=UTC)
+
+    assert designation(area, at, MAX_DAYS, current=area) is None
+    assert designation(area, at, MAX_DAYS, current=None) is not None
+    longer = RiskArea("310115", "浦东新区", "high", date(2022, 4, 1), date(2022, 5, 15))
+    assert designation(longer, at, MAX_DAYS, current=area) is not None

@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
-from datetime import date
+from dataclasses import asdict
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
 
+from cordon_core.store import ConcurrencyError
+from cordon_gate.adapters.context import PASS_COLUMNS, ScanContext, load_scan_context, sha256
+from cordon_gate.domain.restrictions import PersonRestrictions
 from cordon_gate.domain.state import Checkpoint, GatePolicy, PassState, PersonStatus
-
-
-def sha256(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode()).digest()
-
-
-@dataclass(frozen=True)
-class ScanContext:
-    stored: set[uuid.UUID]
-    checkpoints: dict[str, Checkpoint]
-    policies: dict[str, GatePolicy]
-    """By community, for every checkpoint found (the default policy when none published)."""
-    passes: dict[tuple[str, date], PassState]
-    people: dict[str, PersonStatus]
 
 
 class GateState:
@@ -59,63 +47,16 @@ class GateState:
         days: Iterable[date],
         person_ids: Iterable[str],
     ) -> ScanContext:
-        """Everything a batch of scans is decided from, in one round trip: which of
-        ``event_ids`` are stored already, the checkpoints, their communities' policies, the
-        passes by (code, local day) with that day's exits, and the people (``person_ids``
-        and the passes' holders)."""
-        by_hash = {sha256(code): code for code in pass_codes}
-        row = await conn.fetchrow(
-            f"""SELECT
-                array(SELECT event_id FROM {self.schema}.events
-                      WHERE event_id = ANY($1::uuid[])) AS stored,
-                array(SELECT row(checkpoint_id, community_id, compound_id, name, is_open,
-                                 requires_negative_test, negative_test_hours)
-                      FROM {self.schema}.checkpoints
-                      WHERE checkpoint_id = ANY($2::text[])) AS checkpoints,
-                array(SELECT row(community_id, policy::text) FROM {self.schema}.policies
-                      WHERE community_id IN (SELECT community_id FROM {self.schema}.checkpoints
-                                             WHERE checkpoint_id = ANY($2::text[]))
-                     ) AS policies,
-                array(SELECT row(p.code_sha256, d.day, p.pass_id, p.kind, p.holder_person_id,
-                                 p.community_id, p.valid_from, p.valid_until,
-                                 p.daily_exit_quota, p.revoked, p.version,
-                                 coalesce(u.exits, 0))
-                      FROM {self.schema}.passes p
-                      CROSS JOIN unnest($4::date[]) AS d(day)
-                      LEFT JOIN {self.schema}.pass_daily_use u
-                             ON u.pass_id = p.pass_id AND u.day = d.day
-                      WHERE p.code_sha256 = ANY($3::bytea[])) AS passes,
-                array(SELECT row(person_id, community_id, isolation_level,
-                                 last_negative_test_at, as_of)
-                      FROM {self.schema}.person_status
-                      -- One array, not an OR: the primary key is searched with it, also
-                      -- in the generic plan a prepared statement gets after five runs.
-                      WHERE person_id = ANY($5::text[] || ARRAY(
-                          SELECT holder_person_id FROM {self.schema}.passes
-                          WHERE code_sha256 = ANY($3::bytea[])))) AS people""",
-            list(event_ids),
-            list(set(checkpoint_ids)),
-            list(by_hash),
-            list(set(days)) if by_hash else [],
-            list(set(person_ids)),
-        )
-        assert row is not None
-        checkpoints = {r[0]: Checkpoint(*r) for r in row["checkpoints"]}
-        found = {r[0]: GatePolicy(**json.loads(r[1])) for r in row["policies"]}
-        return ScanContext(
-            stored=set(row["stored"]),
-            checkpoints=checkpoints,
-            policies={
-                c.community_id: found.get(c.community_id, GatePolicy(c.community_id))
-                for c in checkpoints.values()
-            },
-            passes={(by_hash[r[0]], r[1]): PassState(*r[2:]) for r in row["passes"]},
-            people={r[0]: PersonStatus(*r) for r in row["people"]},
+        """Everything a batch of scans is decided from, in one round trip (see
+        ``load_scan_context``)."""
+        return await load_scan_context(
+            conn, self.schema, event_ids, checkpoint_ids, pass_codes, days, person_ids
         )
 
     async def people(self, conn: asyncpg.Connection, ids: Iterable[str]) -> dict[str, PersonStatus]:
         rows = await conn.fetch(
-            f"""SELECT person_id, community_id, isolation_level, last_negative_test_at, as_of
+            f"""SELECT person_id, community_id, isolation_level, last_negative_test_at, as_of,
+                       residence_type
                 FROM {self.schema}.person_status WHERE person_id = ANY($1::text[])""",
             list(set(ids)),
         )
@@ -162,6 +103,42 @@ class GateState:
             [versions[p] for p in ordered],
         )
 
+    async def count_exits(
+        self, conn: asyncpg.Connection, counts: Sequence[tuple[str, str, date, int, int]]
+    ) -> None:
+        """Move each (person, community, day) exit count from ``before`` to ``after``, in key
+        order (concurrent decisions lock the same rows in the same order, never deadlock).
+        If another decision counted an exit meanwhile, nothing is written and
+        ``ConcurrencyError`` asks for the batch to be decided again with the new count."""
+        if not counts:
+            return
+        ordered = sorted(counts)
+        written = await conn.fetchval(
+            f"""WITH x AS (
+                    SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::int[],
+                                         $5::int[])
+                        AS x(person_id, community_id, day, before, after)),
+                inserted AS (
+                    INSERT INTO {self.schema}.person_daily_exits
+                        (person_id, community_id, day, exits)
+                    SELECT person_id, community_id, day, after FROM x WHERE before = 0
+                    ORDER BY person_id, community_id, day
+                    ON CONFLICT DO NOTHING RETURNING 1),
+                updated AS (
+                    UPDATE {self.schema}.person_daily_exits e SET exits = x.after FROM x
+                    WHERE x.before > 0 AND e.person_id = x.person_id
+                      AND e.community_id = x.community_id AND e.day = x.day
+                      AND e.exits = x.before
+                    RETURNING 1)
+                SELECT (SELECT count(*) FROM inserted) + (SELECT count(*) FROM updated)""",
+            *([c[i] for c in ordered] for i in range(5)),
+        )
+        if written != len(ordered):
+            _, community, day, before, _ = ordered[0]
+            raise ConcurrencyError(
+                f"exits:{community}:{day}", before, None, "an exit was counted meanwhile"
+            )
+
     async def register_visitors(
         self, conn: asyncpg.Connection, visitors: Sequence[dict[str, Any]]
     ) -> None:
@@ -181,17 +158,22 @@ class GateState:
         rows = [latest[k] for k in ids]
         await conn.execute(
             f"""INSERT INTO {self.schema}.visitor_register AS v (visitor_id, document_type,
-                    document_number, name, phone, first_seen, last_seen)
+                    document_number, name, phone, last_reason, first_seen, last_seen)
                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
-                                     $5::text[], $6::timestamptz[], $7::timestamptz[])
-                     AS r(visitor_id, document_type, document_number, name, phone, first_seen,
-                          last_seen)
+                                     $5::text[], $6::text[], $7::timestamptz[],
+                                     $8::timestamptz[])
+                     AS r(visitor_id, document_type, document_number, name, phone, last_reason,
+                          first_seen, last_seen)
                 ORDER BY visitor_id
                 ON CONFLICT (visitor_id) DO UPDATE
                 SET name = EXCLUDED.name, phone = EXCLUDED.phone,
+                    last_reason = EXCLUDED.last_reason,
                     last_seen = greatest(v.last_seen, EXCLUDED.last_seen)""",
             ids,
-            *([r[k] for r in rows] for k in ("document_type", "document_number", "name", "phone")),
+            *(
+                [r[k] for r in rows]
+                for k in ("document_type", "document_number", "name", "phone", "reason")
+            ),
             [first[k] for k in ids],
             [r["seen"] for r in rows],
         )
@@ -249,11 +231,14 @@ class GateState:
             state.version,
         )
 
-    async def pass_version(self, conn: asyncpg.Connection, pass_id: str) -> int | None:
-        version: int | None = await conn.fetchval(
-            f"SELECT version FROM {self.schema}.passes WHERE pass_id = $1", pass_id
+    async def pass_for_update(self, conn: asyncpg.Connection, pass_id: str) -> PassState | None:
+        """The pass, its row locked until the transaction ends: a concurrent revocation or
+        reissue waits, then sees this one's outcome."""
+        row = await conn.fetchrow(
+            f"SELECT {PASS_COLUMNS} FROM {self.schema}.passes p WHERE pass_id = $1 FOR UPDATE",
+            pass_id,
         )
-        return version
+        return PassState(*row) if row else None
 
     async def revoke_pass(self, conn: asyncpg.Connection, pass_id: str, version: int) -> None:
         await conn.execute(
@@ -262,8 +247,78 @@ class GateState:
             version,
         )
 
-    async def latest_policy_version(self, conn: asyncpg.Connection, community_id: str) -> int:
-        version = await conn.fetchval(
-            f"SELECT version FROM {self.schema}.policies WHERE community_id = $1", community_id
+    async def reissue_pass(
+        self, conn: asyncpg.Connection, pass_id: str, code: str, version: int
+    ) -> None:
+        await conn.execute(
+            f"UPDATE {self.schema}.passes SET code_sha256 = $2, version = $3 WHERE pass_id = $1",
+            pass_id,
+            sha256(code),
+            version,
         )
-        return int(version or 0)
+
+    async def restrictions_for_update(
+        self, conn: asyncpg.Connection, person_id: str, community_id: str
+    ) -> PersonRestrictions:
+        row = await conn.fetchrow(
+            f"""SELECT barred, daily_exit_quota, version FROM {self.schema}.person_restrictions
+                WHERE person_id = $1 AND community_id = $2 FOR UPDATE""",
+            person_id,
+            community_id,
+        )
+        return PersonRestrictions(*row) if row else PersonRestrictions()
+
+    async def save_restrictions(
+        self,
+        conn: asyncpg.Connection,
+        person_id: str,
+        community_id: str,
+        restrictions: PersonRestrictions,
+    ) -> None:
+        await conn.execute(
+            f"""INSERT INTO {self.schema}.person_restrictions AS r
+                    (person_id, community_id, barred, daily_exit_quota, version)
+                VALUES ($1, $2, $3, $4, $5)
+                ON CONFLICT (person_id, community_id) DO UPDATE
+                SET barred = EXCLUDED.barred, daily_exit_quota = EXCLUDED.daily_exit_quota,
+                    version = EXCLUDED.version""",
+            person_id,
+            community_id,
+            *asdict(restrictions).values(),
+        )
+
+    async def note(
+        self, conn: asyncpg.Connection | asyncpg.Pool, note_id: str
+    ) -> dict[str, Any] | None:
+        row = await conn.fetchrow(
+            f"""SELECT note_id, subject, text, written_by, written_at
+                FROM {self.schema}.office_notes WHERE note_id = $1""",
+            note_id,
+        )
+        return dict(row) if row else None
+
+    async def write_note(
+        self, conn: asyncpg.Connection, subject: str, text: str, written_by: str, at: datetime
+    ) -> str:
+        """Keep the office's own words privately; events name only the returned note id."""
+        note_id = f"note-{uuid.uuid4().hex[:16]}"
+        await conn.execute(
+            f"""INSERT INTO {self.schema}.office_notes
+                    (note_id, subject, text, written_by, written_at)
+                VALUES ($1, $2, $3, $4, $5)""",
+            note_id,
+            subject,
+            text,
+            written_by,
+            at,
+        )
+        return note_id
+
+    async def policy(self, conn: asyncpg.Connection, community_id: str) -> GatePolicy | None:
+        """The community's latest published policy, its row locked until the transaction
+        ends (two publications at once are numbered one after the other)."""
+        found = await conn.fetchval(
+            f"SELECT policy::text FROM {self.schema}.policies WHERE community_id = $1 FOR UPDATE",
+            community_id,
+        )
+        return GatePolicy(**json.loads(found)) if found else None

@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from cordon_contracts.gate import Alert, DenialReason, Direction, HealthCode, SubjectKind
+from cordon_contracts.gate import (
+    Alert,
+    DenialReason,
+    Direction,
+    HealthCode,
+    SubjectKind,
+    VisitPurpose,
+)
+from cordon_gate.domain.restrictions import PersonAtGate
 from cordon_gate.domain.state import Checkpoint, GatePolicy, PassState, PersonStatus
 
 
@@ -27,6 +35,8 @@ class Scan:
     negative_test_at: datetime | None = None
     """A negative test the person showed at the gate (e.g. a visitor's certificate)."""
     visit_reason: str | None = None
+    """The visitor's own words: kept in the private register, never published."""
+    visit_purpose: VisitPurpose | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,8 @@ class Decision:
     alerts: tuple[Alert, ...] = ()
     fever: bool = False
     uses_pass: bool = False
+    counts_exit: bool = False
+    """An exit let through for someone an exit quota applies to: it counts against it."""
 
 
 @dataclass
@@ -55,8 +67,12 @@ def decide(
     policy: GatePolicy,
     person: PersonStatus | None,
     pass_: PassState | None,
+    who: PersonAtGate | None = None,
 ) -> Decision:
-    """Every rule is checked, so a denial lists all its reasons, not just the first."""
+    """Every rule is checked, so a denial lists all its reasons, not just the first.
+
+    ``who`` is the person the scan names (resident, pass holder or visitor) with their
+    restrictions: a ban or a used-up exit quota denies them whatever they showed."""
     v = _Verdict()
     if not checkpoint.is_open:
         v.deny("checkpoint_closed")
@@ -66,6 +82,7 @@ def decide(
     _health_code(scan, policy, v)
     _subject(scan, checkpoint, policy, person, pass_, v)
     _isolation(scan, policy, person, v)
+    _restrictions(scan, policy, who, v)
     if checkpoint.requires_negative_test:
         hours = checkpoint.negative_test_hours or policy.negative_test_hours
         if not _tested_negative_within(scan, person, timedelta(hours=hours)):
@@ -76,6 +93,10 @@ def decide(
         alerts=tuple(dict.fromkeys(v.alerts)),
         fever=fever,
         uses_pass=pass_ is not None and not v.reasons,
+        counts_exit=not v.reasons
+        and scan.direction == "out"
+        and who is not None
+        and bool(who.exit_quotas(policy, scan.scanned_at)),
     )
 
 
@@ -117,9 +138,17 @@ def _subject(
             v.deny("pass_not_valid_now")
         if pass_.community_id != checkpoint.community_id:
             v.deny("pass_wrong_community")
-        quota = pass_.daily_exit_quota
-        if scan.direction == "out" and quota is not None and pass_.exits_today >= quota:
-            v.deny("pass_quota_exhausted")
+
+
+def _restrictions(scan: Scan, policy: GatePolicy, who: PersonAtGate | None, v: _Verdict) -> None:
+    """The person's ban and exit quotas, counted over every identifier they use."""
+    if who is None:
+        return
+    if who.restrictions.barred:
+        v.deny("barred", "barred_person")
+    if scan.direction == "out":
+        for reason in who.exit_denials(policy, scan.scanned_at):
+            v.deny(reason)
 
 
 def _isolation(scan: Scan, policy: GatePolicy, person: PersonStatus | None, v: _Verdict) -> None:

@@ -103,7 +103,8 @@ class DecidedScan:
                         scan_id=s.scan_id,
                         checkpoint_id=s.checkpoint_id,
                         community_id=c.community_id,
-                        reason=s.visit_reason or "",
+                        reason=(s.visit_purpose or "other").replace("_", " "),
+                        purpose=s.visit_purpose or "other",
                         registered_at=s.scanned_at,
                     ),
                 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -24,6 +24,8 @@ class GatePolicy:
     health_monitoring_exit: Literal["deny", "alert", "allow"] = "alert"
     visitors: Literal["allow", "refuse"] = "allow"
     negative_test_hours: int = 48
+    daily_exit_quotas: dict[str, int] = field(default_factory=dict)
+    """Exits a day per person category (see ``cordon_contracts.gate.PersonCategory``)."""
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,6 @@ class PassState:
     daily_exit_quota: int | None
     revoked: bool
     version: int
-    exits_today: int = 0
-    """Exits already made on the scan's local day."""
 
 
 @dataclass(frozen=True)
@@ -61,3 +61,4 @@ class PersonStatus:
     isolation_level: IsolationLevel | None
     last_negative_test_at: datetime | None
     as_of: datetime
+    residence_type: str | None = None

@@ -7,26 +7,31 @@
 import asyncio
 import hmac
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import TypeAdapter
 
 from cordon_contracts.asyncapi import install_asyncapi
 from cordon_core.api_errors import document_errors, errors
 from cordon_core.http import correlation_id, install_correlation, operations_router
+from cordon_core.idempotency import (
+    command_transaction,
+    install_idempotency,
+    request_transaction,
+)
 from cordon_core.input_guard import install_input_guard
-from cordon_core.inputs import Moment, Text
+from cordon_core.store import ConcurrencyError
 from cordon_gate.bootstrap import Gate
-from cordon_gate.domain.state import Checkpoint, GatePolicy
-from cordon_gate.entrypoints.schemas import DecisionOut, Id, ScanBatchIn, ScanIn
-from cordon_gate.service.administration import AlreadyExists, NotFound
+from cordon_gate.entrypoints.checkpoints import checkpoints_router
+from cordon_gate.entrypoints.passes import passes_router
+from cordon_gate.entrypoints.restrictions import restrictions_router
+from cordon_gate.entrypoints.schemas import DecisionOut, ScanBatchIn, ScanIn, field_error
 from cordon_gate.service.batching import ScanBatcher, TooMuchContention
 from cordon_gate.service.scanning import DECIDE_AGAIN, IncomingScan, ScanResult
 
@@ -38,50 +43,6 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 OTHER_GATE: dict[int | str, dict[str, Any]] = {
     403: {**errors(403)[403], "description": "The device reports for another checkpoint."}
 }
-
-
-class CheckpointIn(BaseModel):
-    checkpoint_id: Id
-    community_id: Id
-    compound_id: Id
-    name: Text = Field(min_length=1, max_length=100)
-    is_open: bool = True
-    requires_negative_test: bool = False
-    negative_test_hours: int = Field(default=48, ge=1, le=24 * 14)
-
-
-class OpenCloseIn(BaseModel):
-    reason: Text = Field(min_length=1, max_length=200)
-
-
-class DeviceIn(BaseModel):
-    device_id: Id
-
-
-class PolicyIn(BaseModel):
-    fever_threshold_c: float = Field(default=37.3, ge=36.5, le=39.0)
-    yellow_code: Literal["deny", "alert"] = "deny"
-    itinerary_risk: Literal["deny", "alert", "allow"] = "alert"
-    health_monitoring_exit: Literal["deny", "alert", "allow"] = "alert"
-    visitors: Literal["allow", "refuse"] = "allow"
-    negative_test_hours: int = Field(default=48, ge=1, le=24 * 14)
-
-
-class PassIn(BaseModel):
-    kind: Literal["temporary", "service", "exit_slip"]
-    holder_person_id: Id
-    community_id: Id
-    valid_from: Moment
-    valid_until: Moment
-    daily_exit_quota: int | None = Field(default=None, ge=0, le=50)
-
-
-class RevokeIn(BaseModel):
-    reason: Text = Field(min_length=1, max_length=200)
-
-
-def field_error(loc: Sequence[str | int], msg: str) -> RequestValidationError:
-    return RequestValidationError([{"loc": tuple(loc), "msg": msg, "type": "value_error"}])
 
 
 def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
@@ -112,6 +73,7 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
     install_input_guard(
         app, settings.max_body_bytes, {"/v1/scans/batch": settings.max_batch_body_bytes}
     )
+    install_idempotency(app, runtime)
     app.include_router(operations_router(runtime))
     install_asyncapi(app)
 
@@ -151,7 +113,9 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
         return "office"
 
     Device = Annotated[tuple[str, str], Depends(device_checkpoint)]
-    Admin = Annotated[str, Depends(admin)]
+    app.include_router(checkpoints_router(gate, admin, now))
+    app.include_router(passes_router(gate, admin, now))
+    app.include_router(restrictions_router(gate, admin, now))
 
     async def decide(
         scans: list[ScanIn], device: tuple[str, str], request: Request, batch: bool
@@ -178,7 +142,9 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
         actor = f"device:{device_id}"
         incoming = [s.incoming(gate.pseudonyms, correlation_id(request), actor) for s in scans]
         try:
-            if batch:
+            if batch or request_transaction() is not None:
+                # A batch, or a scan sent with an Idempotency-Key: decided in the request's
+                # own transaction (never waiting for a second pooled connection).
                 results = await decide_batch(incoming)
             else:
                 # One scan: decided together with the others arriving meanwhile.
@@ -200,10 +166,11 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
     async def decide_batch(incoming: list[IncomingScan]) -> list[ScanResult]:
         """All of a batch or none of it: one transaction, rolled back on any bad scan."""
         # A pass used at two gates at once, or the same scan sent twice at once: decide
-        # again, and the second finds the first's answer.
+        # again, and the second finds the first's answer. Inside an idempotent request the
+        # whole request is run again instead (only a fresh transaction sees the other's).
         for attempt in range(5):
             try:
-                async with runtime.pool.acquire() as conn, conn.transaction():
+                async with command_transaction(runtime.pool) as conn:
                     results = await gate.desk.decide(
                         conn, incoming, actor="device", record_rejections=False
                     )
@@ -212,7 +179,9 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
                     return results
             except _Rejected as rejected:
                 return rejected.results
-            except DECIDE_AGAIN:
+            except DECIDE_AGAIN as conflict:
+                if request_transaction() is not None:
+                    raise ConcurrencyError("scans", None, None, "decided meanwhile") from conflict
                 await asyncio.sleep(0.005 * (attempt + 1))
         raise TooMuchContention
 
@@ -237,136 +206,6 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
         return Response(
             DECISIONS.dump_json([_decision(r) for r in results]), media_type="application/json"
         )
-
-    @app.post("/v1/checkpoints", status_code=201, tags=["office"], responses=errors(409))
-    async def register_checkpoint(
-        body: CheckpointIn, actor: Admin, request: Request
-    ) -> dict[str, str]:
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            try:
-                await gate.office.register_checkpoint(
-                    conn,
-                    Checkpoint(**body.model_dump()),
-                    actor=actor,
-                    correlation_id=correlation_id(request),
-                )
-            except AlreadyExists as error:
-                raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
-        return {"checkpoint_id": body.checkpoint_id}
-
-    async def set_open(
-        checkpoint_id: str, is_open: bool, body: OpenCloseIn, actor: str, request: Request
-    ) -> dict[str, Any]:
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            try:
-                checkpoint = await gate.office.set_open(
-                    conn,
-                    checkpoint_id,
-                    is_open=is_open,
-                    reason=body.reason,
-                    actor=actor,
-                    correlation_id=correlation_id(request),
-                )
-            except NotFound as error:
-                raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
-        return {"checkpoint_id": checkpoint_id, "is_open": checkpoint.is_open}
-
-    @app.post("/v1/checkpoints/{checkpoint_id}/open", tags=["office"], responses=errors(404))
-    async def open_checkpoint(
-        checkpoint_id: str, body: OpenCloseIn, actor: Admin, request: Request
-    ) -> dict[str, Any]:
-        return await set_open(checkpoint_id, True, body, actor, request)
-
-    @app.post("/v1/checkpoints/{checkpoint_id}/close", tags=["office"], responses=errors(404))
-    async def close_checkpoint(
-        checkpoint_id: str, body: OpenCloseIn, actor: Admin, request: Request
-    ) -> dict[str, Any]:
-        """Close a gate (e.g. three gates reduced to one): its scans are refused."""
-        return await set_open(checkpoint_id, False, body, actor, request)
-
-    @app.post(
-        "/v1/checkpoints/{checkpoint_id}/devices",
-        status_code=201,
-        tags=["office"],
-        responses=errors(404, 409),
-    )
-    async def register_device(
-        checkpoint_id: str, body: DeviceIn, actor: Admin, request: Request
-    ) -> dict[str, str]:
-        """Returns the device's bearer token once; only its hash is kept."""
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            try:
-                token = await gate.office.register_device(
-                    conn,
-                    checkpoint_id,
-                    body.device_id,
-                    actor=actor,
-                    correlation_id=correlation_id(request),
-                )
-            except NotFound as error:
-                raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
-            except AlreadyExists as error:
-                raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
-        return {"device_id": body.device_id, "checkpoint_id": checkpoint_id, "token": token}
-
-    @app.put("/v1/communities/{community_id}/gate-policy", tags=["office"])
-    async def publish_policy(
-        community_id: str, body: PolicyIn, actor: Admin, request: Request
-    ) -> dict[str, Any]:
-        """Publish the community's next policy version; later decisions name it."""
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            published = await gate.office.publish_policy(
-                conn,
-                GatePolicy(community_id=community_id, **body.model_dump()),
-                actor=actor,
-                correlation_id=correlation_id(request),
-            )
-        return {"community_id": community_id, "version": published.version}
-
-    @app.post("/v1/passes", status_code=201, tags=["office"])
-    async def issue_pass(body: PassIn, actor: Admin, request: Request) -> dict[str, str]:
-        """Issue a pass; the returned code goes on the pass (QR) and is kept only as a hash."""
-        if problem := windows.pass_validity_problem(body.valid_from, body.valid_until):
-            raise field_error(["body", "valid_until"], problem)
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            if body.holder_person_id not in await gate.state.people(conn, [body.holder_person_id]):
-                raise field_error(
-                    ["body", "holder_person_id"],
-                    "the gate has not heard of this person from the registry (yet): a pass is"
-                    " for a registered resident; a visitor registers at the gate instead",
-                )
-            pass_id, code = await gate.office.issue_pass(
-                conn, **body.model_dump(), actor=actor, correlation_id=correlation_id(request)
-            )
-        return {"pass_id": pass_id, "pass_code": code}
-
-    @app.post("/v1/passes/{pass_id}/revoke", tags=["office"], responses=errors(404))
-    async def revoke_pass(
-        pass_id: str, body: RevokeIn, actor: Admin, request: Request
-    ) -> dict[str, str]:
-        """Revoke on the spot: every later scan with this pass is denied."""
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            try:
-                await gate.office.revoke_pass(
-                    conn,
-                    pass_id,
-                    reason=body.reason,
-                    at=now(),
-                    actor=actor,
-                    correlation_id=correlation_id(request),
-                )
-            except NotFound as error:
-                raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
-        return {"pass_id": pass_id, "status": "revoked"}
-
-    @app.get("/v1/people/{person_id}/status", tags=["office"], responses=errors(404))
-    async def person_status(person_id: str, actor: Admin) -> dict[str, Any]:
-        """What the gate knows of a person, and as of when (from the other services' events)."""
-        async with runtime.pool.acquire() as conn:
-            person = (await gate.state.people(conn, [person_id])).get(person_id)
-        if person is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"the gate knows nothing of {person_id}")
-        return asdict(person)
 
     return app
 

@@ -1,15 +1,18 @@
-"""The shapes devices send: one scan, validated field by field."""
+"""The shapes devices and the office send, validated field by field: a scan, a visitor's
+document, an office note."""
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from cordon_contracts.gate import SubjectKind
+from cordon_contracts.gate import SubjectKind, VisitPurpose
 from cordon_core.inputs import Moment, Number, Text
 from cordon_core.schema_rules import exactly_one_of
 from cordon_gate.domain.decisions import Scan
@@ -18,6 +21,7 @@ from cordon_gate.service.scanning import IncomingScan, Pseudonymizer, VisitorIde
 
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,19}$")
+PLATE = re.compile(r"^[\u4e00-\u9fa5A-Z][\u4e00-\u9fa5A-Z0-9·-]{1,9}$")
 
 
 class VisitorIn(BaseModel):
@@ -27,7 +31,14 @@ class VisitorIn(BaseModel):
     document_number: Text = Field(min_length=4, max_length=40)
     name: Text = Field(min_length=1, max_length=60)
     phone: str = Field(pattern=PHONE.pattern, description="Digits, optionally with +, - or spaces.")
-    reason: Text = Field(min_length=1, max_length=200, description="Why they came.")
+    reason: Text = Field(
+        min_length=1,
+        max_length=200,
+        description="Why they came, in their words: kept in the gate's private register only.",
+    )
+    purpose: VisitPurpose = Field(
+        default="other", description="Why they came, as the code published on the gate's events."
+    )
 
 
 class ScanIn(BaseModel):
@@ -50,7 +61,14 @@ class ScanIn(BaseModel):
     itinerary_risk: bool = Field(
         default=False, description="Itinerary code shows a medium/high-risk area in 14 days."
     )
-    vehicle_plate: Text | None = Field(default=None, min_length=2, max_length=16)
+    # Not Text: like the phone, the pattern admits only storable characters, and a pattern
+    # applied over Text's validator would be missing from the published schema.
+    vehicle_plate: str | None = Field(
+        default=None,
+        pattern=PLATE.pattern,
+        description="A plate such as 京A12345: 2 to 10 letters, digits or Chinese characters "
+        "(too short for a phone or ID number, since it is published).",
+    )
     negative_test_at: Moment | None = Field(
         default=None,
         description="Collection time of a negative test certificate shown at the gate.",
@@ -102,6 +120,7 @@ class ScanIn(BaseModel):
             vehicle_plate=self.vehicle_plate,
             negative_test_at=self.negative_test_at,
             visit_reason=self.visitor.reason if self.visitor else None,
+            visit_purpose=self.visitor.purpose if self.visitor else None,
         )
         return IncomingScan(scan, visitor, correlation_id, actor)
 
@@ -123,3 +142,26 @@ class DecisionOut(BaseModel):
     policy_version: int
     status_as_of: datetime | None
     duplicate: bool = Field(description="True when this scan id was already decided.")
+
+
+Note = Annotated[
+    Text | None,
+    Field(
+        default=None,
+        max_length=2000,
+        description="The office's own words: kept in the gate's private notes, never published.",
+    ),
+]
+
+
+class VisitorDocumentIn(BaseModel):
+    """A visitor's document, which the gate turns into the visitor id it uses at the gate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    document_type: Literal["resident_id", "passport", "other"]
+    document_number: Text = Field(min_length=4, max_length=40)
+
+
+def field_error(loc: Sequence[str | int], msg: str) -> RequestValidationError:
+    return RequestValidationError([{"loc": tuple(loc), "msg": msg, "type": "value_error"}])

@@ -13,13 +13,16 @@ from datetime import datetime
 import asyncpg
 
 from cordon_contracts.gate import (
+    OFFICE_REASON_WORDING,
     CheckpointClosed,
     CheckpointOpened,
+    CheckpointReason,
     CheckpointRegistered,
     DeviceRegistered,
     GatePolicyPublished,
     PassIssued,
     PassKind,
+    PassReissued,
     PassRevoked,
 )
 from cordon_core.envelope import DomainEvent, EventMetadata, PendingEvent
@@ -27,6 +30,7 @@ from cordon_core.store import ConcurrencyError, PostgresEventStore
 from cordon_gate.adapters.state import GateState
 from cordon_gate.domain.outcomes import pass_stream
 from cordon_gate.domain.state import Checkpoint, GatePolicy, PassState
+from cordon_gate.service.restrictions import OfficeCommand, RestrictionDesk
 
 
 class NotFound(LookupError):
@@ -41,9 +45,17 @@ class AlreadyExists(ValueError):
 
 
 class GateOffice:
-    def __init__(self, store: PostgresEventStore, state: GateState, *, district: str) -> None:
+    def __init__(
+        self,
+        store: PostgresEventStore,
+        state: GateState,
+        restrictions: RestrictionDesk,
+        *,
+        district: str,
+    ) -> None:
         self.store = store
         self.state = state
+        self.restrictions = restrictions
         self.district = district
 
     def _meta(self, actor: str, community: str, correlation_id: uuid.UUID | None) -> EventMetadata:
@@ -76,8 +88,15 @@ class GateOffice:
         *,
         actor: str,
         correlation_id: uuid.UUID | None = None,
-    ) -> None:
-        if await self.state.checkpoint_version(conn, checkpoint.checkpoint_id) is not None:
+    ) -> bool:
+        """Register; False (nothing recorded) when the same checkpoint is registered already
+        (a retry). The same id with another definition is refused."""
+        found = (await self.state.checkpoints(conn, [checkpoint.checkpoint_id])).get(
+            checkpoint.checkpoint_id
+        )
+        if found is not None:
+            if replace(found, is_open=checkpoint.is_open) == checkpoint:
+                return False
             raise AlreadyExists(f"checkpoint {checkpoint.checkpoint_id!r} is already registered")
         event = CheckpointRegistered(
             checkpoint_id=checkpoint.checkpoint_id,
@@ -96,6 +115,7 @@ class GateOffice:
                         checkpoint_id=checkpoint.checkpoint_id,
                         community_id=checkpoint.community_id,
                         reason="registered",
+                        reason_code="registered",
                     )
                 )
             )
@@ -108,6 +128,7 @@ class GateOffice:
             conn=conn,
         )
         await self.state.save_checkpoint(conn, checkpoint, len(events))
+        return True
 
     async def set_open(
         self,
@@ -115,10 +136,13 @@ class GateOffice:
         checkpoint_id: str,
         *,
         is_open: bool,
-        reason: str,
+        reason_code: CheckpointReason,
+        note: str | None,
+        at: datetime,
         actor: str,
         correlation_id: uuid.UUID | None = None,
     ) -> Checkpoint:
+        """Open or close; a no-op (nothing recorded) when it already is so."""
         version = await self.state.checkpoint_version(conn, checkpoint_id)
         checkpoints = await self.state.checkpoints(conn, [checkpoint_id])
         if version is None or checkpoint_id not in checkpoints:
@@ -126,8 +150,16 @@ class GateOffice:
         current = checkpoints[checkpoint_id]
         if current.is_open == is_open:
             return current
+        stream = f"checkpoint:{checkpoint_id}"
+        note_id = await self.state.write_note(conn, stream, note, actor, at) if note else None
         kind = CheckpointOpened if is_open else CheckpointClosed
-        event = kind(checkpoint_id=checkpoint_id, community_id=current.community_id, reason=reason)
+        event = kind(
+            checkpoint_id=checkpoint_id,
+            community_id=current.community_id,
+            reason=reason_code,
+            reason_code=reason_code,
+            note_id=note_id,
+        )
         meta = self._meta(actor, current.community_id, correlation_id)
         await self._append(conn, f"checkpoint:{checkpoint_id}", event, version, meta, checkpoint_id)
         updated = replace(current, is_open=is_open)
@@ -170,9 +202,13 @@ class GateOffice:
         *,
         actor: str,
         correlation_id: uuid.UUID | None = None,
-    ) -> GatePolicy:
-        """Publish ``policy`` as the community's next version (its version is assigned)."""
-        current = await self.state.latest_policy_version(conn, policy.community_id)
+    ) -> tuple[GatePolicy, bool]:
+        """Publish ``policy`` as the community's next version (its version is assigned).
+        The same rules as the current version publish nothing: (current, False)."""
+        latest = await self.state.policy(conn, policy.community_id)
+        if latest is not None and replace(latest, version=0) == replace(policy, version=0):
+            return latest, False
+        current = latest.version if latest is not None else 0
         published = replace(policy, version=current + 1)
         meta = self._meta(actor, policy.community_id, correlation_id)
         await self._append(
@@ -184,7 +220,7 @@ class GateOffice:
             policy.community_id,
         )
         await self.state.save_policy(conn, published)
-        return published
+        return published, True
 
     async def issue_pass(
         self,
@@ -232,16 +268,66 @@ class GateOffice:
         self,
         conn: asyncpg.Connection,
         pass_id: str,
+        command: OfficeCommand,
         *,
-        reason: str,
-        at: datetime,
-        actor: str,
-        correlation_id: uuid.UUID | None = None,
-    ) -> None:
-        version = await self.state.pass_version(conn, pass_id)
-        if version is None:
+        bar_holder: bool = False,
+    ) -> tuple[bool, bool]:
+        """Revoke on the spot (当场销毁出行证) and, with ``bar_holder``, bar its holder from
+        the community's gates (禁止该人员出入) in the same transaction.
+
+        Returns (revoked now, holder barred now): a retry finds both done and records
+        nothing."""
+        pass_ = await self.state.pass_for_update(conn, pass_id)
+        if pass_ is None:
             raise NotFound("pass", pass_id)
-        event = PassRevoked(pass_id=pass_id, reason=reason, revoked_at=at)
-        meta = EventMetadata.new(actor=actor, district=self.district, correlation_id=correlation_id)
-        await self._append(conn, pass_stream(pass_id), event, version, meta, pass_id)
-        await self.state.revoke_pass(conn, pass_id, version + 1)
+        barred = False
+        if bar_holder:
+            barred = await self.restrictions.bar(
+                conn, pass_.holder_person_id, pass_.community_id, command, pass_id=pass_id
+            )
+        if pass_.revoked:
+            return False, barred
+        note_id = None
+        if command.note:
+            note_id = await self.state.write_note(
+                conn, pass_stream(pass_id), command.note, command.actor, command.at
+            )
+        event = PassRevoked(
+            pass_id=pass_id,
+            reason=OFFICE_REASON_WORDING[command.reason_code],
+            reason_code=command.reason_code,
+            note_id=note_id,
+            revoked_at=command.at,
+            holder_barred=bar_holder,
+        )
+        meta = self._meta(command.actor, pass_.community_id, command.correlation_id)
+        await self._append(conn, pass_stream(pass_id), event, pass_.version, meta, pass_id)
+        await self.state.revoke_pass(conn, pass_id, pass_.version + 1)
+        return True, barred
+
+    async def reissue_pass(
+        self, conn: asyncpg.Connection, pass_id: str, command: OfficeCommand
+    ) -> str:
+        """A lost pass: a new code for the same pass (its quota and uses go on); the old code
+        stops working. Returns the new code, shown once; no code is ever shown again."""
+        pass_ = await self.state.pass_for_update(conn, pass_id)
+        if pass_ is None:
+            raise NotFound("pass", pass_id)
+        if pass_.revoked:
+            raise AlreadyExists(f"pass {pass_id!r} is revoked: issue a new one")
+        note_id = None
+        if command.note:
+            note_id = await self.state.write_note(
+                conn, pass_stream(pass_id), command.note, command.actor, command.at
+            )
+        code = secrets.token_urlsafe(12)
+        event = PassReissued(
+            pass_id=pass_id,
+            reason_code=command.reason_code,
+            note_id=note_id,
+            reissued_at=command.at,
+        )
+        meta = self._meta(command.actor, pass_.community_id, command.correlation_id)
+        await self._append(conn, pass_stream(pass_id), event, pass_.version, meta, pass_id)
+        await self.state.reissue_pass(conn, pass_id, code, pass_.version + 1)
+        return code

@@ -120,14 +120,13 @@ class ScanDesk:
             scan_event_id(i.scan.checkpoint_id, i.scan.scan_id, "outcome") for i in incoming
         ]
         scans = [i.scan for i in incoming]
-        pass_scans = [s for s in scans if s.subject_kind == "pass_holder"]
         context = await self.state.context(
             conn,
             outcome_ids,
             checkpoint_ids=(s.checkpoint_id for s in scans),
-            pass_codes=(s.subject_id for s in pass_scans),
-            days=(local_day(s, self.timezone) for s in pass_scans),
-            person_ids=(s.subject_id for s in scans if s.subject_kind == "resident"),
+            pass_codes=(s.subject_id for s in scans if s.subject_kind == "pass_holder"),
+            days=(local_day(s, self.timezone) for s in scans),
+            person_ids=(s.subject_id for s in scans if s.subject_kind != "pass_holder"),
         )
         # Retries are rare: only then are the stored answers read in full.
         stored = await self.store.find(list(context.stored), conn=conn) if context.stored else {}
@@ -139,7 +138,8 @@ class ScanDesk:
         pass_events: dict[str, list[PendingEvent]] = defaultdict(list)
         pass_versions: dict[str, int] = {}
         pass_actors: dict[str, str] = {}
-        extra_exits: dict[tuple[str, date], int] = defaultdict(int)
+        exits: dict[tuple[str, str, date], tuple[int, int]] = {}
+        """(before, after) of each person's exit count this batch changes."""
         uses: list[tuple[str, date, str]] = []
         visitors: list[dict[str, Any]] = []
         for item, outcome_id in zip(incoming, outcome_ids, strict=True):
@@ -154,27 +154,30 @@ class ScanDesk:
                     appends.append(self._rejection(scan, item, item.actor or actor))
                 continue
             day = local_day(scan, self.timezone)
-            pass_ = (
-                passes.get((scan.subject_id, day)) if scan.subject_kind == "pass_holder" else None
-            )
+            pass_ = passes.get(scan.subject_id) if scan.subject_kind == "pass_holder" else None
             if pass_ is not None:
-                pass_ = replace(
-                    pass_,
-                    version=pass_versions.get(pass_.pass_id, pass_.version),
-                    exits_today=pass_.exits_today + extra_exits[(pass_.pass_id, day)],
-                )
+                pass_ = replace(pass_, version=pass_versions.get(pass_.pass_id, pass_.version))
             person_id = pass_.holder_person_id if pass_ else scan.subject_id
             person = people.get(person_id) if scan.subject_kind != "visitor" else None
             policy = policies[checkpoint.community_id]
+            who = None
+            if scan.subject_kind != "pass_holder" or pass_ is not None:
+                exit_key = (person_id, checkpoint.community_id, day)
+                who = context.person_at_gate(*exit_key)
+                if exit_key in exits:
+                    who = replace(who, exits_today=exits[exit_key][1])
             decided = DecidedScan(
                 scan,
-                decide(scan, checkpoint, policy, person, pass_),
+                decide(scan, checkpoint, policy, person, pass_, who),
                 checkpoint,
                 policy,
                 person_id,
                 person,
                 pass_,
             )
+            if decided.decision.counts_exit and who is not None:
+                before = exits.get(exit_key, (who.exits_today, 0))[0]
+                exits[exit_key] = (before, who.exits_today + 1)
             meta = EventMetadata.new(
                 actor=item.actor or actor,
                 district=self.district,
@@ -197,11 +200,14 @@ class ScanDesk:
                 pass_actors.setdefault(pass_.pass_id, item.actor or actor)
                 pass_versions[pass_.pass_id] = pass_.version + 1
                 uses.append((pass_.pass_id, day, scan.direction))
-                if scan.direction == "out":
-                    extra_exits[(pass_.pass_id, day)] += 1
             if item.visitor is not None and decided.decision.allowed:
                 visitors.append(
-                    {**vars(item.visitor), "visitor_id": person_id, "seen": scan.scanned_at}
+                    {
+                        **vars(item.visitor),
+                        "visitor_id": person_id,
+                        "seen": scan.scanned_at,
+                        "reason": scan.visit_reason,
+                    }
                 )
             outcome = events[0].payload
             results.append(
@@ -232,15 +238,18 @@ class ScanDesk:
             )
         if not appends:
             return results
-        one_statement = not (uses or visitors) and all(a.expected_version == 0 for a in appends)
+        counts = [(*key, *change) for key, change in exits.items()]
+        one_statement = not (uses or visitors or counts) and all(
+            a.expected_version == 0 for a in appends
+        )
         if one_statement or conn.is_in_transaction():
             # Only new streams and nothing else: the store writes them with one INSERT,
             # which commits by itself outside a transaction (a resident's single scan costs
             # two round trips: the context and this).
-            await self._record(conn, appends, uses, pass_versions, visitors)
+            await self._record(conn, appends, uses, pass_versions, visitors, counts)
         else:
             async with conn.transaction():
-                await self._record(conn, appends, uses, pass_versions, visitors)
+                await self._record(conn, appends, uses, pass_versions, visitors, counts)
         return results
 
     async def _record(
@@ -250,11 +259,13 @@ class ScanDesk:
         uses: list[tuple[str, date, str]],
         pass_versions: dict[str, int],
         visitors: list[dict[str, Any]],
+        counts: list[tuple[str, str, date, int, int]],
     ) -> None:
         # The outcomes were just looked up, and every caller restarts the whole
         # transaction on a conflict: no second look, no savepoint.
         await self.store.append_many(appends, conn=conn, savepoint=False, known_new=True)
         await self.state.record_pass_uses(conn, uses, pass_versions)
+        await self.state.count_exits(conn, counts)
         await self.state.register_visitors(conn, visitors)
 
     def _rejection(self, scan: Scan, item: IncomingScan, actor: str) -> StreamAppend:

@@ -128,6 +128,14 @@ class IsolationState:
         )
         return dict(row) if row else None
 
+    async def campaigns(self, conn: Executor, community_id: str | None) -> list[dict[str, Any]]:
+        rows = await conn.fetch(
+            f"""SELECT * FROM {self.schema}.campaigns
+                WHERE $1::text IS NULL OR community_id = $1 ORDER BY opens_at DESC, campaign_id""",
+            community_id,
+        )
+        return [dict(r) for r in rows]
+
     async def save_campaign(self, conn: asyncpg.Connection, campaign: dict[str, Any]) -> None:
         await conn.execute(
             f"""INSERT INTO {self.schema}.campaigns (campaign_id, community_id, name,

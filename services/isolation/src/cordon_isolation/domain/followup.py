@@ -1,4 +1,4 @@
-"""Decisions about an active order: daily follow-up, support, breaches, documents (三书一牌),
+"""Decisions about an active order: daily follow-up, support, documents (三书一牌),
 the team (三包一), release and cancellation. Each returns the events to record."""
 
 from __future__ import annotations
@@ -7,12 +7,11 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from cordon_contracts.isolation import (
-    BreachKind,
+    CANCEL_REASONS,
+    CancelReason,
     CheckInMissed,
     DailyCheckInRecorded,
     Document,
-    EscalatedTo,
-    IsolationBreached,
     IsolationCancelled,
     IsolationDocumentIssued,
     IsolationDocumentSigned,
@@ -61,8 +60,14 @@ def release(
     )
 
 
-def cancel(record: PersonIsolation, reason: str) -> IsolationCancelled:
-    return IsolationCancelled(**_ids(record), reason=reason)
+def cancel(
+    record: PersonIsolation, reason_code: CancelReason, note_id: str | None = None
+) -> IsolationCancelled:
+    """Entered in error: the public reason is the code's wording; staff text is a note."""
+    return IsolationCancelled(
+        **_ids(record), reason=CANCEL_REASONS[reason_code], reason_code=reason_code,
+        note_id=note_id,
+    )  # fmt: skip
 
 
 def check_in(
@@ -112,20 +117,6 @@ def deliver_support(
     )
 
 
-def breach(
-    record: PersonIsolation,
-    breach_id: str,
-    kind: BreachKind,
-    at: datetime,
-    by: str,
-    escalated_to: EscalatedTo | None,
-) -> IsolationBreached:
-    return IsolationBreached(
-        **_ids(record), breach_id=breach_id, kind=kind, observed_at=at, reported_by=by,
-        escalated_to=escalated_to,
-    )  # fmt: skip
-
-
 def issue_document(
     record: PersonIsolation, document: Document, at: datetime, by: str
 ) -> list[DomainEvent]:
@@ -143,7 +134,8 @@ def sign_document(record: PersonIsolation, document: Document, at: datetime) -> 
     return [IsolationDocumentSigned(**_ids(record), document=document, signed_at=at)]
 
 
-def assign_team(
-    record: PersonIsolation, team: ResponsibleTeam, at: datetime
-) -> ResponsibleTeamAssigned:
-    return ResponsibleTeamAssigned(**_ids(record), team=team, assigned_at=at)
+def assign_team(record: PersonIsolation, team: ResponsibleTeam, at: datetime) -> list[DomainEvent]:
+    """三包一; the team already responsible, assigned again, changes nothing."""
+    if active(record).team == team:
+        return []
+    return [ResponsibleTeamAssigned(**_ids(record), team=team, assigned_at=at)]

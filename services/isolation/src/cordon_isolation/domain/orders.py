@@ -8,8 +8,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from cordon_contracts.isolation import (
+    BreachKind,
     DailyCheckInRecorded,
     Document,
+    IsolationBreached,
     IsolationCancelled,
     IsolationDocumentIssued,
     IsolationDocumentSigned,
@@ -18,7 +20,10 @@ from cordon_contracts.isolation import (
     IsolationLevel,
     IsolationLevelChanged,
     IsolationPlace,
+    IsolationReviewRequested,
+    IsolationReviewSettled,
     IsolationStarted,
+    OrderReason,
     ResponsibleTeam,
     ResponsibleTeamAssigned,
     SupportDelivered,
@@ -28,6 +33,8 @@ from cordon_contracts.isolation import (
 from cordon_core.envelope import DomainEvent
 
 STRENGTH: dict[IsolationLevel, int] = {"monitoring": 1, "home": 2, "centralized": 3}
+STAFF_CAUSE = "staff"
+"""What an order's causes record for a reason staff gave (no cause event)."""
 
 
 def stream_of(person_id: str) -> str:
@@ -49,6 +56,16 @@ class IsolationRequest:
     team: ResponsibleTeam | None = None
     policy_version: int | None = None
     source_event_id: str | None = None
+    reason_code: OrderReason | None = None
+    note_id: str | None = None
+
+
+@dataclass(frozen=True)
+class BreachOnRecord:
+    breach_id: str
+    kind: BreachKind
+    observed_at: datetime
+    from_gate: bool
 
 
 @dataclass(frozen=True)
@@ -64,6 +81,11 @@ class ActiveOrder:
     issued: frozenset[Document] = frozenset()
     signed: frozenset[Document] = frozenset()
     open_support: dict[str, SupportKind] = field(default_factory=dict)
+    causes: frozenset[str] = frozenset()
+    """The events whose reasons placed, upgraded or extended it (STAFF_CAUSE for staff)."""
+    open_reviews: dict[str, str] = field(default_factory=dict)
+    """Review id -> the event that raised it."""
+    breaches: tuple[BreachOnRecord, ...] = ()
 
 
 @dataclass
@@ -72,6 +94,9 @@ class PersonIsolation:
     version: int = 0
     active: ActiveOrder | None = None
     orders_seen: set[str] = field(default_factory=set)
+    breach_ids: set[str] = field(default_factory=set)
+    reviews: dict[str, str] = field(default_factory=dict)
+    """Every review id asked about this person -> open, ended or kept."""
 
     @classmethod
     def replay(cls, person_id: str, events: Iterable[DomainEvent]) -> PersonIsolation:
@@ -83,18 +108,27 @@ class PersonIsolation:
     def apply(self, e: DomainEvent) -> None:
         self.version += 1
         a = self.active
+        if isinstance(e, IsolationBreached):
+            self.breach_ids.add(e.breach_id)
         if isinstance(e, IsolationStarted):
             self.orders_seen.add(e.order_id)
             self.active = ActiveOrder(
-                e.order_id, e.level, e.community_id, e.starts_at, e.planned_end_at, e.place, e.team
-            )
+                e.order_id, e.level, e.community_id, e.starts_at, e.planned_end_at, e.place, e.team,
+                causes=frozenset({e.source_event_id or STAFF_CAUSE}),
+            )  # fmt: skip
         elif a is None or getattr(e, "order_id", None) != a.order_id:
             return  # events of earlier orders, or not about an order at all
         elif isinstance(e, IsolationLevelChanged):
-            self.active = replace(a, level=e.to_level, place=e.place or a.place)
+            cause = e.source_event_id or STAFF_CAUSE
+            self.active = replace(
+                a, level=e.to_level, place=e.place or a.place, causes=a.causes | {cause}
+            )
         elif isinstance(e, IsolationExtended):
-            self.active = replace(a, planned_end_at=e.planned_end_at)
+            cause = e.source_event_id or STAFF_CAUSE
+            self.active = replace(a, planned_end_at=e.planned_end_at, causes=a.causes | {cause})
         elif isinstance(e, IsolationEnded | IsolationCancelled):
+            for review_id in a.open_reviews:
+                self.reviews[review_id] = "order_closed"  # released or cancelled meanwhile
             self.active = None
         elif isinstance(e, ResponsibleTeamAssigned):
             self.active = replace(a, team=e.team)
@@ -109,12 +143,26 @@ class PersonIsolation:
         elif isinstance(e, SupportDelivered):
             rest = {k: v for k, v in a.open_support.items() if k != e.request_id}
             self.active = replace(a, open_support=rest)
+        elif isinstance(e, IsolationBreached):
+            seen = BreachOnRecord(e.breach_id, e.kind, e.observed_at, e.gate_event_id is not None)
+            self.active = replace(a, breaches=(*a.breaches, seen))
+        elif isinstance(e, IsolationReviewRequested):
+            self.reviews[e.review_id] = "open"
+            opened = {**a.open_reviews, e.review_id: e.source_event_id}
+            self.active = replace(a, open_reviews=opened)
+        elif isinstance(e, IsolationReviewSettled):
+            self.reviews[e.review_id] = e.outcome
+            still_open = {k: v for k, v in a.open_reviews.items() if k != e.review_id}
+            self.active = replace(a, open_reviews=still_open)
 
     def place_under(self, request: IsolationRequest) -> list[DomainEvent]:
         """Start an order, or upgrade and/or extend the active one; nothing if it already
         covers the request (same or stronger level, same or later end)."""
         r = request
-        decided = {"policy_version": r.policy_version, "source_event_id": r.source_event_id}
+        decided = {
+            "policy_version": r.policy_version, "source_event_id": r.source_event_id,
+            "reason_code": r.reason_code, "note_id": r.note_id,
+        }  # fmt: skip
         ids = {"order_id": r.order_id, "person_id": r.person_id}
         a = self.active
         if a is None:

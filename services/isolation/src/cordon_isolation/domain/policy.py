@@ -6,7 +6,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from cordon_contracts.isolation import IsolationLevel, IsolationPolicyPublished, RiskLevel
+from cordon_contracts.isolation import (
+    CorrectedPositiveAction,
+    EscalatedTo,
+    IsolationLevel,
+    IsolationPolicyPublished,
+    RiskLevel,
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,9 @@ class IsolationPolicy:
     fever_requests_test: bool = True
     check_in_interval_s: int = 24 * 3600
     release: dict[IsolationLevel, ReleaseRule] = field(default_factory=_default_release)
+    corrected_positive: CorrectedPositiveAction = "review"
+    gate_breach_escalated_to: EscalatedTo | None = "sub_district"
+    breach_match_minutes: int = 30
 
     def release_rule(self, level: IsolationLevel) -> ReleaseRule:
         return self.release.get(level, ReleaseRule())

@@ -40,6 +40,7 @@ def travel_isolation(
         level="home",
         community_id=report.community_id,
         reason=f"stayed in {report.risk_level}-risk area {report.area_code}",
+        reason_code="travel_risk_area",
         starts_at=report.reported_at,
         planned_end_at=left_at + timedelta(days=policy.travel_isolation_days),
         order_id=order_id_for(cause, report.person_id),
@@ -64,6 +65,7 @@ def positive_isolation(
     requests = [
         IsolationRequest(
             person_id=person_id, level="centralized", reason=f"positive test {sample_id}",
+            reason_code="positive_test",
             planned_end_at=at + timedelta(days=policy.positive_isolation_days),
             order_id=order_id_for(cause, person_id), **common,  # type: ignore[arg-type]
         )
@@ -73,6 +75,7 @@ def positive_isolation(
             IsolationRequest(
                 person_id=member, level=policy.household_level,
                 reason=f"household close contact of positive test {sample_id}",
+                reason_code="household_of_positive",
                 planned_end_at=at + timedelta(days=policy.household_days),
                 order_id=order_id_for(cause, member), **common,  # type: ignore[arg-type]
             )
@@ -89,6 +92,7 @@ def fever_monitoring(
         level="monitoring",
         community_id=fever.community_id,
         reason=f"fever {fever.temperature_c:.1f} °C at {fever.checkpoint_id}",
+        reason_code="fever_at_gate",
         starts_at=fever.scanned_at,
         planned_end_at=fever.scanned_at + timedelta(days=policy.fever_monitoring_days),
         order_id=order_id_for(cause, fever.person_id),

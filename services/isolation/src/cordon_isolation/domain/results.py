@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cordon_contracts.lab import TestResult, TestResultCorrected, TestResultReceived
 from cordon_core.inputs import in_calendar
+from cordon_core.privacy import personal_numbers
 
 COLUMNS = ("sample_id", "person_id", "collected_at", "result")
 REQUIRED = ("sample_id", "result")
@@ -19,6 +20,14 @@ RESULTS: dict[str, TestResult] = {
     "invalid": "invalid", "无效": "invalid",
 }  # fmt: skip
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+
+
+def not_pseudonymous(person_id: str) -> str | None:
+    """Why ``person_id`` cannot be a pseudonymous id (it is an ID-card or mobile number,
+    which would then be published), or None."""
+    if personal_numbers(person_id):
+        return "looks like an ID-card or mobile number: give the pseudonymous person id"
+    return None
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,8 @@ def parse_row(row: int, fields: Mapping[str, str | None]) -> ResultRow | list[Ro
     person_id = text("person_id") or None
     if person_id is not None and not _ID.match(person_id):
         errors.append(RowError(row, "person_id", "not a valid person id"))
+    elif person_id is not None and (personal := not_pseudonymous(person_id)):
+        errors.append(RowError(row, "person_id", personal))
     collected_at = None
     if raw := text("collected_at"):
         try:
@@ -95,13 +106,41 @@ def parse_row(row: int, fields: Mapping[str, str | None]) -> ResultRow | list[Ro
 
 
 @dataclass(frozen=True)
+class CollectionWindow:
+    """When a sample can have been collected, seen from intake: no later than now plus
+    ``future_skew`` (labs' clocks drift), no earlier than ``max_age`` ago. A date outside
+    is a typo or a wrong clock, and would otherwise stand as the person's latest test."""
+
+    future_skew: timedelta
+    max_age: timedelta
+
+    def refusal(self, collected_at: datetime, now: datetime) -> str | None:
+        if collected_at > now + self.future_skew:
+            skew = int(self.future_skew.total_seconds())
+            return f"in the future (more than {skew} s after the time of intake)"
+        if collected_at < now - self.max_age:
+            return f"more than {self.max_age.days} days ago"
+        return None
+
+
+@dataclass(frozen=True)
 class Matched:
     person_id: str
     collected_at: datetime
 
 
-def match(row: ResultRow, sample: SampleOnRecord | None) -> Matched | RowError:
-    """The person and collection time of a result: from the collected sample, or the row."""
+def match(
+    row: ResultRow, sample: SampleOnRecord | None, window: CollectionWindow, now: datetime
+) -> Matched | RowError:
+    """The person and collection time of a result: from the collected sample, or the row;
+    refused when the collection time is outside ``window``."""
+    matched = _match(row, sample)
+    if isinstance(matched, Matched) and (why := window.refusal(matched.collected_at, now)):
+        return RowError(row.row, "collected_at", why)
+    return matched
+
+
+def _match(row: ResultRow, sample: SampleOnRecord | None) -> Matched | RowError:
     if sample is not None:
         if row.person_id is not None and row.person_id != sample.person_id:
             return RowError(row.row, "person_id", "does not match the person the sample is from")

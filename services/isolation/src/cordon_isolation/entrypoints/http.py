@@ -19,6 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from cordon_contracts.asyncapi import install_asyncapi
 from cordon_core.api_errors import document_errors, errors
 from cordon_core.http import install_correlation, operations_router
+from cordon_core.idempotency import install_idempotency
 from cordon_core.input_guard import install_input_guard
 from cordon_isolation.bootstrap import Isolation
 from cordon_isolation.domain.errors import (
@@ -30,6 +31,7 @@ from cordon_isolation.domain.errors import (
 )
 from cordon_isolation.entrypoints.labs import lab_routes
 from cordon_isolation.entrypoints.office import office_routes
+from cordon_isolation.entrypoints.reviews import review_routes
 from cordon_isolation.entrypoints.staff import staff_routes
 from cordon_isolation.service.unit import TooMuchContention
 
@@ -92,9 +94,10 @@ def create_app(iso: Isolation, *, clock: Callable[[], datetime] | None = None) -
         raise _refused("a lab's token")
 
     # A person's order may be missing (404) or in another state (409); a campaign or a
-    # sample may exist already (409).
+    # sample may exist already (409). The review routes declare their own (404).
     app.include_router(staff_routes(iso, staff, now), responses=errors(404, 409))
     app.include_router(office_routes(iso, staff, now), responses=errors(409))
+    app.include_router(review_routes(iso, staff, now))
     app.include_router(lab_routes(iso, lab))
 
     @app.exception_handler(IsolationError)
@@ -111,4 +114,5 @@ def create_app(iso: Isolation, *, clock: Callable[[], datetime] | None = None) -
     async def contention(_: Request, error: TooMuchContention) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status.HTTP_503_SERVICE_UNAVAILABLE)
 
+    install_idempotency(app, runtime)
     return app

@@ -10,10 +10,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, UploadFile, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from cordon_core.api_errors import ErrorBody
 from cordon_core.http import correlation_id
+from cordon_core.idempotency import request_transaction
 from cordon_isolation.adapters.results_csv import read_results_csv
 from cordon_isolation.bootstrap import Isolation
 from cordon_isolation.domain.results import ResultRow, RowError, parse_row
@@ -35,6 +36,10 @@ class IntakeReportOut(BaseModel):
     corrected: int
     duplicates: int
     errors: list[RowRefusal]
+    recorded: bool = Field(
+        description="False when rows were refused in a request sent with an Idempotency-Key:"
+        " then nothing of the batch is kept (send it again, corrected, with a new key)."
+    )
 
 
 REPORTED: dict[int | str, dict[str, Any]] = {
@@ -42,7 +47,8 @@ REPORTED: dict[int | str, dict[str, Any]] = {
     422: {
         "model": IntakeReportOut | ErrorBody,
         "description": "Some rows were refused (the report names each; the others are"
-        " recorded), or the request itself was (ErrorBody).",
+        " recorded, unless the request carried an Idempotency-Key), or the request itself"
+        " was (ErrorBody).",
     },
 }
 
@@ -59,6 +65,9 @@ def lab_routes(iso: Isolation, lab: Callable[..., str]) -> APIRouter:
             correlation_id=correlation_id(request),
         )  # fmt: skip
         body: dict[str, Any] = asdict(report)
+        # Sent with an Idempotency-Key, a refused answer rolls the whole request back: say
+        # so, rather than count rows that will not be kept.
+        body["recorded"] = not (report.errors and request_transaction() is not None)
         code = status.HTTP_422_UNPROCESSABLE_ENTITY if report.errors else status.HTTP_200_OK
         return JSONResponse(body, code)
 
@@ -66,7 +75,8 @@ def lab_routes(iso: Isolation, lab: Callable[..., str]) -> APIRouter:
     async def post_results(body: ResultsIn, lab_name: Lab, request: Request) -> JSONResponse:
         """Results as JSON (rows numbered from 1). 200 when every row was recorded or was a
         duplicate; 422 with the same report when some were refused (the others are
-        recorded)."""
+        recorded, except with an Idempotency-Key: then nothing is, and ``recorded`` is
+        false)."""
         results = enumerate(body.results, start=1)
         rows = (parse_row(i, r.model_dump(mode="json")) for i, r in results)
         return await ingest(rows, lab_name, request)

@@ -10,9 +10,11 @@ from typing import Annotated, Any
 
 import asyncpg
 from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
 
 from cordon_contracts.lab import SampleCollected, TestCampaignOpened
 from cordon_core.http import correlation_id
+from cordon_core.inputs import Text
 from cordon_isolation.bootstrap import Isolation
 from cordon_isolation.domain.policy import IsolationPolicy, ReleaseRule
 from cordon_isolation.entrypoints.schemas import CampaignIn, PolicyIn, SampleIn
@@ -52,6 +54,11 @@ def office_routes(
 
         return asdict(await in_transaction(pool(), work))
 
+    @router.get("/v1/campaigns")
+    async def campaigns(actor: Staff, community_id: Text | None = None) -> list[dict[str, Any]]:
+        """Test campaigns, newest first (optionally of one community)."""
+        return await iso.state.campaigns(pool(), community_id)
+
     @router.post("/v1/campaigns", status_code=201)
     async def open_campaign(body: CampaignIn, actor: Staff, request: Request) -> dict[str, str]:
         """Mass testing in a community at the sampling points named."""
@@ -70,7 +77,16 @@ def office_routes(
         body: list[SampleIn], actor: Staff, request: Request
     ) -> dict[str, int]:
         """Swabs taken (sample -> person), so the lab's results can be matched; a sample
-        recorded again is a no-op."""
+        recorded again is a no-op. A collection time outside the lab window (in the future
+        beyond the skew, or too old) is refused, 422 naming the sample's index."""
+        at = now()
+        outside = [
+            {"loc": ["body", i, "collected_at"], "msg": why, "type": "value_error"}
+            for i, sample in enumerate(body)
+            if (why := iso.settings.collection_window.refusal(sample.collected_at, at))
+        ]
+        if outside:
+            raise RequestValidationError(outside)  # answered capped, as any 422
 
         async def work(conn: asyncpg.Connection) -> int:
             new = 0

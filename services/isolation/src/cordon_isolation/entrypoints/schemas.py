@@ -2,26 +2,53 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from cordon_contracts.isolation import (
     BreachKind,
+    CancelReason,
+    CorrectedPositiveAction,
     EscalatedTo,
     IsolationLevel,
     IsolationPlace,
     MoodCall,
+    OrderReason,
     ReleaseRequirement,
     ResponsibleTeam,
+    ReviewOutcome,
     RiskLevel,
     SupportKind,
 )
 from cordon_core.inputs import Moment, Number, Text
 from cordon_core.schema_rules import exactly_one_of
+from cordon_isolation.domain.policy import IsolationPolicy
+from cordon_isolation.domain.results import not_pseudonymous
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 Short = Annotated[Text, Field(min_length=1, max_length=200)]
+
+
+def _pseudonymous(value: str) -> str:
+    if (why := not_pseudonymous(value)) is not None:
+        raise ValueError(why)
+    return value
+
+
+PseudonymousId = Annotated[Id, AfterValidator(_pseudonymous)]
+"""A person's or staff member's id: never their ID-card or mobile number."""
+NoteText = Annotated[
+    Text,
+    Field(
+        min_length=1,
+        max_length=2000,
+        description="The office's own words: kept in the service's private notes, never "
+        "published (events carry the note's id).",
+    ),
+]
 
 
 class OrderIn(BaseModel):
@@ -29,14 +56,22 @@ class OrderIn(BaseModel):
 
     model_config = ConfigDict(json_schema_extra=exactly_one_of("days", "planned_end_at"))
 
-    person_id: Id
+    person_id: PseudonymousId
     level: IsolationLevel
     community_id: Id
-    reason: Short
+    reason_code: OrderReason = Field(
+        default="other", description="Published, with its fixed wording (docs/isolation.md)."
+    )
+    note: NoteText | None = None
+    reason: NoteText | None = Field(
+        default=None, description="Older clients' free-text reason: kept as the note."
+    )
     starts_at: Moment | None = Field(default=None, description="Default: now.")
     days: int | None = Field(default=None, ge=1, le=60)
     planned_end_at: Moment | None = None
-    place: IsolationPlace | None = None
+    place: IsolationPlace | None = Field(
+        default=None, description="The room label is published: ID and phone numbers redacted."
+    )
     team: ResponsibleTeam | None = None
     unregistered: bool = Field(
         default=False,
@@ -54,10 +89,12 @@ class OrderIn(BaseModel):
 class CheckInIn(BaseModel):
     temperature_c: Number | None = Field(default=None, ge=34.0, le=43.0)
     symptoms: list[Annotated[Text, Field(min_length=1, max_length=40)]] = Field(
-        default_factory=list, max_length=10
+        default_factory=list,
+        max_length=10,
+        description="Published with the check-in: ID and phone numbers are redacted.",
     )
     mood_call: MoodCall | None = None
-    recorded_by: Id
+    recorded_by: PseudonymousId
     checked_at: Moment | None = None
 
 
@@ -68,23 +105,40 @@ class SupportIn(BaseModel):
 
 
 class DeliveredIn(BaseModel):
-    delivered_by: Id
+    delivered_by: PseudonymousId
 
 
 class BreachIn(BaseModel):
-    breach_id: Id | None = None
+    breach_id: Id | None = Field(
+        default=None, description="The report's own id: the same id again records nothing."
+    )
+    gate_event_id: Id | None = Field(
+        default=None,
+        description="The gate's ExitDenied event this report is about: then it is that "
+        "breach (the one recorded automatically), not a new one.",
+    )
     kind: BreachKind
-    reported_by: Id
+    reported_by: PseudonymousId
     escalated_to: EscalatedTo | None = None
     observed_at: Moment | None = None
 
 
 class IssuedIn(BaseModel):
-    issued_by: Id
+    issued_by: PseudonymousId
 
 
-class ReasonIn(BaseModel):
-    reason: Short
+class CancelIn(BaseModel):
+    reason_code: CancelReason = "other"
+    note: NoteText | None = None
+    reason: NoteText | None = Field(
+        default=None, description="Older clients' free-text reason: kept as the note."
+    )
+
+
+class SettleIn(BaseModel):
+    outcome: ReviewOutcome = Field(description="ended: end the order; kept: it stands.")
+    settled_by: PseudonymousId
+    note: NoteText | None = None
 
 
 class PolicyIn(BaseModel):
@@ -100,12 +154,28 @@ class PolicyIn(BaseModel):
     release: dict[IsolationLevel, ReleaseRequirement] | None = Field(
         default=None, description="Per level; levels left out keep the defaults."
     )
+    corrected_positive: CorrectedPositiveAction = Field(
+        default=IsolationPolicy.corrected_positive,
+        description="end: orders caused by a positive later corrected end at once; review: "
+        "they are listed under GET /v1/reviews for the office to confirm.",
+    )
+    gate_breach_escalated_to: EscalatedTo | None = Field(
+        default=IsolationPolicy.gate_breach_escalated_to,
+        description="Who a breach recorded from the gate's denied exit is escalated to.",
+    )
+    breach_match_minutes: int = Field(
+        default=IsolationPolicy.breach_match_minutes,
+        ge=0,
+        le=24 * 60,
+        description="A staff report of leaving within this many minutes of a gate denial "
+        "(either first) is the same breach.",
+    )
 
 
 class CampaignIn(BaseModel):
     campaign_id: Id
     community_id: Id
-    name: Short
+    name: Short = Field(description="Published: ID and phone numbers are redacted.")
     sampling_point_ids: list[Id] = Field(min_length=1, max_length=500)
     opens_at: Moment
     closes_at: Moment
@@ -113,7 +183,7 @@ class CampaignIn(BaseModel):
 
 class SampleIn(BaseModel):
     sample_id: Id
-    person_id: Id
+    person_id: PseudonymousId
     collected_at: Moment
     campaign_id: Id | None = None
     sampling_point_id: Id | None = None
@@ -132,3 +202,16 @@ class ResultIn(BaseModel):
 
 class ResultsIn(BaseModel):
     results: list[ResultIn] = Field(min_length=1, max_length=5000)
+
+
+@dataclass(frozen=True)
+class PrivateNote:
+    """Staff's own words about a person: stored privately, referred to by ``note_id``."""
+
+    note_id: str
+    subject: str
+    body: str
+
+    @classmethod
+    def of(cls, subject: str, body: str | None) -> PrivateNote | None:
+        return None if body is None else cls(f"note-{uuid.uuid4().hex[:16]}", subject, body)

@@ -14,20 +14,23 @@ import structlog
 from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 
-from cordon_contracts.isolation import Document, ResponsibleTeam
+from cordon_contracts.isolation import ORDER_REASONS, Document, ResponsibleTeam
 from cordon_core.envelope import DomainEvent, EventMetadata
 from cordon_core.http import correlation_id
+from cordon_core.idempotency import connection
 from cordon_isolation.bootstrap import Isolation
 from cordon_isolation.domain import followup
+from cordon_isolation.domain.breaches import BreachReport, gate_breach_id, report_breach
 from cordon_isolation.domain.orders import IsolationRequest, PersonIsolation
 from cordon_isolation.domain.reactions import order_id_for
 from cordon_isolation.entrypoints.schemas import (
     BreachIn,
+    CancelIn,
     CheckInIn,
     DeliveredIn,
     IssuedIn,
     OrderIn,
-    ReasonIn,
+    PrivateNote,
     SupportIn,
 )
 from cordon_isolation.service.unit import in_transaction
@@ -61,13 +64,21 @@ def staff_routes(
         decision: Callable[[PersonIsolation], Sequence[DomainEvent]],
         actor: str,
         request: Request,
+        note: PrivateNote | None = None,
     ) -> dict[str, Any]:
+        """Decide on the person's record in one transaction; ``note``, the staff's own words,
+        goes to the private notes with the events that name it."""
+
         async def work(conn: asyncpg.Connection) -> dict[str, Any]:
             record = await desk.load(conn, person_id)
             community = record.active.community_id if record.active else None
             decided = await desk.decide(
                 conn, person_id, decision, meta(actor, request, community), now=now()
             )
+            if note is not None and decided.events:
+                await desk.casebook.write_note(
+                    conn, note.note_id, person_id, note.subject, note.body, actor, now()
+                )
             order = decided.record.active
             touched = [getattr(e, "order_id", None) for e in decided.events]
             return {
@@ -81,7 +92,7 @@ def staff_routes(
 
     async def known(person_id: str) -> bool:
         """Told of by the registry, or isolated here before (a reaction to a result)."""
-        async with pool().acquire() as conn:
+        async with connection(pool()) as conn:
             if await iso.state.resident(conn, person_id) is not None:
                 return True
             return bool((await desk.load(conn, person_id)).orders_seen)
@@ -89,7 +100,8 @@ def staff_routes(
     @router.post("/v1/orders", status_code=201)
     async def place_order(body: OrderIn, actor: Staff, request: Request) -> dict[str, Any]:
         """Isolate a person; an active order is upgraded (stronger level) and/or extended
-        (later end) instead of opening a second one."""
+        (later end) instead of opening a second one. The reason is published as its code's
+        fixed wording; a note stays private."""
         starts = body.starts_at or now()
         end = body.planned_end_at or starts + timedelta(days=body.days or 0)
         refused = [
@@ -104,12 +116,14 @@ def staff_routes(
             )
         if body.unregistered:
             log.info("order_for_unregistered_person", person_id=body.person_id, actor=actor)
+        note = PrivateNote.of("order", body.note or body.reason)
         order = IsolationRequest(
             person_id=body.person_id, level=body.level, community_id=body.community_id,
-            reason=body.reason, starts_at=starts, planned_end_at=end,
+            reason=ORDER_REASONS[body.reason_code], reason_code=body.reason_code,
+            note_id=note.note_id if note else None, starts_at=starts, planned_end_at=end,
             order_id=order_id_for(uuid.uuid4(), body.person_id), place=body.place, team=body.team,
         )  # fmt: skip
-        return await command(body.person_id, lambda r: r.place_under(order), actor, request)
+        return await command(body.person_id, lambda r: r.place_under(order), actor, request, note)
 
     base = "/v1/people/{person_id}/isolation"
 
@@ -158,26 +172,43 @@ def staff_routes(
         )
 
     @router.post(f"{base}/breaches", status_code=201)
-    async def report_breach(
+    async def breach(
         person_id: str, body: BreachIn, actor: Staff, request: Request
     ) -> dict[str, Any]:
-        """The person left home (or refused, or let someone in); escalated as given."""
-        breach_id = body.breach_id or f"breach-{uuid.uuid4().hex[:12]}"
-        return await command(
-            person_id,
-            lambda r: [
-                followup.breach(
-                    r,
-                    breach_id,
-                    body.kind,
-                    body.observed_at or now(),
-                    body.reported_by,
-                    body.escalated_to,
-                )
-            ],
-            actor,
-            request,
+        """The person left home (or refused, or let someone in); escalated as given. The
+        same breach again records nothing and answers ``already_recorded_as``: the same
+        ``breach_id`` or ``gate_event_id``, or a report of leaving within the policy's
+        ``breach_match_minutes`` of a breach the gate recorded."""
+        if body.gate_event_id is not None:
+            breach_id = gate_breach_id(body.gate_event_id)
+        else:
+            breach_id = body.breach_id or f"breach-{uuid.uuid4().hex[:12]}"
+        report = BreachReport(
+            breach_id, body.kind, body.observed_at or now(), body.reported_by, body.escalated_to
         )
+        same_as: list[str | None] = []
+
+        async def work(conn: asyncpg.Connection) -> dict[str, Any]:
+            policy = await iso.state.policy(conn, desk.district)
+
+            def decide(record: PersonIsolation) -> list[DomainEvent]:
+                decided = report_breach(record, report, policy)
+                same_as.append(decided.same_as)
+                return list(decided.events)
+
+            record = await desk.load(conn, person_id)
+            community = record.active.community_id if record.active else None
+            decided = await desk.decide(
+                conn, person_id, decide, meta(actor, request, community), now=now()
+            )
+            return {
+                "person_id": person_id,
+                "breach_id": same_as[-1] or breach_id,
+                "already_recorded_as": same_as[-1],
+                "events": [e.event_type for e in decided.events],
+            }
+
+        return await in_transaction(pool(), work)
 
     @router.post(f"{base}/documents/{{document}}/issued")
     async def issue_document(
@@ -205,7 +236,7 @@ def staff_routes(
     ) -> dict[str, Any]:
         """三包一: the cadre, police officer and doctor responsible for the person."""
         return await command(
-            person_id, lambda r: [followup.assign_team(r, body, now())], actor, request
+            person_id, lambda r: followup.assign_team(r, body, now()), actor, request
         )
 
     @router.post(f"{base}/release")
@@ -228,10 +259,15 @@ def staff_routes(
 
     @router.post(f"{base}/cancel")
     async def cancel(
-        person_id: str, body: ReasonIn, actor: Staff, request: Request
+        person_id: str, body: CancelIn, actor: Staff, request: Request
     ) -> dict[str, Any]:
-        """The order was entered in error."""
-        return await command(person_id, lambda r: [followup.cancel(r, body.reason)], actor, request)
+        """The order was entered in error: the code is published, a note stays private."""
+        note = PrivateNote.of("cancellation", body.note or body.reason)
+        note_id = note.note_id if note else None
+        return await command(
+            person_id, lambda r: [followup.cancel(r, body.reason_code, note_id)], actor, request,
+            note,
+        )  # fmt: skip
 
     @router.get("/v1/people/{person_id}")
     async def person(person_id: str, actor: Staff) -> dict[str, Any]:

@@ -4,17 +4,20 @@ transaction and one ``append_many``; a duplicate is a no-op, a changed result a 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import asyncpg
 
 from cordon_contracts.lab import TestResultReceived
 from cordon_core.envelope import EventMetadata, PendingEvent
-from cordon_core.store import RETRY_CONFLICTS, PostgresEventStore, StreamAppend
+from cordon_core.idempotency import run_command
+from cordon_core.store import PostgresEventStore, StreamAppend
 from cordon_isolation.adapters.state import IsolationState
 from cordon_isolation.domain.reactions import derived_id
 from cordon_isolation.domain.results import (
+    CollectionWindow,
     ResultRow,
     RowError,
     SampleOnRecord,
@@ -44,11 +47,15 @@ class LabIntake:
         state: IsolationState,
         *,
         district: str,
+        window: CollectionWindow,
+        clock: Callable[[], datetime],
         chunk_rows: int = 1000,
     ) -> None:
         self.store = store
         self.state = state
         self.district = district
+        self.window = window
+        self.clock = clock
         self.chunk_rows = chunk_rows
 
     async def ingest(
@@ -86,16 +93,15 @@ class LabIntake:
         meta: EventMetadata,
         report: IntakeReport,
     ) -> None:
-        for attempt in range(10):
+        outcome = IntakeReport(report.batch_id)
+
+        async def record(conn: asyncpg.Connection) -> None:
+            # Decided afresh on a rerun: another upload may have written the same samples.
+            nonlocal outcome
             outcome = IntakeReport(report.batch_id)
-            try:
-                async with pool.acquire() as conn, conn.transaction():
-                    await self.record(conn, rows, lab, meta, outcome)
-                break
-            except RETRY_CONFLICTS:
-                # Another upload wrote some of the same samples first: decide again.
-                if attempt == 9:
-                    raise
+            await self.record(conn, rows, lab, meta, outcome)
+
+        await run_command(pool, record, attempts=10)
         report.received += outcome.received
         report.corrected += outcome.corrected
         report.duplicates += outcome.duplicates
@@ -113,9 +119,10 @@ class LabIntake:
         stored = await self.state.samples(conn, (r.sample_id for r in rows))
         current: dict[str, SampleOnRecord] = dict(stored)
         events: dict[str, list[PendingEvent]] = {}
+        now = self.clock()
         for row in rows:
             sample = current.get(row.sample_id)
-            matched = match(row, sample)
+            matched = match(row, sample, self.window, now)
             if isinstance(matched, RowError):
                 report.errors.append(matched)
                 continue

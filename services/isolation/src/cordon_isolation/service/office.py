@@ -40,8 +40,11 @@ class EpidemicOffice:
         actor: str,
         correlation_id: uuid.UUID | None = None,
     ) -> IsolationPolicy:
-        """Publish ``policy`` as the district's next version (the version is assigned)."""
+        """Publish ``policy`` as the district's next version (the version is assigned);
+        the policy in force sent again is answered as it is, and records nothing."""
         current = await self.state.policy(conn, self.district)
+        if replace(policy, district=self.district, version=current.version) == current:
+            return current
         published = replace(policy, district=self.district, version=current.version + 1)
         event: IsolationPolicyPublished = published.to_event()
         await self.store.append(

@@ -16,14 +16,22 @@ from cordon_contracts.isolation import (
     IsolationEnded,
     IsolationExtended,
     IsolationLevelChanged,
+    IsolationReviewRequested,
+    IsolationReviewSettled,
     IsolationStarted,
 )
 from cordon_core.envelope import DomainEvent, EventMetadata, PendingEvent
 from cordon_core.store import PostgresEventStore
+from cordon_isolation.adapters.reviews import Casebook
 from cordon_isolation.adapters.state import IsolationState
 from cordon_isolation.adapters.timers import Timer, Timers
 from cordon_isolation.domain.followup import missed_check_in
-from cordon_isolation.domain.orders import IsolationRequest, PersonIsolation, stream_of
+from cordon_isolation.domain.orders import (
+    STAFF_CAUSE,
+    IsolationRequest,
+    PersonIsolation,
+    stream_of,
+)
 from cordon_isolation.domain.reactions import derived_id
 
 CHECK_IN = "check_in_deadline"
@@ -38,11 +46,18 @@ class Decided:
 
 class IsolationDesk:
     def __init__(
-        self, store: PostgresEventStore, state: IsolationState, timers: Timers, *, district: str
+        self,
+        store: PostgresEventStore,
+        state: IsolationState,
+        timers: Timers,
+        casebook: Casebook,
+        *,
+        district: str,
     ) -> None:
         self.store = store
         self.state = state
         self.timers = timers
+        self.casebook = casebook
         self.district = district
 
     async def load(self, conn: asyncpg.Connection, person_id: str) -> PersonIsolation:
@@ -120,6 +135,15 @@ class IsolationDesk:
         ):
             await self.state.save_order(conn, record.person_id, order, "active", now)
         for event in events:
+            if isinstance(event, IsolationStarted | IsolationLevelChanged | IsolationExtended):
+                cause = event.source_event_id or STAFF_CAUSE
+                await self.casebook.add_causes(conn, event.order_id, record.person_id, [cause])
+            if isinstance(event, IsolationReviewRequested) and order is not None:
+                await self.casebook.open_review(conn, event, order.community_id)
+            elif isinstance(event, IsolationReviewSettled):
+                await self.casebook.close_reviews(
+                    conn, event.order_id, event.outcome, now, event.settled_by, event.review_id
+                )
             if isinstance(event, IsolationStarted):
                 await self._next_deadline(conn, record.person_id, event.order_id, now)
             elif isinstance(event, DailyCheckInRecorded):
@@ -130,6 +154,7 @@ class IsolationDesk:
             elif isinstance(event, IsolationEnded | IsolationCancelled):
                 status = "ended" if isinstance(event, IsolationEnded) else "cancelled"
                 await self.state.close_order(conn, event.order_id, status, now)
+                await self.casebook.close_reviews(conn, event.order_id, "order_closed", now)
                 await self._settle_deadlines(conn, event.order_id, now, status)
 
     async def _settle_deadlines(

@@ -1,5 +1,6 @@
 """The district policy as process managers: travel reports (registry), positive results
-(our own topic) and fevers at gates (gate) become isolation orders and test requests.
+(our own topic) and fevers at gates (gate) become isolation orders and test requests; a
+denied exit (gate) is a breach and a corrected positive a review (service/consequences.py).
 Each decision records the policy version that made it; ids derive from the cause."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from datetime import datetime
 import asyncpg
 import structlog
 
-from cordon_contracts.gate import FeverDetected
+from cordon_contracts.gate import ExitDenied, FeverDetected
 from cordon_contracts.lab import TestResultCorrected, TestResultReceived
 from cordon_contracts.registry import TravelHistoryReported
 from cordon_core.envelope import Envelope, EventMetadata, PendingEvent
@@ -22,6 +23,7 @@ from cordon_isolation.domain.reactions import (
     positive_isolation,
     travel_isolation,
 )
+from cordon_isolation.service.consequences import record_denied_exit, review_corrected_positive
 from cordon_isolation.service.orders import IsolationDesk
 
 log = structlog.get_logger(__name__)
@@ -29,6 +31,7 @@ log = structlog.get_logger(__name__)
 EVENT_TYPES = (
     TravelHistoryReported.event_type,
     FeverDetected.event_type,
+    ExitDenied.event_type,
     TestResultReceived.event_type,
     TestResultCorrected.event_type,
 )
@@ -52,6 +55,14 @@ class PolicyReactions:
 
     async def react(self, conn: asyncpg.Connection, envelope: Envelope) -> None:
         p = envelope.payload
+        if isinstance(p, ExitDenied):
+            if p.subject_kind != "visitor":
+                await record_denied_exit(self.desk, conn, envelope, self.clock())
+            return
+        if isinstance(p, TestResultCorrected) and p.previous_result == "positive":
+            if p.result != "positive":
+                await review_corrected_positive(self.desk, conn, envelope, self.clock())
+            return
         if isinstance(p, TestResultReceived | TestResultCorrected) and p.result != "positive":
             return  # most of a mass-testing day: nothing to decide
         if isinstance(p, FeverDetected) and p.subject_kind == "visitor":

@@ -29,6 +29,7 @@ from pydantic import (
 from cordon_contracts.asyncapi import install_asyncapi
 from cordon_core.api_errors import document_errors, errors
 from cordon_core.http import install_correlation, operations_router
+from cordon_core.idempotency import SHOWN_ONCE_OPERATION, executor, install_idempotency
 from cordon_core.input_guard import install_input_guard
 from cordon_core.inputs import storable_text
 from cordon_notification.bootstrap import Notifier
@@ -214,7 +215,7 @@ def create_app(notifier: Notifier) -> FastAPI:
             inbox=body.inbox,
             quiet_hours=QuietHours(quiet.start, quiet.end) if quiet else None,
         )
-        await notifier.directory.save_contact(runtime.pool, contact)
+        await notifier.directory.save_contact(executor(runtime.pool), contact)
         return _contact_out(contact)
 
     @app.get("/v1/contacts/{recipient_id}", tags=["contacts"], responses=errors(404))
@@ -228,7 +229,7 @@ def create_app(notifier: Notifier) -> FastAPI:
         "/v1/contacts/{recipient_id}", status_code=204, tags=["contacts"], responses=errors(404)
     )
     async def delete_contact(recipient_id: str, _: Admin) -> None:
-        if not await notifier.directory.remove_contact(runtime.pool, recipient_id):
+        if not await notifier.directory.remove_contact(executor(runtime.pool), recipient_id):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no contact {recipient_id}")
 
     @app.get("/v1/people/{person_id}/recipients", tags=["contacts"], responses=errors(404))
@@ -278,9 +279,11 @@ def create_app(notifier: Notifier) -> FastAPI:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no delivery {delivery_id}")
         return DeliveryOut(**rows[0])
 
-    @app.post("/v1/inbox-tokens/{recipient_id}", tags=["inbox"])
+    @app.post("/v1/inbox-tokens/{recipient_id}", tags=["inbox"], openapi_extra=SHOWN_ONCE_OPERATION)
     async def issue_inbox_token(recipient_id: RecipientId, _: Admin) -> InboxTokenOut:
-        """The token that opens this recipient's inbox (for the app's backend to hand out)."""
+        """The token that opens this recipient's inbox (for the app's backend to hand out).
+        Not kept with an Idempotency-Key: a replay of the request gets 409; ask again
+        without the key (the token is the same each time)."""
         return InboxTokenOut(
             recipient_id=recipient_id, token=inbox_token(settings.inbox_key, recipient_id)
         )
@@ -301,4 +304,5 @@ def create_app(notifier: Notifier) -> FastAPI:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no message {delivery_id}")
         return ReadOut(delivery_id=delivery_id, read_at=read_at)
 
+    install_idempotency(app, runtime)
     return app

@@ -15,6 +15,7 @@ import asyncpg
 
 from cordon_contracts.notification import NotificationRead
 from cordon_core.envelope import PendingEvent
+from cordon_core.idempotency import command_transaction
 from cordon_core.store import PostgresEventStore, StreamAppend
 from cordon_notification.domain.delivery import event_id
 from cordon_notification.service.queueing import MessageQueue, stream_of
@@ -57,7 +58,7 @@ class Inbox:
     async def mark_read(self, recipient_id: str, delivery: uuid.UUID) -> datetime | None:
         """Mark one message read; returns when it was read (None: no such message)."""
         now = self.clock()
-        async with self.pool().acquire() as conn, conn.transaction():
+        async with command_transaction(self.pool()) as conn:
             row = await conn.fetchrow(
                 f"""UPDATE {self.schema}.deliveries SET read_at = coalesce(read_at, $3)
                     WHERE delivery_id = $1 AND recipient_id = $2 AND channel = 'inbox'

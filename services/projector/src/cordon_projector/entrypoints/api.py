@@ -14,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from cordon_core.api_errors import errors
+from cordon_core.idempotency import SHOWN_ONCE_OPERATION, executor
 from cordon_core.inputs import Day, LocalOrAwareMoment, Text
 from cordon_core.schema_rules import required_unless
 from cordon_projector.access import Forbidden, StaffTokens, check_scope, home_area
@@ -186,15 +187,20 @@ def api_router(projector: Projector, past: PastMoments, hub: LiveHub) -> APIRout
         if not hmac.compare_digest(given.encode(), settings.dashboard_admin_token.encode()):
             raise HTTPException(401, "the dashboard admin token is required")
 
-    @router.post("/dashboard-tokens", dependencies=[Depends(admin)], status_code=201)
+    @router.post(
+        "/dashboard-tokens",
+        dependencies=[Depends(admin)],
+        status_code=201,
+        openapi_extra=SHOWN_ONCE_OPERATION,
+    )
     async def issue_token(body: TokenRequest) -> dict[str, Any]:
         if body.kind != "district" and not body.id:
             raise HTTPException(422, f"a {body.kind} token needs its id")
         scope = StaffScope(kind=body.kind, id=body.id, staff_id=body.staff_id)
-        return {**scope.model_dump(), "token": await tokens.issue(runtime.pool, scope)}
+        return {**scope.model_dump(), "token": await tokens.issue(executor(runtime.pool), scope)}
 
     @router.delete("/dashboard-tokens/{staff_id}", dependencies=[Depends(admin)])
     async def revoke_tokens(staff_id: str) -> dict[str, int]:
-        return {"revoked": await tokens.revoke(runtime.pool, staff_id)}
+        return {"revoked": await tokens.revoke(executor(runtime.pool), staff_id)}
 
     return router

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from cordon_contracts.asyncapi import install_asyncapi
 from cordon_core.api_errors import document_errors
 from cordon_core.http import install_correlation, operations_router
+from cordon_core.idempotency import install_idempotency
 from cordon_core.input_guard import install_input_guard
 from cordon_core.inputs import Day
 from cordon_projector.bootstrap import Projector, build_projections
@@ -94,4 +95,5 @@ def create_app(projector: Projector) -> FastAPI:
         entries, exits = await projector.gate_traffic.daily(runtime.pool, community_id, the_day)
         return DailyTraffic(community_id=community_id, day=the_day, entries=entries, exits=exits)
 
+    install_idempotency(app, runtime)
     return app

@@ -106,10 +106,11 @@ class Place:
         if self.status != "open":
             raise Conflict("place_id", f"{self.kind} {self.place_id} is {self.status}")
 
-    def rename(self, name: str, at: datetime) -> PlaceRenamed:
+    def rename(self, name: str, at: datetime) -> PlaceRenamed | None:
+        """The renaming; None when the place already has that name (nothing new)."""
         self._require_open()
         name = checked_name(name)
-        return PlaceRenamed(
+        renamed = PlaceRenamed(
             place_id=self.place_id,
             kind=self.kind,
             parent_id=self.parent_id,
@@ -118,6 +119,8 @@ class Place:
             previous_name=self.name,
             renamed_at=at,
         )
+        # The stored name is the redacted one: compare as stored.
+        return None if renamed.name == self.name else renamed
 
     def merge_into(self, target: Place, children: list[str], at: datetime) -> PlaceMerged:
         self._require_open()

@@ -43,14 +43,17 @@ class RiskArea:
         return self.valid_from <= end and start <= self.valid_until
 
 
-def designation(area: RiskArea, at: datetime, max_days: int) -> RiskAreaDesignated:
+def designation(
+    area: RiskArea, at: datetime, max_days: int, current: RiskArea | None = None
+) -> RiskAreaDesignated | None:
+    """The listing; None when ``current`` already lists the area so (nothing new)."""
     if area.valid_until < area.valid_from:
         raise InvalidInput("valid_until", "the listing ends before it starts")
     if (area.valid_until - area.valid_from).days + 1 > max_days:
         raise InvalidInput(
             "valid_until", f"a listing lasts at most {max_days} days; list the area again then"
         )
-    return RiskAreaDesignated(
+    designated = RiskAreaDesignated(
         area_code=area.area_code,
         area_name=area.area_name,
         level=area.level,
@@ -58,6 +61,11 @@ def designation(area: RiskArea, at: datetime, max_days: int) -> RiskAreaDesignat
         valid_until=area.valid_until,
         designated_at=at,
     )
+    listed = RiskArea(
+        designated.area_code, designated.area_name, designated.level,
+        designated.valid_from, designated.valid_until,
+    )  # fmt: skip
+    return None if listed == current else designated
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI, Request
 from cordon_contracts.asyncapi import install_asyncapi
 from cordon_core.api_errors import document_errors
 from cordon_core.http import install_correlation, operations_router
+from cordon_core.idempotency import install_idempotency
 from cordon_core.input_guard import install_input_guard
 from cordon_core.runtime import ServiceRuntime
 from cordon_registry.adapters.spreadsheets import read_csv, read_xlsx
@@ -92,4 +93,5 @@ def create_app(
             raise InvalidInput("content-type", f"send text/csv or {XLSX}")
         return (await import_rows(reg, who, community_id, columns, rows)).as_dict()
 
+    install_idempotency(app, runtime)
     return app

@@ -47,7 +47,11 @@ def places_router(reg: Registry) -> APIRouter:
 
     @router.post("/{place_id}/rename", responses=WRITE_REFUSALS)
     async def rename(place_id: str, body: RenameIn, who: Caller = caller) -> dict[str, Any]:
-        return (await places.rename_place(reg, who, place_id, body.name)).model_dump(mode="json")
+        """Rename; to the name it has already, nothing is recorded (``unchanged``)."""
+        renamed = await places.rename_place(reg, who, place_id, body.name)
+        if renamed is None:
+            return {"place_id": place_id, "name": body.name, "unchanged": True}
+        return renamed.model_dump(mode="json")
 
     @router.post("/{place_id}/merge", responses=WRITE_REFUSALS)
     async def merge(place_id: str, body: MergeIn, who: Caller = caller) -> dict[str, Any]:

@@ -22,7 +22,10 @@ def screening_router(reg: Registry) -> APIRouter:
     async def designate(area_code: str, body: RiskAreaIn, who: Caller = caller) -> dict[str, Any]:
         """List (or re-list) a medium/high-risk area for the dates given."""
         area = RiskArea(area_code, body.area_name, body.level, body.valid_from, body.valid_until)
-        return (await screening.designate_risk_area(reg, who, area)).model_dump(mode="json")
+        designated = await screening.designate_risk_area(reg, who, area)
+        if designated is None:  # listed so already: nothing recorded
+            return {**asdict(area), "unchanged": True}
+        return designated.model_dump(mode="json")
 
     @router.get("/v1/risk-areas")
     async def areas(who: Caller = caller) -> list[dict[str, Any]]:

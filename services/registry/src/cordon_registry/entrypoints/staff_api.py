@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
+from cordon_core.idempotency import SHOWN_ONCE_OPERATION
 from cordon_core.inputs import Limit
 from cordon_registry.entrypoints.auth import REFUSALS, caller_of
 from cordon_registry.entrypoints.bodies import TokenIn, TokenOut
@@ -17,9 +18,15 @@ def staff_router(reg: Registry) -> APIRouter:
     router = APIRouter(tags=["staff"], responses=REFUSALS)
     caller = Depends(caller_of(reg))
 
-    @router.post("/v1/staff-tokens", status_code=201, response_model=TokenOut)
+    @router.post(
+        "/v1/staff-tokens",
+        status_code=201,
+        response_model=TokenOut,
+        openapi_extra=SHOWN_ONCE_OPERATION,
+    )
     async def issue(body: TokenIn, who: Caller = caller) -> TokenOut:
-        """Issue a token scoped to a role (and a community, for community roles)."""
+        """Issue a token scoped to a role (and a community, for community roles). The token
+        is shown once: a replay of the request (same Idempotency-Key) gets 409, not the token."""
         token = await staff.issue_token(reg, who, body.staff_id, body.role, body.community_id)
         return TokenOut(
             staff_id=body.staff_id, role=body.role, community_id=body.community_id, token=token

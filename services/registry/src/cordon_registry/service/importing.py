@@ -98,7 +98,7 @@ async def import_rows(
 
 
 async def _place_index(reg: Registry, community_id: str) -> _PlaceIndex:
-    async with reg.pool.acquire() as conn:
+    async with reg.connection() as conn:
         community = await reg.places.get(conn, community_id)
         if community is None or community["kind"] != "community":
             raise NotFound("community_id", f"no community {community_id}")

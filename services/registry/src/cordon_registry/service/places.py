@@ -86,11 +86,17 @@ async def _append(
     )
 
 
-async def rename_place(reg: Registry, caller: Caller, place_id: str, name: str) -> PlaceRenamed:
-    async def run(conn: asyncpg.Connection) -> PlaceRenamed:
+async def rename_place(
+    reg: Registry, caller: Caller, place_id: str, name: str
+) -> PlaceRenamed | None:
+    """The renaming; None when the place has that name already (nothing recorded)."""
+
+    async def run(conn: asyncpg.Connection) -> PlaceRenamed | None:
         place = await load_place(reg, conn, place_id)
         _require_manager(caller, place.kind, place.community_id)
         renamed = place.rename(name, reg.clock())
+        if renamed is None:
+            return None
         await _append(reg, conn, caller, place_id, place.community_id, [renamed], place.version)
         await reg.places.rename(conn, place_id, renamed.name)
         return renamed
@@ -171,7 +177,7 @@ async def unassign_staff(
 
 async def place_view(reg: Registry, caller: Caller, place_id: str) -> dict[str, Any]:
     """The place, its children and staff (no personal data)."""
-    async with reg.pool.acquire() as conn:
+    async with reg.connection() as conn:
         row = await reg.places.get(conn, place_id)
         if row is None:
             raise NotFound("place_id", f"no place {place_id}")
@@ -187,7 +193,7 @@ async def place_view(reg: Registry, caller: Caller, place_id: str) -> dict[str, 
 
 
 async def place_history(reg: Registry, caller: Caller, place_id: str) -> list[dict[str, Any]]:
-    async with reg.pool.acquire() as conn:
+    async with reg.connection() as conn:
         place = await load_place(reg, conn, place_id)
         caller.staff.require("read_places", place.community_id)
         envelopes = await reg.store.load_stream(place_stream(place_id), conn=conn)

@@ -272,7 +272,7 @@ async def erase_personal_data(reg: Registry, caller: Caller, person_id: str, rea
 
 async def resident_record(reg: Registry, caller: Caller, person_id: str) -> dict[str, Any]:
     """Where the person lives and lived, ledgers and doses: no personal data, no audit."""
-    async with reg.pool.acquire() as conn:
+    async with reg.connection() as conn:
         row = await reg.residents.get(conn, person_id)
         if row is None:
             raise NotFound("person_id", f"no resident {person_id}")
@@ -290,7 +290,7 @@ async def community_residents(
     reg: Registry, caller: Caller, community_id: str, *, category: str | None, key_persons: bool
 ) -> list[dict[str, Any]]:
     caller.staff.require("read_places", community_id)
-    async with reg.pool.acquire() as conn:
+    async with reg.connection() as conn:
         return await reg.residents.in_community(
             conn, community_id, category=category, key_persons=key_persons
         )
@@ -298,5 +298,5 @@ async def community_residents(
 
 async def community_counts(reg: Registry, caller: Caller, community_id: str) -> dict[str, Any]:
     caller.staff.require("read_places", community_id)
-    async with reg.pool.acquire() as conn:
+    async with reg.connection() as conn:
         return await reg.residents.counts(conn, community_id)

@@ -39,11 +39,17 @@ Dose = tuple[str, int, date, str | None]
 """person id, dose number, date, vaccine."""
 
 
-async def designate_risk_area(reg: Registry, caller: Caller, area: RiskArea) -> RiskAreaDesignated:
+async def designate_risk_area(
+    reg: Registry, caller: Caller, area: RiskArea
+) -> RiskAreaDesignated | None:
+    """The listing; None when the area is listed so already (nothing recorded)."""
     caller.staff.require("manage_district")
 
-    async def run(conn: asyncpg.Connection) -> RiskAreaDesignated:
-        designated = designation(area, reg.clock(), reg.risk_area_max_days)
+    async def run(conn: asyncpg.Connection) -> RiskAreaDesignated | None:
+        current = (await reg.screening.risk_areas(conn)).get(area.area_code)
+        designated = designation(area, reg.clock(), reg.risk_area_max_days, current)
+        if designated is None:
+            return None
         await reg.store.append(
             f"risk-area-{area.area_code}",
             [PendingEvent(designated)],
@@ -58,7 +64,7 @@ async def designate_risk_area(reg: Registry, caller: Caller, area: RiskArea) -> 
 
 
 async def risk_areas(reg: Registry) -> list[RiskArea]:
-    async with reg.pool.acquire() as conn:
+    async with reg.connection() as conn:
         return sorted((await reg.screening.risk_areas(conn)).values(), key=lambda a: a.area_code)
 
 
@@ -189,7 +195,7 @@ async def record_visit(
 
 async def coverage(reg: Registry, caller: Caller, round_id: str) -> dict[str, Any]:
     """Households visited / households registered, for the community and each grid."""
-    async with reg.pool.acquire() as conn:
+    async with reg.connection() as conn:
         row = await reg.screening.get_round(conn, round_id)
         if row is None:
             raise NotFound("round_id", f"no screening round {round_id}")
@@ -217,6 +223,6 @@ async def community_rounds(
     reg: Registry, caller: Caller, community_id: str
 ) -> list[dict[str, Any]]:
     caller.staff.require("read_places", community_id)
-    async with reg.pool.acquire() as conn:
+    async with reg.connection() as conn:
         rounds = await reg.screening.rounds(conn, community_id)
     return [await coverage(reg, caller, r["round_id"]) for r in rounds]

@@ -17,7 +17,7 @@ ADMIN = StaffMember("admin", "admin", None)
 async def authenticate(reg: Registry, token: str) -> StaffMember | None:
     if reg.admin_token and hmac.compare_digest(token.encode(), reg.admin_token.encode()):
         return ADMIN
-    async with reg.pool.acquire() as conn:
+    async with reg.connection() as conn:
         return await reg.staff.member(conn, token)
 
 
@@ -47,5 +47,5 @@ async def audit_trail(
     reg: Registry, caller: Caller, person_id: str | None, limit: int = 100
 ) -> list[dict[str, Any]]:
     caller.staff.require("read_audit")
-    async with reg.pool.acquire() as conn:
+    async with reg.connection() as conn:
         return await reg.staff.audit_trail(conn, person_id, limit)

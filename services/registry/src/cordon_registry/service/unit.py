@@ -1,5 +1,6 @@
 """What every use case needs: the store, the tables, the vault, the clock, and a way to
-run a command in one transaction, retried when another writer got there first."""
+run a command in one transaction, retried when another writer got there first (or, for a
+request with an Idempotency-Key, inside that request's transaction)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from datetime import datetime
 from typing import Protocol, TypeVar
 
 import asyncpg
-import structlog
 
 from cordon_core.envelope import DomainEvent, EventMetadata
-from cordon_core.store import ConcurrencyError, PostgresEventStore
+from cordon_core.idempotency import command_transaction, connection, run_command
+from cordon_core.store import PostgresEventStore
 from cordon_registry.adapters.crypto import PersonalDataVault
 from cordon_registry.adapters.places_table import PlacesTable
 from cordon_registry.adapters.residents_table import ResidentsTable
@@ -22,7 +23,6 @@ from cordon_registry.adapters.screening_table import ScreeningTable
 from cordon_registry.adapters.staff_table import StaffTable
 from cordon_registry.domain.staff import StaffMember
 
-log = structlog.get_logger(__name__)
 T = TypeVar("T")
 Clock = Callable[[], datetime]
 ATTEMPTS = 5
@@ -86,20 +86,19 @@ class Registry:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
-        async with self.pool.acquire() as conn, conn.transaction():
+        """A transaction of its own, or a savepoint of the idempotent request's."""
+        async with command_transaction(self.pool) as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection to read with (the idempotent request's, when there is one)."""
+        async with connection(self.pool) as conn:
             yield conn
 
     async def command(self, run: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         """Run ``run`` in a transaction; on a concurrency conflict, reload and decide again."""
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                async with self.transaction() as conn:
-                    return await run(conn)
-            except ConcurrencyError as conflict:
-                if attempt == ATTEMPTS:
-                    raise
-                log.info("command_retried", stream_id=conflict.stream_id, attempt=attempt)
-        raise AssertionError("unreachable")
+        return await run_command(self.pool, run, attempts=ATTEMPTS)
 
     async def load(self, conn: asyncpg.Connection, stream_id: str) -> list[DomainEvent]:
         return [e.payload for e in await self.store.load_stream(stream_id, conn=conn)]

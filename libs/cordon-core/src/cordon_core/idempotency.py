@@ -1,0 +1,354 @@
+"""Idempotent commands: a write sent again with the same ``Idempotency-Key`` gets the first
+answer back (same status, same body) and records nothing new, even after a crash.
+
+``install_idempotency(app, storage)`` covers every write (POST, PUT, PATCH, DELETE) of a
+service. A request carrying the header runs in ONE transaction opened here: the key is
+locked, looked up, and, if new, the route runs with that transaction as its *request
+transaction*; its 2xx answer is stored in ``idempotency_keys`` before the commit. The
+events and the answer therefore commit together or not at all. A failed command (4xx,
+5xx) stores nothing, so it can be sent again.
+
+Use cases join the request transaction through ``command_transaction`` or
+``run_command``, the unit-of-work hook: inside an idempotent request they run in a
+savepoint of it; otherwise in a transaction of their own, retried on ``RETRY_CONFLICTS``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+import asyncpg
+import structlog
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cordon_core.observability import IDEMPOTENT_REPLAYS
+from cordon_core.store import RETRY_CONFLICTS
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+ATTEMPTS = 5
+"""Runs of a command (or a whole idempotent request) before a conflict is given up."""
+MAX_KEY_LENGTH = 255
+SHOWN_ONCE = "x-cordon-shown-once"
+"""Mark of an operation whose answer holds a secret shown once (a token): the answer is
+not kept, and a replay is told so (409) instead of seeing the secret again. Declare it with
+``openapi_extra=SHOWN_ONCE_OPERATION``."""
+SHOWN_ONCE_OPERATION: dict[str, Any] = {SHOWN_ONCE: True}
+
+_request_transaction: ContextVar[asyncpg.Connection | None] = ContextVar(
+    "cordon_request_transaction", default=None
+)
+
+
+class Storage(Protocol):
+    """Where a service keeps its events: the service runtime, or anything with its pool."""
+
+    schema: str
+
+    @property
+    def pool(self) -> asyncpg.Pool: ...
+
+
+def request_transaction() -> asyncpg.Connection | None:
+    """The connection of the idempotent request being served, inside its transaction."""
+    return _request_transaction.get()
+
+
+def executor(pool: asyncpg.Pool) -> asyncpg.Connection | asyncpg.Pool:
+    """Where a single statement of a write should run: in the request transaction if
+    there is one (so it commits with the key), else on the pool."""
+    return _request_transaction.get() or pool
+
+
+@asynccontextmanager
+async def connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A connection for reads: the request transaction's when there is one (it sees the
+    request's own writes, and the request never waits for a second pooled connection)."""
+    conn = _request_transaction.get()
+    if conn is None:
+        async with pool.acquire() as own:
+            yield own
+    else:
+        yield conn
+
+
+@asynccontextmanager
+async def command_transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """The transaction a command runs in: a savepoint of the idempotent request's
+    transaction when there is one, else a new transaction on a pooled connection."""
+    conn = _request_transaction.get()
+    if conn is None:
+        async with pool.acquire() as own, own.transaction():
+            yield own
+    else:
+        async with conn.transaction():
+            yield conn
+
+
+async def run_command(
+    pool: asyncpg.Pool,
+    run: Callable[[asyncpg.Connection], Awaitable[T]],
+    *,
+    attempts: int = ATTEMPTS,
+) -> T:
+    """Run ``run`` in ``command_transaction``; on a conflict, reload and decide again.
+
+    Inside an idempotent request the conflict goes up instead, and the request is run
+    again whole: only a fresh transaction sees what the other writer committed (and
+    only a fresh transaction id keeps the relay's order, see ``store.append_many``).
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            async with command_transaction(pool) as conn:
+                return await run(conn)
+        except RETRY_CONFLICTS as conflict:
+            if _request_transaction.get() is not None or attempt == attempts:
+                raise
+            log.info("command_retried", attempt=attempt, conflict=type(conflict).__name__)
+    raise AssertionError("unreachable")
+
+
+def install_idempotency(app: FastAPI, storage: Storage) -> None:
+    """Make every write operation of ``app`` (POST, PUT, PATCH, DELETE) honour
+    ``Idempotency-Key``, and document the header on each of them in the OpenAPI.
+
+    A middleware, not a wrapper of each route: routers included lazily (FastAPI's
+    ``include_router``) are covered too. It is placed innermost, inside the correlation
+    middleware, so a replayed answer carries its correlation id and logs like any other.
+    """
+    if app.middleware_stack is not None:
+        raise RuntimeError("install_idempotency must run before the app starts")
+    app.user_middleware.append(Middleware(IdempotencyMiddleware, storage=storage))
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        for operations in schema.get("paths", {}).values():
+            for method, operation in operations.items():
+                if method.upper() in WRITE_METHODS:
+                    operation.setdefault("parameters", []).append(_HEADER_PARAMETER)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+_HEADER_PARAMETER = {
+    "name": IDEMPOTENCY_HEADER,
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+    "description": (
+        "A key of the client's choosing, new for each command (a UUID). The same request"
+        " sent again with it gets the first answer back and changes nothing; another"
+        f" request with it is refused with 422. A replayed answer carries `{REPLAYED_HEADER}`."
+    ),
+}
+
+
+@dataclass
+class Answer:
+    """An HTTP response held back until the transaction has committed."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    body: bytes = b""
+
+    @property
+    def content_type(self) -> str | None:
+        found = next((v for k, v in self.headers if k.lower() == b"content-type"), None)
+        return found.decode("latin-1") if found is not None else None
+
+    async def send(self, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+class _Refused(Exception):
+    """The command answered with an error: roll back whatever it wrote."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+
+
+class IdempotencyMiddleware:
+    """Runs each write at most once per idempotency key (see the module's doc)."""
+
+    def __init__(self, app: ASGIApp, storage: Storage, attempts: int = ATTEMPTS) -> None:
+        self.app = app
+        self.storage = storage
+        self.attempts = attempts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        key = _header(scope, IDEMPOTENCY_HEADER.lower().encode())
+        if scope["type"] != "http" or scope["method"] not in WRITE_METHODS or key is None:
+            await self.app(scope, receive, send)
+            return
+        if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
+            await _error(422, "must be 1 to 255 printable ASCII characters").send(send)
+            return
+        body = await _read_body(receive)
+        request_hash = _fingerprint(scope, body)
+        for attempt in range(1, self.attempts + 1):
+            try:
+                answer = await self._run_once(scope, receive, key, request_hash, body)
+            except _Refused as refused:
+                answer = refused.answer
+            except RETRY_CONFLICTS as conflict:
+                if attempt == self.attempts:
+                    raise
+                log.info("idempotent_request_retried", attempt=attempt, conflict=str(conflict))
+                scope.pop("route", None)
+                continue
+            await answer.send(send)
+            return
+
+    async def _run_once(
+        self, scope: Scope, receive: Receive, key: str, request_hash: str, body: bytes
+    ) -> Answer:
+        schema = self.storage.schema
+        async with self.storage.pool.acquire() as conn, conn.transaction():
+            # The lock (no transaction id taken) makes a concurrent duplicate wait here
+            # until the first one has committed or rolled back; then it finds the answer.
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{schema}:{key}"
+            )
+            stored = await conn.fetchrow(
+                f"SELECT request_hash, status, content_type, body"
+                f" FROM {schema}.idempotency_keys WHERE idempotency_key = $1",
+                key,
+            )
+            if stored is not None:
+                return self._replay(stored, request_hash, key, scope["method"])
+            token = _request_transaction.set(conn)
+            try:
+                answer = await _capture(self.app, scope, receive, body)
+            finally:
+                _request_transaction.reset(token)
+            if not 200 <= answer.status < 300:
+                raise _Refused(answer)
+            kept = answer
+            if _shown_once(scope):
+                kept = _error(409, "was used already; its answer held a secret shown only once")
+            await conn.execute(
+                f"""INSERT INTO {schema}.idempotency_keys
+                    (idempotency_key, request_hash, method, path, status, content_type, body)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+                key,
+                request_hash,
+                scope["method"],
+                scope["path"],
+                kept.status,
+                kept.content_type,
+                kept.body,
+            )
+            return answer
+
+    def _replay(self, stored: asyncpg.Record, request_hash: str, key: str, method: str) -> Answer:
+        if stored["request_hash"] != request_hash:
+            log.info("idempotency_key_reused", idempotency_key=key)
+            return _error(422, "was used for a different request: send a new key")
+        IDEMPOTENT_REPLAYS.labels(self.storage.schema, method).inc()
+        log.info("idempotent_replay", idempotency_key=key)
+        body: bytes = stored["body"]
+        headers = [
+            (b"content-length", str(len(body)).encode()),
+            (REPLAYED_HEADER.lower().encode(), b"true"),
+        ]
+        if stored["content_type"]:
+            headers.append((b"content-type", stored["content_type"].encode("latin-1")))
+        return Answer(stored["status"], headers, body)
+
+
+def _shown_once(scope: Scope) -> bool:
+    """Whether the operation that answered is marked ``SHOWN_ONCE`` (the router leaves the
+    matched route in the scope)."""
+    route = scope.get("route")
+    return isinstance(route, APIRoute) and bool((route.openapi_extra or {}).get(SHOWN_ONCE))
+
+
+def _error(status: int, message: str) -> Answer:
+    detail = {"loc": ["header", IDEMPOTENCY_HEADER], "msg": message, "type": "idempotency_key"}
+    body = json.dumps({"detail": [detail]}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    return Answer(status, headers, body)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1")).strip()
+    return None
+
+
+def _fingerprint(scope: Scope, body: bytes) -> str:
+    """What makes two requests the same: method, path, query, caller and body.
+
+    A multipart body is compared without its boundary, which a client draws anew for
+    each attempt of the same upload."""
+    content_type = _header(scope, b"content-type") or ""
+    _, _, boundary = content_type.partition("boundary=")
+    if content_type.startswith("multipart/") and boundary:
+        body = body.replace(boundary.strip('"').encode("latin-1"), b"")
+    digest = hashlib.sha256()
+    for part in (
+        scope["method"].encode(),
+        scope.get("raw_path") or scope["path"].encode(),
+        scope.get("query_string", b""),
+        (_header(scope, b"authorization") or "").encode(),
+        body,
+    ):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _capture(app: ASGIApp, scope: Scope, receive: Receive, body: bytes) -> Answer:
+    """Run ``app`` on the buffered body and keep its response instead of sending it."""
+    delivered = False
+    answer = Answer(500)
+    chunks: list[bytes] = []
+
+    async def replay_body() -> Message:
+        nonlocal delivered
+        if delivered:
+            return await receive()  # waits for the client to disconnect
+        delivered = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def keep(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            answer.status = message["status"]
+            answer.headers = list(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, replay_body, keep)
+    answer.body = b"".join(chunks)
+    return answer

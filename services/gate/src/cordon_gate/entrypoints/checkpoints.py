@@ -1,0 +1,204 @@
+"""The office's routes on checkpoints: register and open or close them, register their
+devices, publish the community's gate policy, and list checkpoints and devices.
+
+(No ``from __future__ import annotations`` here: FastAPI must see the dependency types.)
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from pydantic import BaseModel, Field
+
+from cordon_contracts.gate import CheckpointReason, PersonCategory
+from cordon_core.api_errors import errors
+from cordon_core.http import correlation_id
+from cordon_core.idempotency import SHOWN_ONCE_OPERATION, run_command
+from cordon_core.inputs import Limit, Number, Text
+from cordon_gate.bootstrap import Gate
+from cordon_gate.domain.state import Checkpoint, GatePolicy
+from cordon_gate.entrypoints.schemas import Id, Note
+from cordon_gate.service.administration import AlreadyExists, NotFound
+
+
+class CheckpointIn(BaseModel):
+    checkpoint_id: Id
+    community_id: Id
+    compound_id: Id
+    name: Text = Field(min_length=1, max_length=100)
+    is_open: bool = True
+    requires_negative_test: bool = False
+    negative_test_hours: int = Field(default=48, ge=1, le=24 * 14)
+
+
+class OpenCloseIn(BaseModel):
+    reason_code: CheckpointReason = "other"
+    note: Note = None
+    reason: Text | None = Field(
+        default=None,
+        max_length=200,
+        description="Deprecated: kept as the note, like ``note``; never published.",
+    )
+
+
+class DeviceIn(BaseModel):
+    device_id: Id
+
+
+class PolicyIn(BaseModel):
+    fever_threshold_c: Number = Field(default=37.3, ge=36.5, le=39.0)
+    yellow_code: Literal["deny", "alert"] = "deny"
+    itinerary_risk: Literal["deny", "alert", "allow"] = "alert"
+    health_monitoring_exit: Literal["deny", "alert", "allow"] = "alert"
+    visitors: Literal["allow", "refuse"] = "allow"
+    negative_test_hours: int = Field(default=48, ge=1, le=24 * 14)
+    daily_exit_quotas: dict[PersonCategory, Annotated[int, Field(ge=0, le=50)]] = Field(
+        default_factory=dict,
+        description="Exits a day for every person of a category, e.g. "
+        '{"temporary_pass_holder": 1}; the smallest quota that applies to a person holds.',
+    )
+
+
+def checkpoints_router(
+    gate: Gate, admin: Callable[..., str], now: Callable[[], datetime]
+) -> APIRouter:
+    router = APIRouter(tags=["office"])
+    Admin = Annotated[str, Depends(admin)]
+    runtime = gate.runtime
+
+    @router.post("/v1/checkpoints", status_code=201, responses=errors(409))
+    async def register_checkpoint(
+        body: CheckpointIn, actor: Admin, request: Request, response: Response
+    ) -> dict[str, str]:
+        """Register a checkpoint; the same again is answered 200 ``already_registered`` and
+        records nothing, another definition under the same id 409."""
+        try:
+            registered = await run_command(
+                runtime.pool,
+                lambda conn: gate.office.register_checkpoint(
+                    conn,
+                    Checkpoint(**body.model_dump()),
+                    actor=actor,
+                    correlation_id=correlation_id(request),
+                ),
+            )
+        except AlreadyExists as error:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
+        if not registered:
+            response.status_code = status.HTTP_200_OK
+        return {
+            "checkpoint_id": body.checkpoint_id,
+            "status": "registered" if registered else "already_registered",
+        }
+
+    async def set_open(
+        checkpoint_id: str, is_open: bool, body: OpenCloseIn, actor: str, request: Request
+    ) -> dict[str, Any]:
+        try:
+            checkpoint = await run_command(
+                runtime.pool,
+                lambda conn: gate.office.set_open(
+                    conn,
+                    checkpoint_id,
+                    is_open=is_open,
+                    reason_code=body.reason_code,
+                    note=body.note or body.reason,
+                    at=now(),
+                    actor=actor,
+                    correlation_id=correlation_id(request),
+                ),
+            )
+        except NotFound as error:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
+        return {"checkpoint_id": checkpoint_id, "is_open": checkpoint.is_open}
+
+    @router.post("/v1/checkpoints/{checkpoint_id}/open", responses=errors(404))
+    async def open_checkpoint(
+        checkpoint_id: str, body: OpenCloseIn, actor: Admin, request: Request
+    ) -> dict[str, Any]:
+        return await set_open(checkpoint_id, True, body, actor, request)
+
+    @router.post("/v1/checkpoints/{checkpoint_id}/close", responses=errors(404))
+    async def close_checkpoint(
+        checkpoint_id: str, body: OpenCloseIn, actor: Admin, request: Request
+    ) -> dict[str, Any]:
+        """Close a gate (e.g. three gates reduced to one): its scans are refused."""
+        return await set_open(checkpoint_id, False, body, actor, request)
+
+    @router.post(
+        "/v1/checkpoints/{checkpoint_id}/devices",
+        status_code=201,
+        responses=errors(404, 409),
+        openapi_extra=SHOWN_ONCE_OPERATION,
+    )
+    async def register_device(
+        checkpoint_id: str, body: DeviceIn, actor: Admin, request: Request
+    ) -> dict[str, str]:
+        """Returns the device's bearer token once; only its hash is kept."""
+        try:
+            token = await run_command(
+                runtime.pool,
+                lambda conn: gate.office.register_device(
+                    conn,
+                    checkpoint_id,
+                    body.device_id,
+                    actor=actor,
+                    correlation_id=correlation_id(request),
+                ),
+            )
+        except NotFound as error:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
+        except AlreadyExists as error:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
+        return {"device_id": body.device_id, "checkpoint_id": checkpoint_id, "token": token}
+
+    @router.put("/v1/communities/{community_id}/gate-policy")
+    async def publish_policy(
+        community_id: str, body: PolicyIn, actor: Admin, request: Request
+    ) -> dict[str, Any]:
+        """Publish the community's next policy version; later decisions name it."""
+        published, changed = await run_command(
+            runtime.pool,
+            lambda conn: gate.office.publish_policy(
+                conn,
+                GatePolicy(community_id=community_id, **body.model_dump()),
+                actor=actor,
+                correlation_id=correlation_id(request),
+            ),
+        )
+        return {
+            "community_id": community_id,
+            "version": published.version,
+            "status": "published" if changed else "unchanged",
+        }
+
+    @router.get("/v1/checkpoints")
+    async def list_checkpoints(
+        actor: Admin,
+        community_id: Text | None = None,
+        after: Text | None = None,
+        limit: Limit = 100,
+    ) -> list[dict[str, Any]]:
+        return await gate.listings.checkpoints(
+            runtime.pool, community_id=community_id, after=after, limit=limit
+        )
+
+    @router.get("/v1/devices")
+    async def list_devices(
+        actor: Admin,
+        checkpoint_id: Text | None = None,
+        community_id: Text | None = None,
+        after: Text | None = None,
+        limit: Limit = 100,
+    ) -> list[dict[str, Any]]:
+        """Devices and their checkpoints; never a token (only its hash is kept)."""
+        return await gate.listings.devices(
+            runtime.pool,
+            checkpoint_id=checkpoint_id,
+            community_id=community_id,
+            after=after,
+            limit=limit,
+        )
+
+    return router
