@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cordon_core.observability import configure_logging
 from cordon_core.runtime import ServiceRuntime
 from cordon_core.settings import ServiceSettings
+from cordon_core.supervision import exit_process_on_fatal
 
 S = TypeVar("S", bound=ServiceSettings)
 
@@ -77,19 +78,25 @@ def operations_router(runtime: ServiceRuntime) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
     @router.get("/health/live")
-    async def live() -> dict[str, str]:
+    async def live(response: Response) -> dict[str, object]:
+        # Dead: a background task gave up for good (the process is about to exit).
+        dead = runtime.dead_tasks
+        if dead:
+            response.status_code = 503
+            return {"status": "dead", "service": runtime.service, "dead_tasks": dead}
         return {"status": "alive", "service": runtime.service}
 
     @router.get("/health/ready")
-    async def ready(response: Response) -> dict[str, str]:
-        ok = runtime.ready
-        if ok:
-            try:
-                await runtime.pool.fetchval("SELECT 1")
-            except Exception:
-                ok = False
-        response.status_code = 200 if ok else 503
-        return {"status": "ready" if ok else "not ready", "service": runtime.service}
+    async def ready(response: Response) -> dict[str, object]:
+        # Asked afresh on every call: no flag that an outage could leave stuck.
+        checks = await runtime.readiness() if runtime.ready else {"runtime": "not started"}
+        failing = {name: why for name, why in checks.items() if why != "ok"}
+        body: dict[str, object] = {"service": runtime.service, "checks": checks}
+        if failing:
+            response.status_code = 503
+            reason = "; ".join(f"{name}: {why}" for name, why in failing.items())
+            return {"status": "not ready", **body, "reason": reason}
+        return {"status": "ready", **body}
 
     @router.get("/metrics")
     async def metrics() -> Response:
@@ -104,6 +111,7 @@ def serve(settings: S, make_app: Callable[[S], FastAPI]) -> None:
     import uvicorn
 
     configure_logging(level=settings.log_level, json_logs=settings.log_json)
+    exit_process_on_fatal(settings.fatal_exit_grace_s)
 
     class Server(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:

@@ -20,6 +20,7 @@ from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
 
 from cordon_contracts.asyncapi import install_asyncapi
 from cordon_core.http import correlation_id, install_correlation, operations_router
+from cordon_core.outage import install_outage_handlers
 from cordon_gate.bootstrap import Gate
 from cordon_gate.domain.state import Checkpoint, GatePolicy
 from cordon_gate.entrypoints.schemas import DecisionOut, Id, ScanBatchIn, ScanIn
@@ -102,6 +103,7 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
         description="Checkpoint decisions in real time: scans, passes, visitors.",
     )
     install_correlation(app)
+    install_outage_handlers(app, retry_after_s=runtime.settings.outage_retry_after_s)
     app.include_router(operations_router(runtime))
     install_asyncapi(app)
 

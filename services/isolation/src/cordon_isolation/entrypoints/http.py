@@ -5,10 +5,9 @@ office's token, labs (results) with their own tokens. OpenAPI at /docs.
 ``create_app`` defines locally.)
 """
 
-import asyncio
 import hmac
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated
 
@@ -18,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cordon_contracts.asyncapi import install_asyncapi
 from cordon_core.http import install_correlation, operations_router
+from cordon_core.outage import install_outage_handlers
 from cordon_isolation.bootstrap import Isolation
 from cordon_isolation.domain.errors import (
     Conflict,
@@ -48,15 +48,11 @@ def create_app(iso: Isolation, *, clock: Callable[[], datetime] | None = None) -
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with runtime.running():
-            worker = asyncio.create_task(
-                iso.deadlines.run(settings.timer_poll_interval_ms / 1000), name="deadlines"
+            # Supervised: restarted after a failure, cancelled when the runtime stops.
+            runtime.supervise(
+                "deadlines", lambda: iso.deadlines.run(settings.timer_poll_interval_ms / 1000)
             )
-            try:
-                yield
-            finally:
-                worker.cancel()
-                with suppress(asyncio.CancelledError):
-                    await worker
+            yield
 
     app = FastAPI(
         title="Cordon isolation",
@@ -64,6 +60,7 @@ def create_app(iso: Isolation, *, clock: Callable[[], datetime] | None = None) -
         description="Isolation orders, daily follow-up, test campaigns and lab results.",
     )
     install_correlation(app)
+    install_outage_handlers(app, retry_after_s=runtime.settings.outage_retry_after_s)
     app.include_router(operations_router(runtime))
     install_asyncapi(app)
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, HttpUrl
 
 from cordon_contracts.asyncapi import install_asyncapi
 from cordon_core.http import install_correlation, operations_router
+from cordon_core.outage import install_outage_handlers
 from cordon_notification.bootstrap import Notifier
 from cordon_notification.domain.contacts import Contact
 from cordon_notification.domain.delivery import QuietHours
@@ -127,6 +128,7 @@ def create_app(notifier: Notifier) -> FastAPI:
         "their language, by e-mail, webhook, SMS gateway or the in-app inbox.",
     )
     install_correlation(app)
+    install_outage_handlers(app, retry_after_s=runtime.settings.outage_retry_after_s)
     app.include_router(operations_router(runtime))
     install_asyncapi(app)
 

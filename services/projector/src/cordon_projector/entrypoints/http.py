@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from cordon_contracts.asyncapi import install_asyncapi
 from cordon_core.http import install_correlation, operations_router
+from cordon_core.outage import install_outage_handlers
 from cordon_projector.bootstrap import Projector, build_projections
 from cordon_projector.entrypoints.api import api_router
 from cordon_projector.entrypoints.dashboard import dashboard_html
@@ -60,6 +61,7 @@ def create_app(projector: Projector) -> FastAPI:
 
     app = FastAPI(title="Cordon projector", lifespan=lifespan)
     install_correlation(app)
+    install_outage_handlers(app, retry_after_s=runtime.settings.outage_retry_after_s)
     app.include_router(operations_router(runtime))
     install_asyncapi(app)
     app.include_router(api_router(projector, past, hub))

@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI, Request
 
 from cordon_contracts.asyncapi import install_asyncapi
 from cordon_core.http import install_correlation, operations_router
+from cordon_core.outage import install_outage_handlers
 from cordon_core.runtime import ServiceRuntime
 from cordon_registry.adapters.spreadsheets import read_csv, read_xlsx
 from cordon_registry.domain.errors import InvalidInput
@@ -36,6 +37,7 @@ def create_app(runtime: ServiceRuntime, reg: Registry) -> FastAPI:
         lifespan=lifespan,
     )
     install_correlation(app)
+    install_outage_handlers(app, retry_after_s=runtime.settings.outage_retry_after_s)
     install_error_handlers(app)
     app.include_router(operations_router(runtime))
     install_asyncapi(app)
