@@ -174,7 +174,7 @@ class Supervisor:
         self._note(
             entry,
             f"exited ({exit_reason(returncode)}) after {uptime:.1f}s up; "
-            f"restarting in {delay:.0f}s",
+            f"restarting in {delay:.1f}s",
             warning=True,
         )
 
