@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import shutil
 import statistics
 import sys
@@ -66,6 +67,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None, help="where to write the results")
     parser.add_argument("--no-json", action="store_true")
     args = parser.parse_args()
+    # The devices' Kafka clients complain at every retry while the broker is down.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     scenario = Scenario(
         per_second=args.per_second,
         minutes=args.minutes,
@@ -110,8 +113,11 @@ def main() -> int:
             "reconcile": outcome.report,
         }, indent=1, default=str))  # fmt: skip
         print(f"wrote {path}")
-    shutil.rmtree(state_dir, ignore_errors=True)
     failed = lost or doubled or outcome.server_errors or not healthy
+    if failed:
+        print(f"services' logs kept in {state_dir / 'logs'}")
+    else:
+        shutil.rmtree(state_dir, ignore_errors=True)
     return 1 if failed else 0
 
 

@@ -21,14 +21,16 @@ import pytest
 from cordon_devenv import kafka as kafka_server
 from cordon_testing.fault_scenario import Scenario, run_scenario
 
-READY_WITHIN_S = 60.0
-"""From the end of a fault until every service is ready again. Measured on a loaded 2-core
-machine: 26 s at most (a killed service's restart: Python start-up and the service's)."""
-SHOWN_WITHIN_S = 90.0
+READY_WITHIN_S = 120.0
+"""From the end of a fault until every service is ready again. Measured on a shared 2-core
+machine: 2-6 s after a dependency came back; 17-45 s for a killed service (its restart:
+Python and the service starting, slowest at a load average of 35)."""
+SHOWN_WITHIN_S = 150.0
 """From the end of a fault until a scan posted after it shows in the read models. Measured:
-28 s at most (the same restart, then the consumer group's rebalance)."""
+2-15 s after a dependency came back; 20-48 s for a killed service."""
 CONSISTENT_WITHIN_S = 120.0
-"""From the end of the load until the reconciliation finds nothing missing. Measured: 13 s."""
+"""From the end of the load until the reconciliation finds nothing missing. Measured:
+10-13 s."""
 
 pytestmark = [
     pytest.mark.timeout(900),
@@ -53,7 +55,7 @@ async def test_nothing_is_lost_or_doubled_and_every_service_heals_through_kills_
     assert outcome.not_stored == [], "taken by the gate, not in its store"
     assert outcome.stored_twice == {}
     assert outcome.shown == outcome.taken, "each passage shown once in gate-traffic"
-    assert outcome.server_errors == {}, "a device must get 503 (retry), never another 5xx"
+    assert outcome.server_errors == {}, outcome.unexpected  # 503 (retry), never another 5xx
     assert outcome.ready == {"gate": True, "projector": True}
     assert outcome.brought_back >= {"gate", "projector"}, outcome.supervisor_lines
     assert [r.fault for r in outcome.recoveries] == [

@@ -71,6 +71,8 @@ class Outcome:
     brought_back: set[str]
     """The services the supervisor restarted and saw ready again."""
     elapsed_s: float
+    unexpected: list[str] = field(default_factory=list)
+    """Answers neither 200 nor 503, with their time, path and body."""
     supervisor_lines: list[str] = field(default_factory=list)
 
     @property
@@ -88,6 +90,7 @@ class Outcome:
             f"{self.statuses}; longest a device waited {self.longest_wait_s:.1f}s; "
             f"reconciled clean {self.consistent_s:.1f}s after the load ended"
         )
+        lines += [f"unexpected answer: {line}" for line in self.unexpected]
         return "\n".join(lines)
 
 
@@ -242,5 +245,6 @@ async def _under_load(
         ready=await run.readiness(),
         brought_back={name for name, _ in supervisor.downtimes},
         elapsed_s=time.monotonic() - started,
+        unexpected=load.unexpected,
         supervisor_lines=lines,
     )

@@ -46,6 +46,8 @@ class ScanLoad:
     """scan id -> checkpoint id, once the gate has taken it (200, or the feed acknowledged)."""
     statuses: Counter[str] = field(default_factory=Counter)
     """Every answer and error seen, retries included: "200", "503", "ConnectError", ..."""
+    unexpected: list[str] = field(default_factory=list)
+    """Each answer a device should never get (neither 200 nor 503): when, where, what."""
     longest_wait_s: float = 0.0
     """The longest a scan waited from its first attempt until it was taken."""
     _number: int = 0
@@ -121,6 +123,9 @@ class ScanLoad:
             self.statuses[str(answer.status_code)] += 1
             if answer.status_code == 200:
                 break
+            if answer.status_code != 503:
+                stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
+                self.unexpected.append(f"{stamp} {path} {answer.status_code} {answer.text[:300]}")
             retry_after = float(answer.headers.get("Retry-After", 0.5))
             await asyncio.sleep(min(RETRY_CAP_S, retry_after))
         self._taken(scans, first)
