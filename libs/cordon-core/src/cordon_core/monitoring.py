@@ -68,24 +68,24 @@ class LagProbe:
         return lags
 
 
-async def watch(
-    settings: ServiceSettings, relay: OutboxRelay | None, groups: Mapping[str, Sequence[str]]
-) -> None:
-    """Refresh the backlog and lag gauges every ``lag_report_interval_s`` (a supervised
-    task: an outage ends a round, and the next run starts with fresh clients)."""
-    probe = LagProbe(settings, groups) if groups else None
+async def watch_backlog(settings: ServiceSettings, relay: OutboxRelay) -> None:
+    """Refresh the relay's backlog gauges every ``lag_report_interval_s`` (a supervised
+    task; a round that meets an outage is skipped, the gauges keep their last value)."""
+    while True:
+        with contextlib.suppress(*OUTAGE_ERRORS):
+            await asyncio.wait_for(relay.backlog(), settings.readiness_timeout_s * 2)
+        await asyncio.sleep(settings.lag_report_interval_s)
+
+
+async def watch_lag(settings: ServiceSettings, groups: Mapping[str, Sequence[str]]) -> None:
+    """Refresh the consumer lag gauges every ``lag_report_interval_s``, with clients of its
+    own; a separate task from the backlog's, so that neither outage freezes the other."""
+    probe = LagProbe(settings, groups)
     try:
-        if probe is not None:
-            await probe.start()
+        await probe.start()
         while True:
-            # One dependency down must not freeze the other's figures.
-            if relay is not None:
-                with contextlib.suppress(*OUTAGE_ERRORS):
-                    await relay.backlog()
-            if probe is not None:
-                with contextlib.suppress(*OUTAGE_ERRORS):
-                    await asyncio.wait_for(probe.measure(), settings.lag_report_interval_s * 4)
+            with contextlib.suppress(*OUTAGE_ERRORS):
+                await asyncio.wait_for(probe.measure(), settings.lag_report_interval_s * 4)
             await asyncio.sleep(settings.lag_report_interval_s)
     finally:
-        if probe is not None:
-            await probe.stop()
+        await probe.stop()

@@ -73,6 +73,7 @@ class OutboxRelay:
         source: str,
         name: str = "kafka",
         batch_size: int = 1000,
+        save_every: int = 100,
         poll_interval: float = 0.02,
     ) -> None:
         self.pool = pool
@@ -82,6 +83,7 @@ class OutboxRelay:
         self.source = source
         self.name = name
         self.batch_size = batch_size
+        self.save_every = save_every
         self.poll_interval = poll_interval
         self.published_total = 0
         self._label = f"{schema}.{name}"
@@ -217,23 +219,28 @@ class OutboxRelay:
                     headers=headers,
                 )
             except Exception:
-                await self._keep_acknowledged(conn, position, sent)
+                await self._keep_acknowledged(conn, sent)
                 raise
             sent.append((future, row))
-        outcomes = await asyncio.gather(
-            *(f for f, _ in sent if f is not None), return_exceptions=True
-        )
-        failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
-        if failed is not None:
-            await self._keep_acknowledged(conn, position, sent)
-            raise failed
-        last = rows[-1]
-        new_position = RelayPosition(last["tx"], last["global_position"])
-        self._published = new_position
-        await self._save(conn, new_position, len(rows))
+        # Saved as each part of the batch is acknowledged, not once at its end: a crash of
+        # the process then publishes again at most the part in flight.
+        new_position = position
+        for start in range(0, len(sent), self.save_every):
+            part = sent[start : start + self.save_every]
+            outcomes = await asyncio.gather(
+                *(future for future, _ in part if future is not None), return_exceptions=True
+            )
+            failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
+            if failed is not None:
+                await self._keep_acknowledged(conn, sent[start:])
+                raise failed
+            last = part[-1][1]
+            new_position = RelayPosition(last["tx"], last["global_position"])
+            self._published = new_position
+            await self._save(conn, new_position, len(part))
+            RELAY_PUBLISHED.labels(self._label).inc(len(part))
         self.last_progress = time.monotonic()
         self.published_total += len(rows)
-        RELAY_PUBLISHED.labels(self._label).inc(len(rows))
         RELAY_BATCH_SECONDS.labels(self._label).observe(time.perf_counter() - started)
         log.debug(
             "relay_published",
@@ -246,11 +253,11 @@ class OutboxRelay:
     async def _keep_acknowledged(
         self,
         conn: asyncpg.Connection,
-        position: RelayPosition,
         sent: list[tuple[asyncio.Future[object] | None, asyncpg.Record]],
     ) -> None:
-        """A batch failed part way (Kafka went away): record the events acknowledged before
-        the first failure, so that only the rest are published again."""
+        """A batch failed part way (Kafka went away): record the events of ``sent`` (what
+        is not saved yet) acknowledged before the first failure, so that only the rest
+        are published again."""
         last: asyncpg.Record | None = None
         count = 0
         for future, row in sent:

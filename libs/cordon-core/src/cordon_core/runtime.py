@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka.errors import KafkaError
 from faststream import AckPolicy, StreamMessage
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -26,13 +27,17 @@ from cordon_core.consumer import (
 from cordon_core.envelope import EventRegistry
 from cordon_core.kafka import Topics, ensure_topics, make_producer
 from cordon_core.migrations import Migration, apply_migrations, core_migrations
-from cordon_core.monitoring import watch
+from cordon_core.monitoring import watch_backlog, watch_lag
 from cordon_core.relay import OutboxRelay
 from cordon_core.settings import ServiceSettings
 from cordon_core.store import PostgresEventStore
 from cordon_core.supervision import TaskSupervisor
 
 log = structlog.get_logger(__name__)
+
+
+class KafkaUnavailable(KafkaError):  # type: ignore[misc]  # aiokafka is untyped
+    """The broker did not answer in time (an outage: 503 over HTTP)."""
 
 
 @dataclass(frozen=True)
@@ -157,13 +162,18 @@ class ServiceRuntime:
                 route=self.topic_for,
                 source=f"/cordon/{self.service}",
                 batch_size=s.relay_batch_size,
+                save_every=s.relay_save_every,
                 poll_interval=s.relay_poll_interval_ms / 1000,
             )
             self.supervisor.start("relay", self.relay.run)
         if self.subscriptions:
             await self._start_consumers()
-        groups = {sub.name: list(sub.topics) for sub in self.subscriptions}
-        self.supervisor.start("monitor", lambda: watch(s, self.relay, groups))
+        if self.relay is not None:
+            relay = self.relay
+            self.supervisor.start("backlog", lambda: watch_backlog(s, relay))
+        if self.subscriptions:
+            groups = {sub.name: list(sub.topics) for sub in self.subscriptions}
+            self.supervisor.start("lag", lambda: watch_lag(s, groups))
         self.ready = True
         log.info("service_started", service=self.service, schema=self.schema)
 
@@ -236,6 +246,17 @@ class ServiceRuntime:
     def dead_tasks(self) -> dict[str, str]:
         """Background tasks that gave up for good, with their last error."""
         return dict(self.supervisor.dead)
+
+    async def require_kafka(self) -> None:
+        """Fail fast (``KafkaUnavailable``, answered 503) when the broker does not answer
+        within ``readiness_timeout_s``: for a request that would read Kafka, so that a paused
+        broker gives the caller a quick 503 rather than a timeout it cannot tell apart."""
+        try:
+            await asyncio.wait_for(
+                self.producer.client.fetch_all_metadata(), self.settings.readiness_timeout_s
+            )
+        except (TimeoutError, KafkaError) as error:
+            raise KafkaUnavailable(f"Kafka does not answer: {error!r}") from error
 
     async def readiness(self) -> dict[str, str]:
         """``ok`` or the reason, for PostgreSQL and for Kafka, each asked afresh."""

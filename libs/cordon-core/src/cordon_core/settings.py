@@ -33,6 +33,12 @@ class ServiceSettings(BaseSettings):
     log_json: bool = True
 
     relay_batch_size: int = Field(default=1000, ge=1)
+    relay_save_every: int = Field(
+        default=100,
+        ge=1,
+        description="Events per position save within a relay batch: what a crash of the"
+        " process can publish twice.",
+    )
     relay_poll_interval_ms: int = Field(default=20, ge=1)
 
     consumer_batch_size: int = Field(default=500, ge=1)
