@@ -19,6 +19,8 @@ OUTAGES = [
     (asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
      "postgres"),
     (asyncpg.TooManyConnectionsError("sorry, too many clients already"), "postgres"),
+    (asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in "
+                                 "progress"), "postgres"),
     (TimeoutError(), "network"),
     (KafkaTimeoutError(), "kafka"),
     (KafkaConnectionError("no broker"), "kafka"),

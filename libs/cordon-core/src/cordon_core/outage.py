@@ -21,6 +21,9 @@ log = structlog.get_logger(__name__)
 POSTGRES_OUTAGE: tuple[type[Exception], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,  # among them ConnectionDoesNotExistError: a dropped connection
+    # "cannot switch to state 12; another operation is in progress": asyncpg's protocol state
+    # after the socket died under a running query (seen when the postmaster is killed).
+    asyncpg.InternalClientError,
     asyncpg.OperatorInterventionError,  # AdminShutdown, CannotConnectNow (starting, stopping)
     asyncpg.TooManyConnectionsError,
     asyncpg.InsufficientResourcesError,

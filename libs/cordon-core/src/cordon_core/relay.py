@@ -116,9 +116,10 @@ class OutboxRelay:
                     if published < self.batch_size and await self._sleep(self.poll_interval):
                         return
             finally:
-                if not leader.is_closed():
-                    # On a broken connection the server has dropped the lock already.
-                    with contextlib.suppress(*POSTGRES_OUTAGE, OSError):
+                # On a broken connection the server has dropped the lock already (and asking
+                # the connection anything may raise: released, closed, in a broken state).
+                with contextlib.suppress(*POSTGRES_OUTAGE, OSError):
+                    if not leader.is_closed():
                         await leader.execute("SELECT pg_advisory_unlock($1)", lock_key)
 
     async def _resume(self, conn: asyncpg.Connection) -> RelayPosition:
