@@ -11,12 +11,14 @@ from datetime import datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import typer
+from aiokafka.errors import KafkaError
 
 from cordon_core.kafka import Topics
 from cordon_core.settings import ServiceSettings
 from cordon_ops.ledger import Report, gate_read_models, reconcile
-from cordon_ops.sources import Places, observe
+from cordon_ops.sources import Places, TopicUnreadable, observe
 
 _AGO = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -65,7 +67,8 @@ def reconcile_command(
     """Count the gate's events recorded in a period at every stage (accepted by the gate,
     published to Kafka, applied by each projection, shown in the read models); list every
     event missing downstream and every counter that is short or counted twice. Exit status:
-    0 when everything adds up, 1 when something is listed."""
+    0 when everything adds up, 1 when something is listed, 2 when a store or the topic
+    cannot be read."""
     settings = ServiceSettings()
     zone = ZoneInfo(timezone or os.environ.get("CORDON_TIMEZONE", "Asia/Shanghai"))
     now = datetime.now(zone)
@@ -80,7 +83,11 @@ def reconcile_command(
         topic=Topics(topic_prefix or settings.topic_prefix).events("gate"),
     )
     models = gate_read_models(zone)
-    observed = asyncio.run(observe(places, start, end, models))
+    try:
+        observed = asyncio.run(observe(places, start, end, models))
+    except (OSError, asyncpg.PostgresError, KafkaError, TopicUnreadable) as error:
+        typer.secho(f"cannot reconcile: {type(error).__name__}: {error}", fg="red", err=True)
+        raise typer.Exit(2) from error
     report = reconcile(start, end, places.topic, models, observed)
     if as_json:
         typer.echo(json.dumps(report.as_json(), indent=1))

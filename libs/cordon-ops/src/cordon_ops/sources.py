@@ -3,6 +3,7 @@ and the projector's inbox and read models (``ledger.py`` does the counting)."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -26,6 +27,14 @@ READ_MODEL_TABLES = {
 TOPIC_SLACK = timedelta(minutes=5)
 """How far before ``since`` the topic is read: a record's timestamp is when the relay
 produced it, after its event was recorded, so this is only for clocks that disagree."""
+
+STALLED_S = 60.0
+"""Reading the topic gives up when no record arrives for this long (the broker is away)."""
+
+
+class TopicUnreadable(RuntimeError):
+    """The topic could not be read to its end offsets."""
+
 
 _EVENT_COLUMNS = """event_id, event_type, payload->>'community_id' AS community_id,
     payload->>'checkpoint_id' AS checkpoint_id,
@@ -190,8 +199,13 @@ async def count_on_topic(
             if offset < ends[partition]:
                 remaining.add(partition)
         wanted = {str(i).encode() for i in ids}
+        last_progress = time.monotonic()
         while remaining:
+            if time.monotonic() - last_progress > STALLED_S:
+                raise TopicUnreadable(f"{topic}: no records for {STALLED_S:.0f}s before its end")
             batch = await consumer.getmany(*remaining, timeout_ms=1000, max_records=5000)
+            if batch:
+                last_progress = time.monotonic()
             for partition, records in batch.items():
                 for record in records:
                     if record.offset < ends[partition]:
