@@ -115,8 +115,8 @@ def reconcile(env: dict[str, str], since: datetime, until: datetime) -> tuple[in
          "--until", until.isoformat(), "--json"],
         env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
-    if not result.stdout:
-        raise RuntimeError(f"cordon reconcile failed: {result.stderr}")
+    if not result.stdout:  # exit status 2: a store or the topic could not be read (yet)
+        return result.returncode, {"stages": [], "findings": [{"unreadable": result.stderr}]}
     report: dict[str, Any] = json.loads(result.stdout)
     return result.returncode, report
 
