@@ -39,7 +39,7 @@ async def place_home_order(isolation: ServiceProcess, person: str, **extra: Any)
     placed = await call(
         isolation, STAFF, "POST", "/v1/orders",
         json={"person_id": person, "level": "home", "community_id": "maple", "days": 14,
-              "reason_code": "close_contact", **extra},
+              "reason_code": "close_contact", "unregistered": True, **extra},
     )  # fmt: skip
     assert placed.status_code == 201, placed.text
     order_id: str = placed.json()["order_id"]
@@ -172,7 +172,8 @@ async def test_a_retried_order_with_its_key_records_nothing_new(
     isolation: ServiceProcess, module_settings: ServiceSettings
 ) -> None:
     person = new_id("p")
-    body = {"person_id": person, "level": "home", "community_id": "maple", "days": 14}
+    body = {"person_id": person, "level": "home", "community_id": "maple", "days": 14,
+            "unregistered": True}  # fmt: skip
     key = {"Idempotency-Key": str(uuid.uuid4())}
 
     answers = [
@@ -283,7 +284,7 @@ async def test_staff_notes_stay_private_and_the_topic_carries_codes(
     placed = await call(
         isolation, STAFF, "POST", "/v1/orders",
         json={"person_id": person, "level": "home", "community_id": "maple", "days": 14,
-              "reason_code": "close_contact", "note": HOSTILE,
+              "reason_code": "close_contact", "note": HOSTILE, "unregistered": True,
               "place": {"kind": "facility", "place_id": "hotel-3", "room": f"房间{HOSTILE}"}},
     )  # fmt: skip
     checked = await call(

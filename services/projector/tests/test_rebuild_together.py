@@ -65,3 +65,37 @@ async def test_one_pass_feeds_both_gate_read_models_and_dead_letters_garbage_for
         assert [(r.value, header(r, "cordon_dlq_error_type")) for r in dead] == [
             (b"not a cloudevent", "MalformedRecord")
         ]
+
+
+async def test_a_second_rebuild_does_not_dead_letter_again_what_the_first_one_did(
+    settings: ServiceSettings,
+) -> None:
+    await publish_passages(settings, [("maple", "in")], then=b"not a cloudevent")
+    projector = build_projector(ProjectorSettings(**settings.model_dump()))
+    traffic = projector.gate_traffic
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=3)
+    try:
+        async with pool.acquire() as conn:
+            await apply_migrations(conn, "projector", projector.runtime.migrations)
+        for _ in range(2):
+            await rebuild_together(
+                [(traffic, projector.topics_of(traffic))],
+                pool=pool,
+                schema="projector",
+                registry=projector.runtime.registry,
+                settings=projector.settings,
+            )
+        remembered = await pool.fetch(
+            "SELECT consumer, error_type FROM projector.dead_letters ORDER BY 1"
+        )
+        entries = await pool.fetchval("SELECT sum(entries) FROM projector.gate_traffic_daily")
+    finally:
+        await pool.close()
+    dead = await read_topic(
+        settings.kafka_bootstrap,
+        Topics(settings.topic_prefix).dead_letter(consumer_name(traffic)),
+        idle=2.0,
+    )
+    assert [r.value for r in dead] == [b"not a cloudevent"]
+    assert [tuple(r) for r in remembered] == [("projection-gate-traffic", "MalformedRecord")]
+    assert entries == 1

@@ -120,6 +120,10 @@ PRODUCER_SETTINGS: Mapping[str, str] = {
     "enable.idempotence": "true",
     "max.in.flight.requests.per.connection": "5",
     "retries": "2147483647",
+    # A paused or restarting broker (30-60 s) must delay a send, not fail it: each request
+    # may time out and be retried until the delivery timeout, which outlasts such a pause.
+    "request.timeout.ms": "30000",
+    "delivery.timeout.ms": "300000",
 }
 CONSUMER_SETTINGS: Mapping[str, str] = {
     "enable.auto.commit": "false",

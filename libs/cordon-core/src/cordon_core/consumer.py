@@ -158,7 +158,9 @@ class EventConsumer(Generic[T]):
         self.retry = retry
         self.lock_key = lock_key
         self.kafka_subscriber: Any = None
-        """The FastStream subscriber feeding this consumer, once attached (for lag)."""
+        """The FastStream subscriber feeding this consumer, once attached."""
+        self.dead_letters_skipped = 0
+        """Records met again that were dead-lettered before (a rebuild), and skipped."""
 
     async def handle_records(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         """Apply a polled batch; returns once every record is applied, skipped or dead-lettered."""
@@ -239,6 +241,8 @@ class EventConsumer(Generic[T]):
             await self._attempt(item)
 
     async def _attempt(self, item: _Item[T]) -> None:
+        if await self._dead_lettered_before(item.record):
+            return
         for attempt in range(1, self.retry.max_attempts + 1):
             try:
                 await self._until_not_transient(self._apply, [item])
@@ -276,6 +280,8 @@ class EventConsumer(Generic[T]):
         *,
         attempts: int,
     ) -> None:
+        if await self._dead_lettered_before(record):
+            return
         reason = [
             ("cordon_dlq_error_type", type(error).__name__),
             ("cordon_dlq_error", str(error)[:2000]),
@@ -291,8 +297,19 @@ class EventConsumer(Generic[T]):
         await self.producer.send_and_wait(
             self.dead_letter_topic, value=record.value, key=record.key, headers=headers
         )
-        if message_id is not None:
-            async with self.pool.acquire() as conn:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                f"INSERT INTO {self.schema}.dead_letters"
+                " (consumer, topic, partition, kafka_offset, event_id, error_type)"
+                " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                self.name,
+                record.topic,
+                record.partition,
+                record.offset,
+                message_id,
+                type(error).__name__,
+            )
+            if message_id is not None:
                 await conn.execute(
                     f"INSERT INTO {self.schema}.inbox (consumer, event_id, outcome)"
                     " VALUES ($1, $2, 'dead_lettered') ON CONFLICT DO NOTHING",
@@ -309,6 +326,30 @@ class EventConsumer(Generic[T]):
             message_id=str(message_id) if message_id else None,
             error=repr(error),
         )
+
+    async def _dead_lettered_before(self, record: ConsumerRecord[Any, Any]) -> bool:
+        """Whether this very record (topic, partition, offset) went to the dead-letter topic
+        already; counted, and logged, when it did."""
+        found = await self.pool.fetchval(
+            f"SELECT true FROM {self.schema}.dead_letters WHERE consumer = $1"
+            " AND topic = $2 AND partition = $3 AND kafka_offset = $4",
+            self.name,
+            record.topic,
+            record.partition,
+            record.offset,
+        )
+        if not found:
+            return False
+        self.dead_letters_skipped += 1
+        CONSUMER_EVENTS.labels(self.name, "dead_letter_skipped").inc()
+        log.info(
+            "consumer_dead_letter_skipped",
+            consumer=self.name,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+        )
+        return True
 
 
 async def report_lag(

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cordon_core.observability import configure_logging
 from cordon_core.runtime import ServiceRuntime
 from cordon_core.settings import ServiceSettings
+from cordon_core.supervision import exit_process_on_fatal
 
 S = TypeVar("S", bound=ServiceSettings)
 
@@ -75,30 +76,57 @@ def _correlation_from(scope: Scope) -> uuid.UUID:
 
 
 class Health(BaseModel):
+    """A health answer: which service, and why it is not alive or not ready."""
+
     status: str
     service: str
+    dead_tasks: dict[str, str] | None = None
+    """Background tasks dead for good, with the error that ended each (liveness)."""
+    checks: dict[str, str] | None = None
+    """Each dependency asked ("postgres", "kafka"): "ok" or why not (readiness)."""
+    reason: str | None = None
 
 
 def operations_router(runtime: ServiceRuntime) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
-    @router.get("/health/live")
-    async def live() -> Health:
+    @router.get(
+        "/health/live",
+        response_model_exclude_none=True,
+        responses={
+            503: {
+                "model": Health,
+                "description": "A background task is dead for good; the process exits soon.",
+            }
+        },
+    )
+    async def live(response: Response) -> Health:
+        # Dead: a background task gave up for good (the process is about to exit).
+        dead = runtime.dead_tasks
+        if dead:
+            response.status_code = 503
+            return Health(status="dead", service=runtime.service, dead_tasks=dead)
         return Health(status="alive", service=runtime.service)
 
     @router.get(
         "/health/ready",
-        responses={503: {"model": Health, "description": "Not started, or no PostgreSQL."}},
+        response_model_exclude_none=True,
+        responses={
+            503: {
+                "model": Health,
+                "description": "Not started, or PostgreSQL or Kafka does not answer: see reason.",
+            }
+        },
     )
-    async def ready(response: Response) -> dict[str, str]:
-        ok = runtime.ready
-        if ok:
-            try:
-                await runtime.pool.fetchval("SELECT 1")
-            except Exception:
-                ok = False
-        response.status_code = 200 if ok else 503
-        return {"status": "ready" if ok else "not ready", "service": runtime.service}
+    async def ready(response: Response) -> Health:
+        # Asked afresh on every call: no flag that an outage could leave stuck.
+        checks = await runtime.readiness() if runtime.ready else {"runtime": "not started"}
+        failing = {name: why for name, why in checks.items() if why != "ok"}
+        if failing:
+            response.status_code = 503
+            reason = "; ".join(f"{name}: {why}" for name, why in failing.items())
+            return Health(status="not ready", service=runtime.service, checks=checks, reason=reason)
+        return Health(status="ready", service=runtime.service, checks=checks)
 
     @router.get(
         "/metrics",
@@ -117,6 +145,7 @@ def serve(settings: S, make_app: Callable[[S], FastAPI]) -> None:
     import uvicorn
 
     configure_logging(level=settings.log_level, json_logs=settings.log_json)
+    exit_process_on_fatal(settings.fatal_exit_grace_s)
 
     class Server(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:

@@ -31,6 +31,7 @@ from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cordon_core.observability import IDEMPOTENT_REPLAYS
+from cordon_core.outage import OUTAGE_ERRORS, unavailable
 from cordon_core.store import RETRY_CONFLICTS
 
 log = structlog.get_logger(__name__)
@@ -210,10 +211,19 @@ class IdempotencyMiddleware:
                 answer = refused.answer
             except RETRY_CONFLICTS as conflict:
                 if attempt == self.attempts:
-                    raise
+                    # Too many writers contend: nothing was recorded, the client may retry.
+                    log.warning("idempotent_request_contended", attempts=attempt)
+                    await _contended().send(send)
+                    return
                 log.info("idempotent_request_retried", attempt=attempt, conflict=str(conflict))
                 scope.pop("route", None)
                 continue
+            except OUTAGE_ERRORS as error:
+                # Raised here, outside the app's exception handlers (the transaction is
+                # this middleware's own): the same 503 an endpoint gives.
+                retry_after = getattr(scope["app"].state, "outage_retry_after_s", 2)
+                await unavailable(scope["path"], error, retry_after)(scope, receive, send)
+                return
             await answer.send(send)
             return
 
@@ -279,6 +289,18 @@ def _shown_once(scope: Scope) -> bool:
     matched route in the scope)."""
     route = scope.get("route")
     return isinstance(route, APIRoute) and bool((route.openapi_extra or {}).get(SHOWN_ONCE))
+
+
+def _contended() -> Answer:
+    body = json.dumps(
+        {"detail": "too many concurrent writers on the same records; nothing was recorded, retry"}
+    ).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"retry-after", b"1"),
+    ]
+    return Answer(503, headers, body)
 
 
 def _error(status: int, message: str) -> Answer:

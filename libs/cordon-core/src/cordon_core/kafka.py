@@ -24,7 +24,9 @@ def producer_config(settings: ServiceSettings) -> dict[str, object]:
         "enable_idempotence": settings.kafka_idempotence,
         "linger_ms": 5,
         "max_batch_size": 512 * 1024,
-        "request_timeout_ms": 30000,
+        # A paused or restarting broker delays acknowledgements; the relay waits for them
+        # rather than failing the batch and publishing it again.
+        "request_timeout_ms": settings.kafka_request_timeout_ms,
     }
 
 

@@ -24,9 +24,24 @@ RELAY_BATCH_SECONDS = Histogram(
     "Time to publish one relay batch and record its position",
     ["relay"],
 )
+RELAY_BACKLOG_EVENTS = Gauge(
+    "cordon_relay_backlog_events",
+    "Committed events the relay has not published yet (store head minus published position)",
+    ["relay"],
+)
+RELAY_BACKLOG_AGE = Gauge(
+    "cordon_relay_backlog_age_seconds",
+    "Age of the oldest committed event the relay has not published yet (0: none)",
+    ["relay"],
+)
+RELAY_LAST_PUBLISH_AGE = Gauge(
+    "cordon_relay_last_publish_age_seconds",
+    "Seconds since the relay last published a batch or found nothing left to publish",
+    ["relay"],
+)
 CONSUMER_LAG = Gauge(
     "cordon_consumer_lag",
-    "Messages not yet consumed (high-water mark minus position)",
+    "Records not yet consumed: the partition's end offset minus the group's committed offset",
     ["group", "topic", "partition"],
 )
 CONSUMER_EVENTS = Counter(

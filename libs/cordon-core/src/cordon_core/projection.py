@@ -243,6 +243,7 @@ async def rebuild_together(
             "projections_rebuilt",
             projections=[projection.name for projection, _ in projections],
             records=read,
+            dead_letters_skipped=sum(a.dead_letters_skipped for a in appliers),
         )
         return read
     finally:

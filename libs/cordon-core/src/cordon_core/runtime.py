@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka.errors import KafkaError
 from faststream import AckPolicy, StreamMessage
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -22,16 +23,21 @@ from cordon_core.consumer import (
     EventConsumer,
     RecordCodec,
     RetryPolicy,
-    report_lag,
 )
 from cordon_core.envelope import EventRegistry
 from cordon_core.kafka import Topics, ensure_topics, make_producer
 from cordon_core.migrations import Migration, apply_migrations, core_migrations
+from cordon_core.monitoring import watch_backlog, watch_lag
 from cordon_core.relay import OutboxRelay
 from cordon_core.settings import ServiceSettings
 from cordon_core.store import PostgresEventStore
+from cordon_core.supervision import TaskSupervisor
 
 log = structlog.get_logger(__name__)
+
+
+class KafkaUnavailable(KafkaError):  # type: ignore[misc]  # aiokafka is untyped
+    """The broker did not answer in time (an outage: 503 over HTTP)."""
 
 
 @dataclass(frozen=True)
@@ -107,8 +113,10 @@ class ServiceRuntime:
         """The service's event store; usable once the runtime has started."""
         self.relay: OutboxRelay | None = None
         self.broker: KafkaBroker | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self.supervisor = TaskSupervisor(service)
+        """Runs the background tasks (the relay, the monitor, a service's own workers)."""
         self.ready = False
+        """Started and not stopping; whether it can serve is ``readiness()``."""
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -154,11 +162,18 @@ class ServiceRuntime:
                 route=self.topic_for,
                 source=f"/cordon/{self.service}",
                 batch_size=s.relay_batch_size,
+                save_every=s.relay_save_every,
                 poll_interval=s.relay_poll_interval_ms / 1000,
             )
-            self._spawn(self.relay.run(), "relay")
+            self.supervisor.start("relay", self.relay.run)
         if self.subscriptions:
             await self._start_consumers()
+        if self.relay is not None:
+            relay = self.relay
+            self.supervisor.start("backlog", lambda: watch_backlog(s, relay))
+        if self.subscriptions:
+            groups = {sub.name: list(sub.topics) for sub in self.subscriptions}
+            self.supervisor.start("lag", lambda: watch_lag(s, groups))
         self.ready = True
         log.info("service_started", service=self.service, schema=self.schema)
 
@@ -192,7 +207,6 @@ class ServiceRuntime:
             self.consumers.append(consumer)
             self._attach(consumer)
         await self.broker.start()
-        self._spawn(self._report_lag(), "lag")
 
     def _attach(self, consumer: EventConsumer[Any]) -> None:
         assert self.broker is not None
@@ -222,36 +236,66 @@ class ServiceRuntime:
 
         consumer.kafka_subscriber = subscriber
 
-    async def _report_lag(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.lag_report_interval_s)
-            for consumer in self.consumers:
-                kafka_consumer = getattr(consumer.kafka_subscriber, "consumer", None)
-                if kafka_consumer is not None:
-                    await report_lag(consumer.name, kafka_consumer)
+    def supervise(self, name: str, run: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+        """Run one of the service's own background tasks (a timer, a sender) under the
+        runtime's supervisor: restarted after a failure, covered by liveness, cancelled
+        when the runtime stops."""
+        return self.supervisor.start(name, run)
 
-    def _spawn(self, coro: Any, name: str) -> None:
-        task = asyncio.create_task(coro, name=f"{self.service}-{name}")
-        task.add_done_callback(self._on_task_done)
-        self._tasks.append(task)
+    @property
+    def dead_tasks(self) -> dict[str, str]:
+        """Background tasks that gave up for good, with their last error."""
+        return dict(self.supervisor.dead)
 
-    def _on_task_done(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            self.ready = False
-            log.error("background_task_failed", task=task.get_name(), exc_info=task.exception())
+    async def require_kafka(self) -> None:
+        """Fail fast (``KafkaUnavailable``, answered 503) when the broker does not answer
+        within ``readiness_timeout_s``: for a request that would read Kafka, so that a paused
+        broker gives the caller a quick 503 rather than a timeout it cannot tell apart."""
+        try:
+            await asyncio.wait_for(
+                self.producer.client.fetch_all_metadata(), self.settings.readiness_timeout_s
+            )
+        except (TimeoutError, KafkaError) as error:
+            raise KafkaUnavailable(f"Kafka does not answer: {error!r}") from error
+
+    async def readiness(self) -> dict[str, str]:
+        """``ok`` or the reason, for PostgreSQL and for Kafka, each asked afresh."""
+        timeout = self.settings.readiness_timeout_s
+        if self._pool is None or self._producer is None:
+            return {"postgres": "not started", "kafka": "not started"}
+        pool, producer = self._pool, self._producer
+
+        async def postgres() -> None:
+            async with pool.acquire(timeout=timeout) as conn:
+                await conn.fetchval("SELECT 1", timeout=timeout)
+
+        async def kafka() -> None:
+            await producer.client.fetch_all_metadata()
+
+        async def check(probe: Callable[[], Awaitable[None]]) -> str:
+            try:
+                await asyncio.wait_for(probe(), timeout)
+            except TimeoutError:
+                return f"no answer within {timeout:g} s"
+            except Exception as error:
+                return f"unreachable: {error!r}"[:300]
+            return "ok"
+
+        pg, kf = await asyncio.gather(check(postgres), check(kafka))
+        return {"postgres": pg, "kafka": kf}
 
     async def stop(self) -> None:
         self.ready = False
         if self.broker is not None:
             await self.broker.stop()
         if self.relay is not None:
-            self.relay.stop()
-        for task in self._tasks:
-            if task.get_name().endswith("-lag"):
-                task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(task, 10)
+            self.relay.stop()  # lets the batch under way finish and record its position
+            relay_task = next(
+                (t for t in self.supervisor.tasks if t.get_name().endswith("-relay")), None
+            )
+            if relay_task is not None:
+                await asyncio.wait([relay_task], timeout=10)
+        await self.supervisor.stop()
         if self._producer is not None:
             await self._producer.stop()
         if self._pool is not None:

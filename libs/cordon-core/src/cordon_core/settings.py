@@ -40,6 +40,12 @@ class ServiceSettings(BaseSettings):
     log_json: bool = True
 
     relay_batch_size: int = Field(default=1000, ge=1)
+    relay_save_every: int = Field(
+        default=100,
+        ge=1,
+        description="Events per position save within a relay batch: what a crash of the"
+        " process can publish twice.",
+    )
     relay_poll_interval_ms: int = Field(default=20, ge=1)
 
     consumer_batch_size: int = Field(default=500, ge=1)
@@ -48,3 +54,21 @@ class ServiceSettings(BaseSettings):
     consumer_retry_backoff_max_ms: int = Field(default=5000, ge=1)
     consumer_session_timeout_ms: int = Field(default=10000, ge=1000)
     lag_report_interval_s: float = Field(default=5.0, gt=0)
+
+    kafka_request_timeout_ms: int = Field(
+        default=120_000,
+        ge=1000,
+        description="How long a produce may wait for the broker: long enough to ride out a"
+        " paused or restarting broker instead of failing the batch.",
+    )
+    readiness_timeout_s: float = Field(
+        default=1.5, gt=0, description="How long /health/ready waits for each dependency."
+    )
+    outage_retry_after_s: int = Field(
+        default=2, ge=1, description="Retry-After of the 503 answered while a dependency is down."
+    )
+    fatal_exit_grace_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="Between a background task giving up for good and the process exiting.",
+    )

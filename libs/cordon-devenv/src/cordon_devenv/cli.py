@@ -15,6 +15,7 @@ import typer
 from cordon_devenv import tansu
 from cordon_devenv.errors import InfraError
 from cordon_devenv.infra import infrastructure_status, start_infrastructure, stop_infrastructure
+from cordon_ops.cli import reconcile_command
 
 app = typer.Typer(
     help="Start, stop and inspect Cordon's local Kafka and PostgreSQL.", no_args_is_help=True
@@ -111,6 +112,9 @@ system_app = typer.Typer(help="Run the whole Cordon system locally.", no_args_is
 @system_app.callback()
 def system_main() -> None:
     """Cordon: community epidemic control, run locally."""
+
+
+system_app.command("reconcile", help=reconcile_command.__doc__)(reconcile_command)
 
 
 @system_app.command("up")

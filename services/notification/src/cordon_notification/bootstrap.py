@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -44,7 +44,6 @@ class Notifier:
     worker: DeliveryWorker
     schedule: Schedule
     http: HttpClient
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Notifier]:
@@ -52,16 +51,14 @@ class Notifier:
         out the worker stops claiming and its sends under way get ``delivery_drain_s`` to
         finish and be recorded; what it claimed but did not send is given back."""
         async with self.runtime.running():
-            worker = asyncio.create_task(self.worker.run(), name="notification-delivery")
-            self._tasks = [worker, asyncio.create_task(self.schedule.run(), name="schedule")]
+            # Supervised: restarted after a failure, cancelled when the runtime stops.
+            worker = self.runtime.supervise("delivery", self.worker.run)
+            self.runtime.supervise("schedule", self.schedule.run)
             try:
                 yield self
             finally:
                 self.worker.stop()
                 await asyncio.wait([worker], timeout=self.settings.delivery_drain_s)
-                for task in self._tasks:
-                    task.cancel()
-                await asyncio.gather(*self._tasks, return_exceptions=True)
                 await self.http.aclose()
 
 

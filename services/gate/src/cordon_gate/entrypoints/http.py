@@ -26,6 +26,7 @@ from cordon_core.idempotency import (
     request_transaction,
 )
 from cordon_core.input_guard import install_input_guard
+from cordon_core.outage import install_outage_handlers
 from cordon_core.store import ConcurrencyError
 from cordon_gate.bootstrap import Gate
 from cordon_gate.entrypoints.checkpoints import checkpoints_router
@@ -74,6 +75,7 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
         app, settings.max_body_bytes, {"/v1/scans/batch": settings.max_batch_body_bytes}
     )
     install_idempotency(app, runtime)
+    install_outage_handlers(app, retry_after_s=runtime.settings.outage_retry_after_s)
     app.include_router(operations_router(runtime))
     install_asyncapi(app)
 

@@ -5,10 +5,9 @@ office's token, labs (results) with their own tokens. OpenAPI at /docs.
 ``create_app`` defines locally.)
 """
 
-import asyncio
 import hmac
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated
 
@@ -21,6 +20,7 @@ from cordon_core.api_errors import document_errors, errors
 from cordon_core.http import install_correlation, operations_router
 from cordon_core.idempotency import install_idempotency
 from cordon_core.input_guard import install_input_guard
+from cordon_core.outage import install_outage_handlers
 from cordon_isolation.bootstrap import Isolation
 from cordon_isolation.domain.errors import (
     Conflict,
@@ -52,15 +52,11 @@ def create_app(iso: Isolation, *, clock: Callable[[], datetime] | None = None) -
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with runtime.running():
-            worker = asyncio.create_task(
-                iso.deadlines.run(settings.timer_poll_interval_ms / 1000), name="deadlines"
+            # Supervised: restarted after a failure, cancelled when the runtime stops.
+            runtime.supervise(
+                "deadlines", lambda: iso.deadlines.run(settings.timer_poll_interval_ms / 1000)
             )
-            try:
-                yield
-            finally:
-                worker.cancel()
-                with suppress(asyncio.CancelledError):
-                    await worker
+            yield
 
     app = FastAPI(
         title="Cordon isolation",
@@ -75,6 +71,7 @@ def create_app(iso: Isolation, *, clock: Callable[[], datetime] | None = None) -
         {"/v1/lab/results": lab_limit, "/v1/lab/results/csv": lab_limit, "/v1/samples": lab_limit},
     )
     document_errors(app)
+    install_outage_handlers(app, retry_after_s=runtime.settings.outage_retry_after_s)
     app.include_router(operations_router(runtime))
     install_asyncapi(app)
 

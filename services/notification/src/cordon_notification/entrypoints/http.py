@@ -32,6 +32,7 @@ from cordon_core.http import install_correlation, operations_router
 from cordon_core.idempotency import SHOWN_ONCE_OPERATION, executor, install_idempotency
 from cordon_core.input_guard import install_input_guard
 from cordon_core.inputs import storable_text
+from cordon_core.outage import install_outage_handlers
 from cordon_notification.bootstrap import Notifier
 from cordon_notification.domain.contacts import Contact
 from cordon_notification.domain.delivery import QuietHours
@@ -171,6 +172,7 @@ def create_app(notifier: Notifier) -> FastAPI:
     install_correlation(app)
     install_input_guard(app, settings.max_body_bytes)
     document_errors(app)
+    install_outage_handlers(app, retry_after_s=runtime.settings.outage_retry_after_s)
     app.include_router(operations_router(runtime))
     install_asyncapi(app)
 

@@ -103,7 +103,12 @@ class DeliveryWorker:
 
     async def run(self) -> None:
         """Claim and send until ``stop``; then let the sends under way finish and record
-        them, give back what was claimed but not sent, and return."""
+        them, give back what was claimed but not sent, and return.
+
+        Run again after a failure, it starts from nothing held: the claims of the run
+        that failed come back when their lease ends."""
+        self._flow = _Flow()
+        self._outcomes = asyncio.Queue()
         recorders = [
             asyncio.create_task(self._record_outcomes(), name=f"delivery-recorder-{i}")
             for i in range(RECORDERS)

@@ -86,6 +86,8 @@ def api_router(projector: Projector, past: PastMoments, hub: LiveHub) -> APIRout
         scope: StaffScope = Depends(staff),
     ) -> View:
         at = moment(as_of)
+        if as_of is not None:
+            await runtime.require_kafka()  # a replay reads the topics: 503 at once if it cannot
         schema = runtime.schema if as_of is None else await past.schema_for(runtime.pool, at)
         area = await find_area(runtime.pool, schema, area_id, settings.district)
         if area is None:

@@ -16,6 +16,7 @@ from cordon_core.http import install_correlation, operations_router
 from cordon_core.idempotency import install_idempotency
 from cordon_core.input_guard import install_input_guard
 from cordon_core.inputs import Day
+from cordon_core.outage import install_outage_handlers
 from cordon_projector.bootstrap import Projector, build_projections
 from cordon_projector.entrypoints.api import api_router
 from cordon_projector.entrypoints.dashboard import dashboard_html
@@ -66,6 +67,7 @@ def create_app(projector: Projector) -> FastAPI:
     install_correlation(app)
     install_input_guard(app, projector.settings.max_body_bytes)
     document_errors(app)
+    install_outage_handlers(app, retry_after_s=runtime.settings.outage_retry_after_s)
     app.include_router(operations_router(runtime))
     install_asyncapi(app)
     app.include_router(api_router(projector, past, hub))

@@ -13,6 +13,7 @@ from cordon_core.api_errors import document_errors
 from cordon_core.http import install_correlation, operations_router
 from cordon_core.idempotency import install_idempotency
 from cordon_core.input_guard import install_input_guard
+from cordon_core.outage import install_outage_handlers
 from cordon_core.runtime import ServiceRuntime
 from cordon_registry.adapters.spreadsheets import read_csv, read_xlsx
 from cordon_registry.domain.errors import InvalidInput
@@ -65,6 +66,7 @@ def create_app(
         settings.max_body_bytes,
         {"/v1/communities/{community_id}/imports": settings.registry_max_import_bytes},
     )
+    install_outage_handlers(app, retry_after_s=runtime.settings.outage_retry_after_s)
     install_error_handlers(app)
     app.include_router(operations_router(runtime))
     install_asyncapi(app)

@@ -1,0 +1,3 @@
+from cordon_ops.cli import reconcile_app
+
+reconcile_app()
