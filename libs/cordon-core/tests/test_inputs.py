@@ -22,6 +22,7 @@ from cordon_core.inputs import (
     LATEST_DAY,
     PAGE_MAX,
     Day,
+    Flag,
     Limit,
     Moment,
     Number,
@@ -233,3 +234,30 @@ def test_a_422_lists_at_most_a_few_errors_of_a_huge_body() -> None:
     detail = response.json()["detail"]
     assert len(detail) == MAX_ERRORS + 1 and detail[-1]["type"] == "too_many_errors"
     assert len(response.content) < 10_000
+
+
+@settings(deadline=None)
+@given(st.one_of(st.integers(), st.floats(allow_nan=False, allow_infinity=False)))
+def test_a_json_number_is_never_read_as_a_moment_or_a_day(seconds: float) -> None:
+    # pydantic alone would read 1700000000 as seconds since 1970: the schemas say a string.
+    for adapter in (MOMENT, DAY):
+        with pytest.raises(ValidationError, match="ISO 8601 string"):
+            adapter.validate_json(json.dumps(seconds))
+
+
+@pytest.mark.parametrize("value", ["true", "false", '"36.5"', '"1"'])
+def test_a_number_is_a_json_number_not_a_boolean_or_a_string(value: str) -> None:
+    with pytest.raises(ValidationError):
+        NUMBER.validate_json(value)
+    with pytest.raises(ValidationError):
+        NUMBER.validate_python(json.loads(value))  # FastAPI validates parsed bodies
+    assert NUMBER.validate_json("36") == 36.0
+
+
+@pytest.mark.parametrize("value", ['"true"', '"yes"', "1", "0", '"false"'])
+def test_a_flag_is_json_true_or_false_only(value: str) -> None:
+    flag = TypeAdapter(Flag)
+    with pytest.raises(ValidationError):
+        flag.validate_python(json.loads(value))
+    assert flag.validate_python(True) is True
+    assert flag.validate_json("false") is False

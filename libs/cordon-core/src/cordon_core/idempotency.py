@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -43,6 +44,8 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ATTEMPTS = 5
 """Runs of a command (or a whole idempotent request) before a conflict is given up."""
 MAX_KEY_LENGTH = 255
+KEY_PATTERN = re.compile(r"^[!-~]{1,255}$")
+"""Printable ASCII without spaces, as the OpenAPI documents state it."""
 SHOWN_ONCE = "x-cordon-shown-once"
 """Mark of an operation whose answer holds a secret shown once (a token): the answer is
 not kept, and a replay is told so (409) instead of seeing the secret again. Declare it with
@@ -152,11 +155,13 @@ _HEADER_PARAMETER = {
     "name": IDEMPOTENCY_HEADER,
     "in": "header",
     "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+    "schema": {"type": "string", "pattern": KEY_PATTERN.pattern},
     "description": (
-        "A key of the client's choosing, new for each command (a UUID). The same request"
-        " sent again with it gets the first answer back and changes nothing; another"
-        f" request with it is refused with 422. A replayed answer carries `{REPLAYED_HEADER}`."
+        "A key of the client's choosing, new for each command (a UUID): 1 to 255 printable"
+        " ASCII characters, no spaces. The same request sent again with it gets the first"
+        " answer back and changes nothing; another request with it is refused with 409."
+        f" A replayed answer carries `{REPLAYED_HEADER}`. Ignored on a request without"
+        " credentials, which the operation refuses anyway."
     ),
 }
 
@@ -196,11 +201,18 @@ class IdempotencyMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = _header(scope, IDEMPOTENCY_HEADER.lower().encode())
-        if scope["type"] != "http" or scope["method"] not in WRITE_METHODS or key is None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in WRITE_METHODS
+            or key is None
+            # Every write operation needs credentials: without any it is refused (401)
+            # whatever its key, and a key must not make it answer anything else first.
+            or _header(scope, b"authorization") is None
+        ):
             await self.app(scope, receive, send)
             return
-        if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
-            await _error(422, "must be 1 to 255 printable ASCII characters").send(send)
+        if not KEY_PATTERN.match(key):
+            await _error(422, "must be 1 to 255 printable ASCII characters, no spaces").send(send)
             return
         body = await _read_body(receive)
         request_hash = _fingerprint(scope, body)
@@ -271,7 +283,7 @@ class IdempotencyMiddleware:
     def _replay(self, stored: asyncpg.Record, request_hash: str, key: str, method: str) -> Answer:
         if stored["request_hash"] != request_hash:
             log.info("idempotency_key_reused", idempotency_key=key)
-            return _error(422, "was used for a different request: send a new key")
+            return _error(409, "was used for a different request: send a new key")
         IDEMPOTENT_REPLAYS.labels(self.storage.schema, method).inc()
         log.info("idempotent_replay", idempotency_key=key)
         body: bytes = stored["body"]

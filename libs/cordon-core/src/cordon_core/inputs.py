@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import Query
-from pydantic import AfterValidator, AllowInfNan, AwareDatetime
+from pydantic import AfterValidator, AllowInfNan, AwareDatetime, BeforeValidator, Strict
 
 EARLIEST_DAY = date(1900, 1, 1)
 LATEST_DAY = date(2199, 12, 31)
@@ -65,15 +65,26 @@ def day_in_calendar(value: date) -> date:
     return value
 
 
+def not_a_number(value: object) -> object:
+    """Refuse a JSON number where a date or moment is expected: pydantic would read it as
+    seconds since 1970, which no schema of ours says (it says an ISO 8601 string)."""
+    if isinstance(value, int | float):
+        raise ValueError("must be an ISO 8601 string, not a number")
+    return value
+
+
 Text = Annotated[str, AfterValidator(storable_text)]
 """Any text that is stored or used in a query; add length limits with ``Field``."""
-Number = Annotated[float, AllowInfNan(False), AfterValidator(finite)]
-"""A finite float (JSON's NaN, Infinity and 1e999 are refused)."""
-Moment = Annotated[AwareDatetime, AfterValidator(in_calendar)]
+Number = Annotated[float, Strict(), AllowInfNan(False), AfterValidator(finite)]
+"""A finite number (JSON's NaN, Infinity and 1e999 are refused, and so are ``true`` and
+``"36.5"``: the schema says a number)."""
+Flag = Annotated[bool, Strict()]
+"""A JSON ``true`` or ``false`` in a body (not ``"yes"``, ``1`` or ``"true"``)."""
+Moment = Annotated[AwareDatetime, BeforeValidator(not_a_number), AfterValidator(in_calendar)]
 """A moment with its UTC offset, between 1900 and 2199."""
-LocalOrAwareMoment = Annotated[datetime, AfterValidator(in_calendar)]
+LocalOrAwareMoment = Annotated[datetime, BeforeValidator(not_a_number), AfterValidator(in_calendar)]
 """A moment, with or without an offset (the caller decides what a naive one means)."""
-Day = Annotated[date, AfterValidator(day_in_calendar)]
+Day = Annotated[date, BeforeValidator(not_a_number), AfterValidator(day_in_calendar)]
 """A calendar day between 1900-01-01 and 2199-12-31."""
 Limit = Annotated[
     int, Query(ge=1, le=PAGE_MAX, description=f"How many rows at most (1 to {PAGE_MAX}).")

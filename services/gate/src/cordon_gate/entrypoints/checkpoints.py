@@ -15,7 +15,7 @@ from cordon_contracts.gate import CheckpointReason, PersonCategory
 from cordon_core.api_errors import errors
 from cordon_core.http import correlation_id
 from cordon_core.idempotency import SHOWN_ONCE_OPERATION, run_command
-from cordon_core.inputs import Limit, Number, Text
+from cordon_core.inputs import Flag, Limit, Number, Text
 from cordon_gate.bootstrap import Gate
 from cordon_gate.domain.state import Checkpoint, GatePolicy
 from cordon_gate.entrypoints.schemas import Id, Note
@@ -27,8 +27,8 @@ class CheckpointIn(BaseModel):
     community_id: Id
     compound_id: Id
     name: Text = Field(min_length=1, max_length=100)
-    is_open: bool = True
-    requires_negative_test: bool = False
+    is_open: Flag = True
+    requires_negative_test: Flag = False
     negative_test_hours: int = Field(default=48, ge=1, le=24 * 14)
 
 

@@ -16,7 +16,7 @@ from cordon_contracts.gate import OfficeReason
 from cordon_core.api_errors import errors
 from cordon_core.http import correlation_id
 from cordon_core.idempotency import SHOWN_ONCE_OPERATION, run_command
-from cordon_core.inputs import Limit, Moment, Text
+from cordon_core.inputs import Flag, Limit, Moment, Text
 from cordon_core.schema_rules import exactly_one_of
 from cordon_gate.bootstrap import Gate
 from cordon_gate.entrypoints.schemas import Id, Note, VisitorDocumentIn, field_error
@@ -56,7 +56,7 @@ class RevokeIn(BaseModel):
 
     reason_code: OfficeReason
     note: Note = None
-    bar_holder: bool = Field(
+    bar_holder: Flag = Field(
         default=False,
         description="Also bar the holder from the community's gates (禁止该人员出入), "
         "whatever they show.",

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from cordon_contracts.gate import SubjectKind, VisitPurpose
-from cordon_core.inputs import Moment, Number, Text
+from cordon_core.inputs import Flag, Moment, Number, Text
 from cordon_core.schema_rules import exactly_one_of
 from cordon_gate.domain.decisions import Scan
 from cordon_gate.domain.windows import Windows
@@ -58,7 +58,7 @@ class ScanIn(BaseModel):
     visitor: VisitorIn | None = None
     temperature_c: Number = Field(ge=34.0, le=43.0, description="Body temperature in °C.")
     health_code: Literal["green", "yellow", "red"]
-    itinerary_risk: bool = Field(
+    itinerary_risk: Flag = Field(
         default=False, description="Itinerary code shows a medium/high-risk area in 14 days."
     )
     # Not Text: like the phone, the pattern admits only storable characters, and a pattern

@@ -23,7 +23,7 @@ from cordon_contracts.isolation import (
     RiskLevel,
     SupportKind,
 )
-from cordon_core.inputs import Moment, Number, Text
+from cordon_core.inputs import Flag, Moment, Number, Text
 from cordon_core.schema_rules import exactly_one_of
 from cordon_isolation.domain.policy import IsolationPolicy
 from cordon_isolation.domain.results import not_pseudonymous
@@ -73,7 +73,7 @@ class OrderIn(BaseModel):
         default=None, description="The room label is published: ID and phone numbers redacted."
     )
     team: ResponsibleTeam | None = None
-    unregistered: bool = Field(
+    unregistered: Flag = Field(
         default=False,
         description="True to isolate a person the registry has not told this service of (a"
         " visitor, someone flagged by police data); otherwise such an order is refused.",
@@ -101,7 +101,7 @@ class CheckInIn(BaseModel):
 class SupportIn(BaseModel):
     request_id: Id
     kind: SupportKind
-    urgent: bool = False
+    urgent: Flag = False
 
 
 class DeliveredIn(BaseModel):
@@ -149,7 +149,7 @@ class PolicyIn(BaseModel):
     household_level: IsolationLevel = "home"
     household_days: int = Field(default=14, ge=1, le=60)
     fever_monitoring_days: int = Field(default=7, ge=1, le=60)
-    fever_requests_test: bool = True
+    fever_requests_test: Flag = True
     check_in_interval_s: int = Field(default=86400, ge=1, le=7 * 86400)
     release: dict[IsolationLevel, ReleaseRequirement] | None = Field(
         default=None, description="Per level; levels left out keep the defaults."

@@ -31,7 +31,7 @@ from cordon_core.api_errors import document_errors, errors
 from cordon_core.http import install_correlation, operations_router
 from cordon_core.idempotency import SHOWN_ONCE_OPERATION, executor, install_idempotency
 from cordon_core.input_guard import install_input_guard
-from cordon_core.inputs import storable_text
+from cordon_core.inputs import Flag, storable_text
 from cordon_core.outage import install_outage_handlers
 from cordon_notification.bootstrap import Notifier
 from cordon_notification.domain.contacts import Contact
@@ -81,7 +81,7 @@ class ContactIn(BaseModel):
     language: Literal["zh-CN", "en"] = "zh-CN"
     email: EmailAddress | None = None
     webhook_url: HttpUrl | None = None
-    inbox: bool = True
+    inbox: Flag = True
     quiet_hours: QuietHoursIn | None = None
 
 

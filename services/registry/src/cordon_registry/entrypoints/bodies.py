@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from cordon_contracts.registry import PlaceKind, ResidenceType, RiskLevel, StaffRole
-from cordon_core.inputs import Day, Moment, Text
+from cordon_core.inputs import Day, Flag, Moment, Text
 from cordon_core.schema_rules import given_unless
 from cordon_registry.domain.places import PARENT_KINDS, PLACE_ID
 from cordon_registry.domain.staff import DISTRICT_ROLES, Role
@@ -109,10 +109,10 @@ class VisitDoseIn(BaseModel):
 
 class PersonSeenIn(BaseModel):
     person_id: Text = ID
-    present: bool
+    present: Flag
     stays: list[StayIn] = []
     symptoms: list[Text] = []
-    returnee_contact: bool = False
+    returnee_contact: Flag = False
     doses: list[VisitDoseIn] = Field(default=[], description="Vaccination status as reported.")
 
 
