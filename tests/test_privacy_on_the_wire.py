@@ -30,6 +30,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from cordon_core.idempotency import WRITE_METHODS
 from cordon_core.kafka import topic_partitions
+from cordon_core.schema_rules import STORABLE_TEXT
 from cordon_core.settings import ServiceSettings
 from cordon_testing.plugin import settings_env
 from cordon_testing.scenario import SCENARIO, Context, Step, keep, moments, resident_id, send
@@ -229,8 +230,11 @@ class Planter:
         if "anyOf" in schema:
             options = [o for o in schema["anyOf"] if o.get("type") != "null"]
             return len(options) == 1 and self._is_text(options[0])
+        # Every request string carries the storable-text pattern (no NUL, no lone
+        # surrogate: schema_rules); only another pattern makes a field a code or an id.
+        patterned = "pattern" in schema and schema["pattern"] != STORABLE_TEXT
         return schema.get("type") == "string" and not (
-            {"enum", "pattern", "format", "const"} & schema.keys()
+            patterned or {"enum", "format", "const"} & schema.keys()
         )
 
     def _free_text(self, title: str, name: str, prop: dict[str, Any]) -> bool:

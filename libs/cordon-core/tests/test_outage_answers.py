@@ -84,7 +84,9 @@ async def test_a_keyed_write_while_postgresql_is_unreachable_is_answered_503() -
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            response = await client.post("/v1/passes", headers={"Idempotency-Key": "k-1"})
+            response = await client.post(
+                "/v1/passes", headers={"Idempotency-Key": "k-1", "Authorization": "Bearer t"}
+            )
     finally:
         await pool.close()
     assert response.status_code == 503

@@ -146,11 +146,20 @@ def install_idempotency(app: FastAPI, storage: Storage) -> None:
             for method, operation in operations.items():
                 if method.upper() in WRITE_METHODS:
                     operation.setdefault("parameters", []).append(_HEADER_PARAMETER)
+                    operation.setdefault("responses", {}).setdefault("409", _REUSED_KEY)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+_REUSED_KEY: dict[str, Any] = {
+    "description": "Conflict: among others, the Idempotency-Key was used for another request.",
+    "content": {
+        "application/json": {
+            "schema": {"type": "object", "properties": {"detail": {}}, "required": ["detail"]}
+        }
+    },
+}
 _HEADER_PARAMETER = {
     "name": IDEMPOTENCY_HEADER,
     "in": "header",
@@ -214,6 +223,10 @@ class IdempotencyMiddleware:
         if not KEY_PATTERN.match(key):
             await _error(422, "must be 1 to 255 printable ASCII characters, no spaces").send(send)
             return
+        # Keys are the caller's own: scoped by its credentials, so another caller's key (or
+        # a wrong token) never finds an answer, and its request meets the route's 401.
+        caller = hashlib.sha256((_header(scope, b"authorization") or "").encode()).hexdigest()
+        key = f"{caller[:32]}:{key}"
         body = await _read_body(receive)
         request_hash = _fingerprint(scope, body)
         for attempt in range(1, self.attempts + 1):
