@@ -6,7 +6,7 @@ import gc
 import socket
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 import structlog
@@ -15,7 +15,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cordon_core.api_errors import document_errors
+from cordon_core.idempotency import install_idempotency
+from cordon_core.input_guard import install_input_guard
 from cordon_core.observability import configure_logging
+from cordon_core.outage import install_outage_handlers
 from cordon_core.runtime import ServiceRuntime
 from cordon_core.settings import ServiceSettings
 from cordon_core.supervision import exit_process_on_fatal
@@ -85,6 +89,22 @@ class Health(BaseModel):
     checks: dict[str, str] | None = None
     """Each dependency asked ("postgres", "kafka"): "ok" or why not (readiness)."""
     reason: str | None = None
+
+
+def install_service_http(
+    app: FastAPI, runtime: ServiceRuntime, *, body_limits: Mapping[str, int] | None = None
+) -> None:
+    """What every service's HTTP API has, in one call: correlation ids, the error answers
+    its OpenAPI document lists, the input guard (``CORDON_MAX_BODY_BYTES``, or
+    ``body_limits[route path]``), 503 + Retry-After for outages, ``Idempotency-Key`` on
+    every write, and the health and metrics routes."""
+    settings = runtime.settings
+    install_correlation(app)
+    document_errors(app)
+    install_input_guard(app, settings.max_body_bytes, body_limits)
+    install_idempotency(app, runtime)
+    install_outage_handlers(app, retry_after_s=settings.outage_retry_after_s)
+    app.include_router(operations_router(runtime))
 
 
 def operations_router(runtime: ServiceRuntime) -> APIRouter:

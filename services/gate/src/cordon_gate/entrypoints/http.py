@@ -18,15 +18,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import TypeAdapter
 
 from cordon_contracts.asyncapi import install_asyncapi
-from cordon_core.api_errors import document_errors, errors
-from cordon_core.http import correlation_id, install_correlation, operations_router
+from cordon_core.api_errors import errors
+from cordon_core.http import correlation_id, install_service_http
 from cordon_core.idempotency import (
     command_transaction,
-    install_idempotency,
     request_transaction,
 )
-from cordon_core.input_guard import install_input_guard
-from cordon_core.outage import install_outage_handlers
 from cordon_core.store import ConcurrencyError
 from cordon_gate.bootstrap import Gate
 from cordon_gate.entrypoints.checkpoints import checkpoints_router
@@ -69,14 +66,9 @@ def create_app(gate: Gate, *, clock: Callable[[], datetime] | None = None) -> Fa
         lifespan=lifespan,
         description="Checkpoint decisions in real time: scans, passes, visitors.",
     )
-    install_correlation(app)
-    document_errors(app)
-    install_input_guard(
-        app, settings.max_body_bytes, {"/v1/scans/batch": settings.max_batch_body_bytes}
+    install_service_http(
+        app, runtime, body_limits={"/v1/scans/batch": settings.max_batch_body_bytes}
     )
-    install_idempotency(app, runtime)
-    install_outage_handlers(app, retry_after_s=runtime.settings.outage_retry_after_s)
-    app.include_router(operations_router(runtime))
     install_asyncapi(app)
 
     # Devices send a scan every few seconds with the same token: remember a token's device

@@ -16,11 +16,8 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cordon_contracts.asyncapi import install_asyncapi
-from cordon_core.api_errors import document_errors, errors
-from cordon_core.http import install_correlation, operations_router
-from cordon_core.idempotency import install_idempotency
-from cordon_core.input_guard import install_input_guard
-from cordon_core.outage import install_outage_handlers
+from cordon_core.api_errors import errors
+from cordon_core.http import install_service_http
 from cordon_isolation.bootstrap import Isolation
 from cordon_isolation.domain.errors import (
     Conflict,
@@ -63,16 +60,16 @@ def create_app(iso: Isolation, *, clock: Callable[[], datetime] | None = None) -
         lifespan=lifespan,
         description="Isolation orders, daily follow-up, test campaigns and lab results.",
     )
-    install_correlation(app)
     lab_limit = settings.isolation_max_lab_body_bytes
-    install_input_guard(
+    install_service_http(
         app,
-        settings.max_body_bytes,
-        {"/v1/lab/results": lab_limit, "/v1/lab/results/csv": lab_limit, "/v1/samples": lab_limit},
+        runtime,
+        body_limits={
+            "/v1/lab/results": lab_limit,
+            "/v1/lab/results/csv": lab_limit,
+            "/v1/samples": lab_limit,
+        },
     )
-    document_errors(app)
-    install_outage_handlers(app, retry_after_s=runtime.settings.outage_retry_after_s)
-    app.include_router(operations_router(runtime))
     install_asyncapi(app)
 
     def staff(credentials: Credentials) -> str:
@@ -111,5 +108,4 @@ def create_app(iso: Isolation, *, clock: Callable[[], datetime] | None = None) -
     async def contention(_: Request, error: TooMuchContention) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status.HTTP_503_SERVICE_UNAVAILABLE)
 
-    install_idempotency(app, runtime)
     return app

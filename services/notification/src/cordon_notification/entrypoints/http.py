@@ -27,12 +27,10 @@ from pydantic import (
 )
 
 from cordon_contracts.asyncapi import install_asyncapi
-from cordon_core.api_errors import document_errors, errors
-from cordon_core.http import install_correlation, operations_router
-from cordon_core.idempotency import SHOWN_ONCE_OPERATION, executor, install_idempotency
-from cordon_core.input_guard import install_input_guard
+from cordon_core.api_errors import errors
+from cordon_core.http import install_service_http
+from cordon_core.idempotency import SHOWN_ONCE_OPERATION, executor
 from cordon_core.inputs import Flag, storable_text
-from cordon_core.outage import install_outage_handlers
 from cordon_notification.bootstrap import Notifier
 from cordon_notification.domain.contacts import Contact
 from cordon_notification.domain.delivery import QuietHours
@@ -169,11 +167,7 @@ def create_app(notifier: Notifier) -> FastAPI:
         description="Grid workers, building heads, residents and offices told once, in "
         "their language, by e-mail, webhook, SMS gateway or the in-app inbox.",
     )
-    install_correlation(app)
-    install_input_guard(app, settings.max_body_bytes)
-    document_errors(app)
-    install_outage_handlers(app, retry_after_s=runtime.settings.outage_retry_after_s)
-    app.include_router(operations_router(runtime))
+    install_service_http(app, runtime)
     install_asyncapi(app)
 
     def unauthorized(what: str) -> HTTPException:
@@ -306,5 +300,4 @@ def create_app(notifier: Notifier) -> FastAPI:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no message {delivery_id}")
         return ReadOut(delivery_id=delivery_id, read_at=read_at)
 
-    install_idempotency(app, runtime)
     return app

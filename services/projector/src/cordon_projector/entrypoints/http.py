@@ -11,12 +11,8 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from cordon_contracts.asyncapi import install_asyncapi
-from cordon_core.api_errors import document_errors
-from cordon_core.http import install_correlation, operations_router
-from cordon_core.idempotency import install_idempotency
-from cordon_core.input_guard import install_input_guard
+from cordon_core.http import install_service_http
 from cordon_core.inputs import Day
-from cordon_core.outage import install_outage_handlers
 from cordon_projector.bootstrap import Projector, build_projections
 from cordon_projector.entrypoints.api import api_router
 from cordon_projector.entrypoints.dashboard import dashboard_html
@@ -64,11 +60,7 @@ def create_app(projector: Projector) -> FastAPI:
                 await past.drop_all(runtime.pool)
 
     app = FastAPI(title="Cordon projector", lifespan=lifespan)
-    install_correlation(app)
-    install_input_guard(app, projector.settings.max_body_bytes)
-    document_errors(app)
-    install_outage_handlers(app, retry_after_s=runtime.settings.outage_retry_after_s)
-    app.include_router(operations_router(runtime))
+    install_service_http(app, runtime)
     install_asyncapi(app)
     app.include_router(api_router(projector, past, hub))
 
@@ -97,5 +89,4 @@ def create_app(projector: Projector) -> FastAPI:
         entries, exits = await projector.gate_traffic.daily(runtime.pool, community_id, the_day)
         return DailyTraffic(community_id=community_id, day=the_day, entries=entries, exits=exits)
 
-    install_idempotency(app, runtime)
     return app

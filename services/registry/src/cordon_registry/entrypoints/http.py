@@ -9,11 +9,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 
 from cordon_contracts.asyncapi import install_asyncapi
-from cordon_core.api_errors import document_errors
-from cordon_core.http import install_correlation, operations_router
-from cordon_core.idempotency import install_idempotency
-from cordon_core.input_guard import install_input_guard
-from cordon_core.outage import install_outage_handlers
+from cordon_core.http import install_service_http
 from cordon_core.runtime import ServiceRuntime
 from cordon_registry.adapters.spreadsheets import read_csv, read_xlsx
 from cordon_registry.domain.errors import InvalidInput
@@ -59,16 +55,12 @@ def create_app(
         description="Places, households, residents and door-to-door screening of the district.",
         lifespan=lifespan,
     )
-    install_correlation(app)
-    document_errors(app)
-    install_input_guard(
+    install_service_http(
         app,
-        settings.max_body_bytes,
-        {"/v1/communities/{community_id}/imports": settings.registry_max_import_bytes},
+        runtime,
+        body_limits={"/v1/communities/{community_id}/imports": settings.registry_max_import_bytes},
     )
-    install_outage_handlers(app, retry_after_s=runtime.settings.outage_retry_after_s)
     install_error_handlers(app)
-    app.include_router(operations_router(runtime))
     install_asyncapi(app)
     for router in (places_router, residents_router, screening_router, staff_router):
         app.include_router(router(reg))
@@ -95,5 +87,4 @@ def create_app(
             raise InvalidInput("content-type", f"send text/csv or {XLSX}")
         return (await import_rows(reg, who, community_id, columns, rows)).as_dict()
 
-    install_idempotency(app, runtime)
     return app
