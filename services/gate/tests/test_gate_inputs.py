@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from cordon_contracts import registry
-from cordon_core.runtime import ServiceRuntime
 from cordon_core.settings import ServiceSettings
 from cordon_testing import ServiceProcess, wait_until
 from cordon_testing.plugin import settings_env
@@ -33,14 +32,6 @@ def gate(
     )
     yield process
     process.stop()
-
-
-@pytest.fixture(scope="module")
-async def registry_service(module_settings: ServiceSettings) -> AsyncIterator[Upstream]:
-    async with ServiceRuntime(
-        service="registry", settings=module_settings, registry=registry.registry
-    ).running() as runtime:
-        yield Upstream(runtime)
 
 
 class Desk:

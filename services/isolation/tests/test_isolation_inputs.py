@@ -17,7 +17,6 @@ import httpx
 import pytest
 
 from cordon_contracts import registry
-from cordon_core.runtime import ServiceRuntime
 from cordon_core.settings import ServiceSettings
 from cordon_testing import ServiceProcess, wait_until
 from cordon_testing.plugin import settings_env
@@ -40,14 +39,6 @@ def isolation(
     process = ServiceProcess("cordon_isolation", env, tmp_path_factory.mktemp("isolation"))
     yield process.start(ready_timeout=180)
     process.stop()
-
-
-@pytest.fixture(scope="module")
-async def registry_service(module_settings: ServiceSettings) -> AsyncIterator[Upstream]:
-    async with ServiceRuntime(
-        service="registry", settings=module_settings, registry=registry.registry
-    ).running() as runtime:
-        yield Upstream(runtime)
 
 
 @pytest.fixture
