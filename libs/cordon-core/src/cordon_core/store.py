@@ -92,11 +92,6 @@ class PostgresEventStore:
         self.schema = checked_identifier(schema)
         self.registry = registry
         self.source = source
-        self._append_sql = (
-            f"SELECT event_id, stream_version, global_position, recorded_at, stored"
-            f" FROM {self.schema}.append_events($1, $2, $3, $4, $5, $6, $7, $8, $9,"
-            " $10, $11, $12, $13, $14, $15)"
-        )
 
     async def append(
         self,
@@ -127,92 +122,28 @@ class PostgresEventStore:
         savepoint: bool = True,
         known_new: bool = False,
     ) -> list[list[Envelope]]:
-        """Several appends, to one or many streams, atomically and in one statement.
+        """Several appends, to one or many streams, in one transaction and three statements.
 
         Each append is checked as ``append`` checks it (a later append to the same stream
         follows the earlier one); any conflict fails them all. Returns the envelopes of
         each append, in order.
 
-        The statement calls the schema's ``append_events`` function (core migration 4),
-        which is atomic by itself: without a caller's transaction an append is one round
-        trip. Inside a caller's transaction the appends run in a savepoint, so a conflict
-        leaves that transaction usable; ``savepoint=False`` saves its two round trips for
-        callers that restart the whole transaction on a conflict anyway. ``known_new=True``
-        skips looking for already stored event ids, for callers that just looked themselves:
-        a stored id then still fails the insert (``EventIdConflict``), it is never written
-        twice.
+        Inside a caller's transaction the appends run in a savepoint, so a conflict leaves
+        that transaction usable; ``savepoint=False`` saves its two round trips for callers
+        that restart the whole transaction on a conflict anyway. ``known_new=True`` skips
+        looking for already stored event ids, for callers that just looked themselves: a
+        stored id then still fails the insert (``EventIdConflict``), it is never written twice.
         """
         if not any(a.events for a in appends):
             return [[] for _ in appends]
         if conn is None:
             assert self.pool is not None, "the store has no pool yet"
-            return await self._append_in_one_statement(self.pool, appends, known_new)
-        if not savepoint or not conn.is_in_transaction():
-            return await self._append_in_one_statement(conn, appends, known_new)
-        async with conn.transaction():  # a savepoint of the caller's transaction
-            return await self._append_in_one_statement(conn, appends, known_new)
-
-    async def _append_in_one_statement(
-        self, executor: Executor, appends: Sequence[StreamAppend], known_new: bool
-    ) -> list[list[Envelope]]:
-        columns: list[list[Any]] = [[] for _ in range(14)]
-        (append_no, expected, ids, streams, keys, types, versions, payloads, occurred,
-         correlations, causations, actors, districts, communities) = columns  # fmt: skip
-        for number, append in enumerate(appends, start=1):
-            meta = append.metadata
-            key = append.partition_key or append.stream_id
-            for event in append.events:
-                payload = event.payload
-                append_no.append(number)
-                expected.append(append.expected_version)
-                ids.append(event.event_id)
-                streams.append(append.stream_id)
-                keys.append(key)
-                types.append(payload.event_type)
-                versions.append(payload.schema_version)
-                payloads.append(payload.model_dump_json())
-                occurred.append(event.occurred_at)
-                correlations.append(meta.correlation_id)
-                causations.append(meta.causation_id)
-                actors.append(meta.actor)
-                districts.append(meta.district)
-                communities.append(meta.community)
-        try:
-            rows = await executor.fetch(self._append_sql, not known_new, *columns)
-        except asyncpg.RaiseError as error:
-            if error.args and error.args[0] != "cordon_conflict":
-                raise
-            found = json.loads(error.detail or "{}")
-            raise ConcurrencyError(
-                found.get("stream_id", "?"),
-                found.get("expected"),
-                found.get("found"),
-                "stream head is newer" if found.get("newer") else "version mismatch",
-            ) from error
-        except asyncpg.UniqueViolationError as error:
-            if error.constraint_name == "events_stream_version_key":
-                raise ConcurrencyError(
-                    str(error.detail), None, None, "another writer appended first"
-                ) from error
-            raise EventIdConflict(str(error)) from error
-        if rows and rows[0]["stored"]:
-            # Some ids are stored already: a retried command, rare. Answer it with the
-            # stored rows, as the three statements always did.
-            if isinstance(executor, asyncpg.Pool):
-                async with executor.acquire() as own, own.transaction():
-                    return await self._append_many(own, appends, known_new=False)
-            return await self._append_many(executor, appends, known_new=False)
-        by_id = {row["event_id"]: row for row in rows}
-        results: list[list[Envelope]] = []
-        for append in appends:
-            envelopes = []
-            for event in append.events:
-                row = by_id[event.event_id]
-                envelopes.append(self._new_envelope(append, event, row["stream_version"], row))
-            results.append(envelopes)
-        for event_type, count in Counter(types).items():
-            EVENTS_APPENDED.labels(self.schema, event_type).inc(count)
-        return results
+            async with self.pool.acquire() as own, own.transaction():
+                return await self._append_many(own, appends, known_new)
+        if not savepoint:
+            return await self._append_many(conn, appends, known_new)
+        async with conn.transaction():  # a savepoint when the caller has a transaction open
+            return await self._append_many(conn, appends, known_new)
 
     async def _append_many(
         self, conn: asyncpg.Connection, appends: Sequence[StreamAppend], known_new: bool
