@@ -12,32 +12,22 @@ from cordon_contracts.lab import registry as lab_registry
 from cordon_contracts.registry import registry as registry_registry
 from cordon_core.envelope import EventRegistry
 from cordon_core.migrations import migrations_from_package
-from cordon_core.projection import Projection, projection_subscription
+from cordon_core.projection import projection_subscription
 from cordon_core.runtime import ServiceRuntime
+from cordon_projector.projections import SourcedProjection
 from cordon_projector.projections.gate_traffic import GateTrafficProjection
 from cordon_projector.projections.isolation_ledger import IsolationLedgerProjection
+from cordon_projector.projections.lab_results import LabResultsProjection
 from cordon_projector.projections.live_gates import LiveGatesProjection
 from cordon_projector.projections.places import PlacesProjection
 from cordon_projector.projections.residents import ResidentsProjection
 from cordon_projector.projections.screening import ScreeningProjection
-from cordon_projector.projections.test_results import TestResultsProjection
 from cordon_projector.settings import ProjectorSettings, StaffScope
 
 __all__ = ["Projector", "ProjectorSettings", "StaffScope", "build_projector"]
 
-SOURCE_SERVICE = {
-    "gate-traffic": "gate",
-    "live-gates": "gate",
-    "places": "registry",
-    "residents": "registry",
-    "screening-coverage": "registry",
-    "isolation-ledger": "isolation",
-    "test-results": "isolation",
-}
-"""The service whose topic each projection reads (lab results travel on isolation's)."""
 
-
-def build_projections(schema: str, timezone: ZoneInfo) -> list[Projection]:
+def build_projections(schema: str, timezone: ZoneInfo) -> list[SourcedProjection]:
     """Every projection, writing into ``schema`` (the live one, or an as-of scratch one)."""
     return [
         GateTrafficProjection(schema, timezone),
@@ -46,7 +36,7 @@ def build_projections(schema: str, timezone: ZoneInfo) -> list[Projection]:
         ResidentsProjection(schema),
         ScreeningProjection(schema),
         IsolationLedgerProjection(schema),
-        TestResultsProjection(schema),
+        LabResultsProjection(schema),
     ]
 
 
@@ -61,7 +51,7 @@ def event_registry() -> EventRegistry:
 class Projector:
     settings: ProjectorSettings
     runtime: ServiceRuntime
-    projections: Sequence[Projection]
+    projections: Sequence[SourcedProjection]
     timezone: ZoneInfo
     extra_tokens: dict[str, StaffScope] = field(default_factory=dict)
     """Tokens issued at run time through the admin endpoint (kept in memory)."""
@@ -71,8 +61,8 @@ class Projector:
         found = next(p for p in self.projections if isinstance(p, GateTrafficProjection))
         return found
 
-    def topics_of(self, projection: Projection) -> list[str]:
-        return [self.runtime.topics.events(SOURCE_SERVICE[projection.name])]
+    def topics_of(self, projection: SourcedProjection) -> list[str]:
+        return [self.runtime.topics.events(service) for service in projection.reads_from]
 
 
 def build_projector(settings: ProjectorSettings | None = None) -> Projector:

@@ -24,6 +24,7 @@ from cordon_core.consumer import MalformedRecord
 from cordon_core.envelope import Envelope, EventRegistry
 from cordon_core.migrations import Migration, apply_migrations
 from cordon_core.projection import FanOut, Projection, decode_record, records_to_end
+from cordon_projector.projections import SourcedProjection
 
 log = structlog.get_logger(__name__)
 
@@ -90,8 +91,8 @@ class PastMoments:
         *,
         base_schema: str,
         migrations: list[Migration],
-        make_projections: Callable[[str, ZoneInfo], Sequence[Projection]],
-        topics_of: Callable[[Projection], list[str]],
+        make_projections: Callable[[str, ZoneInfo], Sequence[SourcedProjection]],
+        topics_of: Callable[[SourcedProjection], list[str]],
         timezone: ZoneInfo,
         bootstrap: str,
         registry: EventRegistry,

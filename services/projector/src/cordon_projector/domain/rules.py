@@ -6,9 +6,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 COLOURS = ("none", "blue", "yellow", "brown", "red")
-"""Four-colour map (四色图), weakest first: a household or building shows its strongest."""
-LEVEL_RANK = {"monitoring": 2, "home": 3, "centralized": 4}
-"""居家健康监测 yellow, 居家隔离 brown, 集中隔离 red; 1 (blue) is vaccination not complete."""
+"""Four-colour map (四色图), weakest first: a person shows their strongest colour, a household
+its strongest resident, a building its strongest household. A colour's rank is its index."""
+UNVACCINATED_RANK = COLOURS.index("blue")
+"""Fewer doses than a full course."""
+LEVEL_RANK = {
+    "monitoring": COLOURS.index("yellow"),
+    "home": COLOURS.index("brown"),
+    "centralized": COLOURS.index("red"),
+}
+"""居家健康监测 yellow, 居家隔离 brown, 集中隔离 red: each isolation level's rank."""
 
 HIERARCHY = ("district", "sub_district", "community", "grid", "compound", "building", "household")
 RESIDENT_COLUMN = {
@@ -46,4 +53,6 @@ def day_bounds(day: date, timezone: ZoneInfo) -> tuple[datetime, datetime]:
 
 
 def local_day(at: datetime, timezone: ZoneInfo) -> date:
+    """The local calendar day ``at`` falls on: a passage counts on the day the person passed
+    the gate, however late its event arrives."""
     return at.astimezone(timezone).date()

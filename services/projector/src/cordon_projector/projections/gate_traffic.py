@@ -11,20 +11,17 @@ import asyncpg
 
 from cordon_contracts.gate import PersonEntered, PersonExited
 from cordon_core.envelope import Envelope
+from cordon_projector.domain.rules import local_day
 
 
 class GateTrafficProjection:
     name = "gate-traffic"
+    reads_from = ("gate",)
     event_types = (PersonEntered.event_type, PersonExited.event_type)
 
     def __init__(self, schema: str, timezone: ZoneInfo) -> None:
         self.schema = schema
         self.timezone = timezone
-
-    def local_day(self, passage: PersonEntered | PersonExited) -> date:
-        """The day a passage counts on: the local calendar day the person passed the gate,
-        however late its event arrives."""
-        return passage.scanned_at.astimezone(self.timezone).date()
 
     async def apply_batch(self, conn: asyncpg.Connection, envelopes: Sequence[Envelope]) -> None:
         entries: Counter[tuple[str, date]] = Counter()
@@ -32,7 +29,7 @@ class GateTrafficProjection:
         for envelope in envelopes:
             payload = envelope.payload
             assert isinstance(payload, PersonEntered | PersonExited)
-            key = (payload.community_id, self.local_day(payload))
+            key = (payload.community_id, local_day(payload.scanned_at, self.timezone))
             (entries if isinstance(payload, PersonEntered) else exits)[key] += 1
         keys = sorted(set(entries) | set(exits))
         await conn.execute(

@@ -32,6 +32,7 @@ class _Change:
 
 class IsolationLedgerProjection:
     name = "isolation-ledger"
+    reads_from = ("isolation",)
     event_types = tuple(
         m.event_type
         for m in (

@@ -35,6 +35,7 @@ def notify_channel(schema: str) -> str:
 
 class LiveGatesProjection:
     name = "live-gates"
+    reads_from = ("gate",)
     event_types = tuple(
         m.event_type
         for m in (

@@ -12,6 +12,7 @@ from cordon_core.envelope import Envelope
 
 class PlacesProjection:
     name = "places"
+    reads_from = ("registry",)
     event_types = tuple(m.event_type for m in (PlaceAdded, PlaceRenamed, PlaceMerged, PlaceClosed))
 
     def __init__(self, schema: str) -> None:

@@ -21,6 +21,7 @@ Residence = tuple[str, str, str, str, str, str, str, str | None, str, bool, date
 
 class ResidentsProjection:
     name = "residents"
+    reads_from = ("registry",)
     event_types = tuple(
         m.event_type for m in (ResidentRegistered, ResidentMoved, ResidentLeft, VaccinationRecorded)
     )

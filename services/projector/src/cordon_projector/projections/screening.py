@@ -14,6 +14,7 @@ from cordon_core.envelope import Envelope
 
 class ScreeningProjection:
     name = "screening-coverage"
+    reads_from = ("registry",)
     event_types = tuple(
         m.event_type for m in (ScreeningRoundOpened, ScreeningRoundClosed, HouseholdVisited)
     )

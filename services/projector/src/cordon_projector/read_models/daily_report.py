@@ -9,10 +9,10 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cordon_projector.domain.rules import day_bounds
+from cordon_projector.domain.rules import LEVEL_RANK, day_bounds
 from cordon_projector.projections.live_gates import COUNTERS
 from cordon_projector.read_models.areas import Area, Db, communities_in, names, sub_district_of
-from cordon_projector.read_models.four_colour import active_levels_sql
+from cordon_projector.read_models.four_colour import active_levels_sql, level_rank_sql
 
 LEVELS = ("centralized", "home", "monitoring")
 FIGURES = (
@@ -49,16 +49,15 @@ async def _per_community(
         *COUNTERS,
     )
     # People in each level when the day closed (or now, for today): a person's strongest.
+    by_level = ", ".join(
+        f"count(*) FILTER (WHERE rank = {LEVEL_RANK[level]})::int AS {level}" for level in LEVELS
+    )
     add(
         await db.fetch(
             f"""WITH a AS ({active_levels_sql(schema, "$2")}),
-                 p AS (SELECT community_id AS c, person_id, max(CASE level WHEN 'centralized'
-                        THEN 3 WHEN 'home' THEN 2 ELSE 1 END) AS rank FROM a
-                       WHERE community_id = ANY($1) GROUP BY 1, 2)
-            SELECT c, count(*) FILTER (WHERE rank = 3)::int AS centralized,
-                      count(*) FILTER (WHERE rank = 2)::int AS home,
-                      count(*) FILTER (WHERE rank = 1)::int AS monitoring
-            FROM p GROUP BY c""",
+                 p AS (SELECT community_id AS c, person_id, max({level_rank_sql("level")}) AS rank
+                       FROM a WHERE community_id = ANY($1) GROUP BY 1, 2)
+            SELECT c, {by_level} FROM p GROUP BY c""",
             communities,
             min(end, at),
         ),

@@ -10,7 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from cordon_projector.domain.rules import COLOURS, RESIDENT_COLUMN, card_colour
+from cordon_projector.domain.rules import (
+    COLOURS,
+    LEVEL_RANK,
+    RESIDENT_COLUMN,
+    UNVACCINATED_RANK,
+    card_colour,
+)
 from cordon_projector.read_models.areas import Area, Db, buildings_under, names
 
 
@@ -24,6 +30,13 @@ def active_levels_sql(schema: str, at: str) -> str:
                FROM {schema}.isolation_order o
                WHERE NOT o.cancelled AND o.starts_at <= {at}
                  AND (o.ended_at IS NULL OR o.ended_at > {at})"""
+
+
+def level_rank_sql(column: str) -> str:
+    """SQL for the rank (``LEVEL_RANK``) of the isolation level in ``column``: the rules'
+    one table, written out as a CASE so PostgreSQL can aggregate by colour."""
+    ranks = " ".join(f"WHEN '{level}' THEN {rank}" for level, rank in LEVEL_RANK.items())
+    return f"CASE {column} {ranks} ELSE 0 END"
 
 
 RANKS = range(len(COLOURS))
@@ -49,14 +62,14 @@ async def rollups(
     )
     rows = await db.fetch(
         f"""WITH active AS ({active_levels_sql(schema, "$2")}),
-            iso AS (SELECT person_id, max(CASE level WHEN 'centralized' THEN 4
-                        WHEN 'home' THEN 3 WHEN 'monitoring' THEN 2 ELSE 0 END) AS rank
+            iso AS (SELECT person_id, max({level_rank_sql("level")}) AS rank
                     FROM active GROUP BY person_id),
             people AS MATERIALIZED (
                 SELECT r.district, r.sub_district_id, r.community_id, r.grid_id, r.compound_id,
                        r.building_id, r.household_id,
                        greatest(coalesce(iso.rank, 0),
-                                CASE WHEN coalesce(d.doses, 0) < $3 THEN 1 ELSE 0 END) AS rank,
+                                CASE WHEN coalesce(d.doses, 0) < $3
+                                     THEN {UNVACCINATED_RANK} ELSE 0 END) AS rank,
                        coalesce(d.doses, 0) >= $3 AS vaccinated
                 FROM {schema}.resident r
                 LEFT JOIN {schema}.resident_dose d USING (person_id)

@@ -1,5 +1,8 @@
 """Projection ``test-results``: one row per sample with its current result (a correction
-supersedes it), from the lab events isolation publishes."""
+supersedes it), from the lab events isolation publishes.
+
+Its name stays ``test-results`` (as do the table ``test_result`` and the lab's event types):
+the name is the consumer group, the dead-letter topic and the rebuild command's argument."""
 
 from __future__ import annotations
 
@@ -12,9 +15,10 @@ from cordon_contracts.lab import TestResultCorrected, TestResultReceived
 from cordon_core.envelope import Envelope
 
 
-class TestResultsProjection:
-    __test__ = False  # not a pytest test class, despite the name
+class LabResultsProjection:
     name = "test-results"
+    reads_from = ("isolation",)
+    """Lab results travel on isolation's events topic."""
     event_types = (TestResultReceived.event_type, TestResultCorrected.event_type)
 
     def __init__(self, schema: str) -> None:
