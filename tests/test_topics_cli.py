@@ -16,8 +16,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from cordon_contracts.schemas import REGISTRIES
-from cordon_contracts.topics import apply, catalogue, load, render
+from cordon_contracts.topics import catalogue
 from cordon_devenv.infra import Infrastructure
+from cordon_ops.topics import apply, load, render
 from cordon_testing.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,9 +47,7 @@ def test_events_are_kept_forever_raw_scans_briefly_and_dead_letters_a_month() ->
 
 def cordon_topics(bootstrap: str, prefix: str, *extra: str) -> str:
     script = Path(sys.executable).with_name("cordon-topics")  # [project.scripts]
-    command = (
-        [str(script)] if script.exists() else [sys.executable, "-m", "cordon_contracts.topics"]
-    )
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "cordon_ops.topics"]
     result = subprocess.run(
         [
             *command, "apply",

@@ -12,9 +12,7 @@ import functools
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
-
-from fastapi import FastAPI, Response
+from typing import TYPE_CHECKING, Any
 
 from cordon_contracts.fixtures import EXAMPLE_DATETIME, EXAMPLE_UUID, example_payload
 from cordon_contracts.schemas import (
@@ -25,8 +23,11 @@ from cordon_contracts.schemas import (
     schema_name,
 )
 from cordon_contracts.topics import TopicSpec, catalogue
-from cordon_core.cloudevents import CONTENT_TYPE, SPEC_VERSION, ce_type, data_schema
-from cordon_core.envelope import DomainEvent
+from cordon_events.cloudevents import CONTENT_TYPE, SPEC_VERSION, ce_type, data_schema
+from cordon_events.envelope import DomainEvent
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 ASYNCAPI_VERSION = "3.0.0"
 KAFKA_BINDING_VERSION = "0.5.0"
@@ -357,8 +358,18 @@ def rendered() -> str:
 
 def install_asyncapi(app: FastAPI) -> None:
     """Serve the AsyncAPI document at ``GET /asyncapi.json``."""
+    # FastAPI comes with the service that serves the document: the contracts need only
+    # pydantic, so that an outside consumer can install them alone.
+    from fastapi import Response
 
-    @app.get(PATH, tags=["operations"], summary="AsyncAPI 3.0 document of Cordon's topics")
+    # response_model=None, as FastAPI infers for a Response: the return annotation is then
+    # never evaluated (it names a local import).
+    @app.get(
+        PATH,
+        tags=["operations"],
+        summary="AsyncAPI 3.0 document of Cordon's topics",
+        response_model=None,
+    )
     async def asyncapi() -> Response:
         return Response(rendered(), media_type="application/json")
 

@@ -14,8 +14,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from cordon_core.envelope import DomainEvent, EventRegistry
-from cordon_core.privacy import RedactedText
+from cordon_events.envelope import DomainEvent, EventRegistry
+from cordon_events.privacy import RedactedText
 
 registry = EventRegistry()
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from cordon_contracts import gate, isolation, lab, notification, registry
-from cordon_core.cloudevents import ce_type, data_schema
-from cordon_core.envelope import DomainEvent, EventRegistry
+from cordon_events.cloudevents import ce_type, data_schema
+from cordon_events.envelope import DomainEvent, EventRegistry
 
 REGISTRIES: dict[str, tuple[EventRegistry, ...]] = {
     "gate": (gate.registry,),

@@ -15,23 +15,16 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from cordon_core.envelope import Envelope, EventRegistry
-
-SPEC_VERSION = "1.0"
-CONTENT_TYPE = "application/json"
+from cordon_events.cloudevents import CONTENT_TYPE as CONTENT_TYPE
+from cordon_events.cloudevents import SPEC_VERSION as SPEC_VERSION
+from cordon_events.cloudevents import ce_type as ce_type
+from cordon_events.cloudevents import data_schema as data_schema
 
 Headers = list[tuple[str, bytes]]
 
 
 class MalformedEvent(ValueError):
     """A Kafka record that is not a readable Cordon CloudEvent."""
-
-
-def ce_type(event_type: str) -> str:
-    return f"cordon.{event_type}"
-
-
-def data_schema(event_type: str, version: int) -> str:
-    return f"urn:cordon:schema:{event_type}:v{version}"
 
 
 def encode_headers(
