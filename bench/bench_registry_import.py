@@ -48,12 +48,12 @@ import asyncpg
 from cordon_core.migrations import apply_migrations
 from cordon_core.observability import configure_logging
 from cordon_core.store import PostgresEventStore
+from cordon_devenv.demo_district import as_csv
 from cordon_devenv.infra import temporary_infrastructure
 from cordon_registry.adapters.crypto import PersonalDataVault
 from cordon_registry.adapters.spreadsheets import read_csv
 from cordon_registry.bootstrap import build_runtime
 from cordon_registry.cli import DirectStorage
-from cordon_registry.demo import as_csv
 from cordon_registry.domain.identity import check_character
 from cordon_registry.domain.staff import StaffMember
 from cordon_registry.service.importing import ImportReport, import_rows

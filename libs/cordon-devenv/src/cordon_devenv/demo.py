@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from cordon_devenv.demo_district import load_demo_district
+
 COMMUNITIES = ("heping", "xinhua", "dongfeng", "jianshe", "chaoyang", "nanhu")
 """Six communities of the demo district, each with an east and a north gate."""
 ADMIN_TOKEN = "dev-admin-token"
@@ -32,8 +34,6 @@ class DemoDistrict:
 
 async def load_residents(registry_url: str) -> dict[str, list[str]]:
     """The demo district's places and people, loaded through the registry (idempotent)."""
-    from cordon_registry.demo import load_demo_district
-
     return await load_demo_district(registry_url, REGISTRY_ADMIN_TOKEN)
 
 

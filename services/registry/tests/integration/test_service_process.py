@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cordon_registry.demo import load_demo_district
+from cordon_devenv.demo_district import load_demo_district
 from cordon_testing import ServiceProcess
 
 ADMIN = "process-admin-token"
