@@ -9,7 +9,7 @@ from cordon_core.envelope import (
     PendingEvent,
     UnknownEventType,
 )
-from cordon_core.store import ConcurrencyError, EventIdConflict, PostgresEventStore, Snapshot
+from cordon_core.store import ConcurrencyError, EventIdConflict, PostgresEventStore
 
 __all__ = [
     "ConcurrencyError",
@@ -20,6 +20,5 @@ __all__ = [
     "EventRegistry",
     "PendingEvent",
     "PostgresEventStore",
-    "Snapshot",
     "UnknownEventType",
 ]

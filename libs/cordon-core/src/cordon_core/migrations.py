@@ -44,7 +44,7 @@ def migrations_from_package(component: str, package: str, folder: str = "sql") -
 
 
 def core_migrations() -> list[Migration]:
-    """The event store, relay, inbox and snapshot tables every service has."""
+    """The event store, relay, inbox, idempotency and dead-letter tables every service has."""
     return migrations_from_package("core", "cordon_core")
 
 

@@ -70,13 +70,6 @@ class StreamAppend:
     partition_key: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    stream_id: str
-    stream_version: int
-    state: dict[str, Any]
-
-
 class PostgresEventStore:
     """One service's event store, living in that service's own schema.
 
@@ -322,34 +315,6 @@ class PostgresEventStore:
             limit,
         )
         return [self._envelope(r) for r in rows]
-
-    async def save_snapshot(
-        self, snapshot: Snapshot, *, conn: asyncpg.Connection | None = None
-    ) -> None:
-        executor: Executor = conn or self.pool
-        await executor.execute(
-            f"""INSERT INTO {self.schema}.snapshots (stream_id, stream_version, state)
-                VALUES ($1, $2, $3::jsonb)
-                ON CONFLICT (stream_id) DO UPDATE
-                SET stream_version = EXCLUDED.stream_version, state = EXCLUDED.state,
-                    taken_at = now()
-                WHERE {self.schema}.snapshots.stream_version < EXCLUDED.stream_version""",
-            snapshot.stream_id,
-            snapshot.stream_version,
-            json.dumps(snapshot.state),
-        )
-
-    async def load_snapshot(
-        self, stream_id: str, *, conn: asyncpg.Connection | None = None
-    ) -> Snapshot | None:
-        executor: Executor = conn or self.pool
-        row = await executor.fetchrow(
-            f"SELECT stream_version, state FROM {self.schema}.snapshots WHERE stream_id = $1",
-            stream_id,
-        )
-        if row is None:
-            return None
-        return Snapshot(stream_id, row["stream_version"], json.loads(row["state"]))
 
     def _envelope(self, row: asyncpg.Record) -> Envelope:
         return record_to_envelope(row, self.registry, self.source)

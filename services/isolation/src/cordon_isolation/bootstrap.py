@@ -1,21 +1,21 @@
-"""Builds the isolation service from settings: runtime, use cases, consumers, timers."""
+"""Builds the isolation service from settings: runtime, use cases, consumers, timers. The
+only module that knows every part; the entrypoints are handed what it built."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from cordon_contracts import gate, isolation, lab, registry
-from cordon_core.envelope import EventRegistry
+from cordon_core.envelope import EventRegistry, utc_now
 from cordon_core.migrations import migrations_from_package
 from cordon_core.runtime import ServiceRuntime, Subscription
 from cordon_isolation.adapters.reviews import Casebook
 from cordon_isolation.adapters.state import IsolationState
 from cordon_isolation.adapters.timers import Timers
-from cordon_isolation.domain.windows import OrderWindows
+from cordon_isolation.entrypoints.deps import Isolation
+from cordon_isolation.projections.households import HouseholdProjection
 from cordon_isolation.service.deadlines import DeadlineWorker
-from cordon_isolation.service.households import HouseholdProjection
 from cordon_isolation.service.lab import LabIntake
 from cordon_isolation.service.office import EpidemicOffice
 from cordon_isolation.service.orders import IsolationDesk
@@ -23,35 +23,12 @@ from cordon_isolation.service.reactions import PolicyReactions
 from cordon_isolation.settings import IsolationSettings
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass
-class Isolation:
-    settings: IsolationSettings
-    runtime: ServiceRuntime
-    state: IsolationState
-    desk: IsolationDesk
-    office: EpidemicOffice
-    intake: LabIntake
-    deadlines: DeadlineWorker
-    clock: Callable[[], datetime]
-
-    @property
-    def order_windows(self) -> OrderWindows:
-        s = self.settings
-        return OrderWindows(
-            start_ahead=timedelta(days=s.isolation_order_start_ahead_days),
-            start_behind=timedelta(days=s.isolation_order_start_behind_days),
-            longest=timedelta(days=s.isolation_order_max_days),
-        )
-
-
 def event_registry() -> EventRegistry:
+    """The event types this service reads: its own and the labs', the registry's, the gate's
+    (each contracts module's ``registry`` is its catalogue of event types)."""
     events = EventRegistry()
-    for contracts in (isolation.registry, lab.registry, registry.registry, gate.registry):
-        events.include(contracts)
+    for contracts in (isolation, lab, registry, gate):
+        events.include(contracts.registry)
     return events
 
 

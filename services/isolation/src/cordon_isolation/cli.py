@@ -15,11 +15,12 @@ import asyncpg
 import structlog
 import typer
 
+from cordon_core.envelope import utc_now
 from cordon_core.migrations import apply_migrations, core_migrations, migrations_from_package
 from cordon_core.store import PostgresEventStore
 from cordon_isolation.adapters.results_csv import read_results_csv
 from cordon_isolation.adapters.state import IsolationState
-from cordon_isolation.bootstrap import event_registry, utc_now
+from cordon_isolation.bootstrap import event_registry
 from cordon_isolation.service.lab import IntakeReport, LabIntake
 from cordon_isolation.settings import IsolationSettings
 

@@ -1,65 +1,35 @@
-"""Builds the notification service from settings: runtime, channels, queue, workers, HTTP."""
+"""Builds the notification service from settings: runtime, channels, queue, workers. The
+only module that knows every part; the entrypoints are handed what it built."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from collections.abc import Callable
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from cordon_contracts import gate, isolation, lab, notification, registry
-from cordon_core.envelope import EventRegistry
+from cordon_core.envelope import EventRegistry, utc_now
 from cordon_core.migrations import migrations_from_package
 from cordon_core.runtime import ServiceRuntime, Subscription
 from cordon_notification.adapters.channels import (
     Channel,
     EmailChannel,
-    InboxChannel,
+    InAppChannel,
     SmsGatewayChannel,
     WebhookChannel,
 )
+from cordon_notification.adapters.deliveries import Deliveries
 from cordon_notification.adapters.directory import Directory
 from cordon_notification.adapters.http_client import HttpClient
-from cordon_notification.adapters.outbox import Outbox
 from cordon_notification.adapters.templates import Templates
 from cordon_notification.domain.delivery import RateLimit
+from cordon_notification.entrypoints.deps import Notifier
 from cordon_notification.service.dispatch import EventDispatcher
-from cordon_notification.service.inbox import Inbox
+from cordon_notification.service.in_app import InAppInbox
 from cordon_notification.service.queueing import MessageQueue
 from cordon_notification.service.schedule import Schedule
 from cordon_notification.service.sending import DeliveryWorker, SendingPolicy
 from cordon_notification.settings import NotificationSettings
-
-
-@dataclass
-class Notifier:
-    settings: NotificationSettings
-    runtime: ServiceRuntime
-    directory: Directory
-    outbox: Outbox
-    queue: MessageQueue
-    inbox: Inbox
-    worker: DeliveryWorker
-    schedule: Schedule
-    http: HttpClient
-
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[Notifier]:
-        """The runtime (consumers, relay), the delivery worker and the schedule. On the way
-        out the worker stops claiming and its sends under way get ``delivery_drain_s`` to
-        finish and be recorded; what it claimed but did not send is given back."""
-        async with self.runtime.running():
-            # Supervised: restarted after a failure, cancelled when the runtime stops.
-            worker = self.runtime.supervise("delivery", self.worker.run)
-            self.runtime.supervise("schedule", self.schedule.run)
-            try:
-                yield self
-            finally:
-                self.worker.stop()
-                await asyncio.wait([worker], timeout=self.settings.delivery_drain_s)
-                await self.http.aclose()
 
 
 def _time(text: str) -> time:
@@ -72,23 +42,21 @@ def build(
     clock: Callable[[], datetime] | None = None,
 ) -> Notifier:
     settings = settings or NotificationSettings()
-    now = clock or (lambda: datetime.now(UTC))
+    now = clock or utc_now
     zone = ZoneInfo(settings.timezone)
-    events = EventRegistry()
-    for contracts in (notification.registry, gate.registry, registry.registry):
-        events.include(contracts)
-    events.include(isolation.registry)
-    events.include(lab.registry)
+    events = EventRegistry()  # each contracts module's ``registry``: its event types
+    for contracts in (notification, gate, registry, isolation, lab):
+        events.include(contracts.registry)
     runtime = ServiceRuntime(
         service="notification",
         settings=settings,
         registry=events,
         migrations=migrations_from_package("notification", "cordon_notification"),
     )
-    directory, outbox = Directory(runtime.schema), Outbox(runtime.schema)
+    directory, deliveries = Directory(runtime.schema), Deliveries(runtime.schema)
     queue = MessageQueue(
         store=runtime.store,
-        outbox=outbox,
+        deliveries=deliveries,
         templates=Templates(zone, settings.default_language),
         zone=zone,
         rate_limit=RateLimit(
@@ -115,13 +83,13 @@ def build(
         ),
         "webhook": WebhookChannel(http),
         "sms": SmsGatewayChannel(http),
-        "inbox": InboxChannel(),
+        "inbox": InAppChannel(),
     }
     pool = lambda: runtime.pool  # noqa: E731 - the pool exists only once the runtime started
     worker = DeliveryWorker(
         pool=pool,
         store=runtime.store,
-        outbox=outbox,
+        deliveries=deliveries,
         queue=queue,
         channels=channels,
         policy=SendingPolicy(
@@ -161,14 +129,16 @@ def build(
             event_types=dispatcher.event_types,
         )
     )
-    inbox = Inbox(pool=pool, schema=runtime.schema, store=runtime.store, queue=queue, clock=now)
+    in_app = InAppInbox(
+        pool=pool, schema=runtime.schema, store=runtime.store, queue=queue, clock=now
+    )
     return Notifier(
         settings=settings,
         runtime=runtime,
         directory=directory,
-        outbox=outbox,
+        deliveries=deliveries,
         queue=queue,
-        inbox=inbox,
+        in_app=in_app,
         worker=worker,
         schedule=schedule,
         http=http,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import FastAPI
 
+from cordon_core.envelope import utc_now
 from cordon_core.migrations import migrations_from_package
 from cordon_core.runtime import ServiceRuntime
 from cordon_registry.adapters.crypto import PersonalDataVault
@@ -15,10 +16,6 @@ from cordon_registry.domain.events import PRIVATE_EVENT_TYPES, service_registry
 from cordon_registry.entrypoints.http import create_app
 from cordon_registry.service.unit import Registry
 from cordon_registry.settings import RegistrySettings
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def vault_from(settings: RegistrySettings) -> PersonalDataVault:

@@ -16,10 +16,11 @@ import asyncpg
 import structlog
 import typer
 
+from cordon_core.envelope import utc_now
 from cordon_core.migrations import apply_migrations
 from cordon_core.store import PostgresEventStore
 from cordon_registry.adapters.spreadsheets import read_spreadsheet
-from cordon_registry.bootstrap import build_runtime, utc_now, vault_from
+from cordon_registry.bootstrap import build_runtime, vault_from
 from cordon_registry.domain.errors import RegistryError
 from cordon_registry.domain.staff import StaffMember
 from cordon_registry.service.importing import ImportReport, import_rows

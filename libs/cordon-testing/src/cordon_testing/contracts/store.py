@@ -1,4 +1,4 @@
-"""Event store contract: concurrency, idempotence, ordering, snapshots, upcasting."""
+"""Event store contract: concurrency, idempotence, ordering, upcasting."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from cordon_core.store import (
     ConcurrencyError,
     EventIdConflict,
     PostgresEventStore,
-    Snapshot,
     StreamAppend,
 )
 from cordon_testing.sample import CounterBumped, CounterOpened, bumps, meta, registry
@@ -137,17 +136,6 @@ class EventStoreContract:
             ("a", 3),
         ]
         assert after_two == everything[2:]
-
-    async def test_a_newer_snapshot_is_kept_and_an_older_one_ignored(
-        self, store: PostgresEventStore
-    ) -> None:
-        await store.save_snapshot(Snapshot("counter-1", 10, {"total": 10}))
-        await store.save_snapshot(Snapshot("counter-1", 4, {"total": 4}))
-
-        snapshot = await store.load_snapshot("counter-1")
-
-        assert snapshot == Snapshot("counter-1", 10, {"total": 10})
-        assert await store.load_snapshot("other") is None
 
     async def test_an_event_stored_at_an_old_schema_version_loads_upcast(
         self, store: PostgresEventStore, pool: asyncpg.Pool

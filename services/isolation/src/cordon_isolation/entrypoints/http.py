@@ -1,24 +1,18 @@
 """The isolation service's HTTP API: staff (orders, follow-up, policy, campaigns) with the
-office's token, labs (results) with their own tokens. OpenAPI at /docs.
+office's token, labs (results) with their own tokens. OpenAPI at /docs."""
 
-(No ``from __future__ import annotations`` here: FastAPI must see the dependency types that
-``create_app`` defines locally.)
-"""
+from __future__ import annotations
 
-import hmac
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cordon_contracts.asyncapi import install_asyncapi
 from cordon_core.api_errors import errors
 from cordon_core.http import install_service_http
-from cordon_isolation.bootstrap import Isolation
 from cordon_isolation.domain.errors import (
     Conflict,
     IsolationError,
@@ -26,20 +20,15 @@ from cordon_isolation.domain.errors import (
     NotFound,
     ReleaseRefused,
 )
+from cordon_isolation.entrypoints.breaches import breach_routes
+from cordon_isolation.entrypoints.deps import Isolation, lab_caller, staff_caller
+from cordon_isolation.entrypoints.followup import followup_routes
 from cordon_isolation.entrypoints.labs import lab_routes
 from cordon_isolation.entrypoints.office import office_routes
+from cordon_isolation.entrypoints.orders import order_routes
+from cordon_isolation.entrypoints.people import people_routes
 from cordon_isolation.entrypoints.reviews import review_routes
-from cordon_isolation.entrypoints.staff import staff_routes
 from cordon_isolation.service.unit import TooMuchContention
-
-bearer = HTTPBearer(auto_error=False)
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-
-
-def _refused(what: str) -> HTTPException:
-    return HTTPException(
-        status.HTTP_401_UNAUTHORIZED, f"{what} is required", headers={"WWW-Authenticate": "Bearer"}
-    )
 
 
 def create_app(iso: Isolation, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
@@ -72,24 +61,17 @@ def create_app(iso: Isolation, *, clock: Callable[[], datetime] | None = None) -
     )
     install_asyncapi(app)
 
-    def staff(credentials: Credentials) -> str:
-        if credentials is None or not hmac.compare_digest(
-            credentials.credentials.encode(), settings.isolation_admin_token.encode()
-        ):
-            raise _refused("the office's staff token")
-        return "office"
-
-    def lab(credentials: Credentials) -> str:
-        for name, token in settings.labs.items():
-            if credentials is not None and hmac.compare_digest(
-                credentials.credentials.encode(), token.encode()
-            ):
-                return name
-        raise _refused("a lab's token")
+    staff, lab = staff_caller(settings), lab_caller(settings)
 
     # A person's order may be missing (404) or in another state (409); a campaign or a
     # sample may exist already (409). The review routes declare their own (404).
-    app.include_router(staff_routes(iso, staff, now), responses=errors(404, 409))
+    for staff_router in (
+        order_routes(iso, staff, now),
+        followup_routes(iso, staff, now),
+        breach_routes(iso, staff, now),
+        people_routes(iso, staff),
+    ):
+        app.include_router(staff_router, responses=errors(404, 409))
     app.include_router(office_routes(iso, staff, now), responses=errors(409))
     app.include_router(review_routes(iso, staff, now))
     app.include_router(lab_routes(iso, lab))

@@ -16,8 +16,8 @@ from cordon_core.api_errors import ErrorBody
 from cordon_core.http import correlation_id
 from cordon_core.idempotency import request_transaction
 from cordon_isolation.adapters.results_csv import read_results_csv
-from cordon_isolation.bootstrap import Isolation
 from cordon_isolation.domain.results import ResultRow, RowError, parse_row
+from cordon_isolation.entrypoints.deps import Isolation
 from cordon_isolation.entrypoints.schemas import ResultsIn
 
 

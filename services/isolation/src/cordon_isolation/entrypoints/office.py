@@ -15,8 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from cordon_contracts.lab import SampleCollected, TestCampaignOpened
 from cordon_core.http import correlation_id
 from cordon_core.inputs import Text
-from cordon_isolation.bootstrap import Isolation
 from cordon_isolation.domain.policy import IsolationPolicy, ReleaseRule
+from cordon_isolation.entrypoints.deps import Isolation
 from cordon_isolation.entrypoints.schemas import CampaignIn, PolicyIn, SampleIn
 from cordon_isolation.service.unit import in_transaction
 

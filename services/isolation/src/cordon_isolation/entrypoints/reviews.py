@@ -15,9 +15,9 @@ from cordon_core.api_errors import errors
 from cordon_core.envelope import EventMetadata
 from cordon_core.http import correlation_id
 from cordon_core.inputs import Text
-from cordon_isolation.bootstrap import Isolation
 from cordon_isolation.domain.corrections import settle_review
 from cordon_isolation.domain.errors import NotFound
+from cordon_isolation.entrypoints.deps import Isolation
 from cordon_isolation.entrypoints.schemas import PrivateNote, SettleIn
 from cordon_isolation.service.unit import in_transaction
 

@@ -141,30 +141,33 @@ class SettleIn(BaseModel):
     note: NoteText | None = None
 
 
+DEFAULT = IsolationPolicy  # the domain's defaults (version 0); the body repeats none of them
+
+
 class PolicyIn(BaseModel):
-    travel_risk_levels: list[RiskLevel] = ["high"]
-    travel_window_days: int = Field(default=14, ge=1, le=60)
-    travel_isolation_days: int = Field(default=14, ge=1, le=60)
-    positive_isolation_days: int = Field(default=14, ge=1, le=60)
-    household_level: IsolationLevel = "home"
-    household_days: int = Field(default=14, ge=1, le=60)
-    fever_monitoring_days: int = Field(default=7, ge=1, le=60)
-    fever_requests_test: Flag = True
-    check_in_interval_s: int = Field(default=86400, ge=1, le=7 * 86400)
+    travel_risk_levels: list[RiskLevel] = list(DEFAULT.travel_risk_levels)
+    travel_window_days: int = Field(default=DEFAULT.travel_window_days, ge=1, le=60)
+    travel_isolation_days: int = Field(default=DEFAULT.travel_isolation_days, ge=1, le=60)
+    positive_isolation_days: int = Field(default=DEFAULT.positive_isolation_days, ge=1, le=60)
+    household_level: IsolationLevel = DEFAULT.household_level
+    household_days: int = Field(default=DEFAULT.household_days, ge=1, le=60)
+    fever_monitoring_days: int = Field(default=DEFAULT.fever_monitoring_days, ge=1, le=60)
+    fever_requests_test: Flag = DEFAULT.fever_requests_test
+    check_in_interval_s: int = Field(default=DEFAULT.check_in_interval_s, ge=1, le=7 * 86400)
     release: dict[IsolationLevel, ReleaseRequirement] | None = Field(
         default=None, description="Per level; levels left out keep the defaults."
     )
     corrected_positive: CorrectedPositiveAction = Field(
-        default=IsolationPolicy.corrected_positive,
+        default=DEFAULT.corrected_positive,
         description="end: orders caused by a positive later corrected end at once; review: "
         "they are listed under GET /v1/reviews for the office to confirm.",
     )
     gate_breach_escalated_to: EscalatedTo | None = Field(
-        default=IsolationPolicy.gate_breach_escalated_to,
+        default=DEFAULT.gate_breach_escalated_to,
         description="Who a breach recorded from the gate's denied exit is escalated to.",
     )
     breach_match_minutes: int = Field(
-        default=IsolationPolicy.breach_match_minutes,
+        default=DEFAULT.breach_match_minutes,
         ge=0,
         le=24 * 60,
         description="A staff report of leaving within this many minutes of a gate denial "

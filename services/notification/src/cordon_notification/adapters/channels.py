@@ -48,8 +48,9 @@ class Channel(Protocol):
         ...
 
 
-class InboxChannel:
-    """The message row itself is the inbox entry: nothing to hand over."""
+class InAppChannel:
+    """The ``inbox`` channel: the message row itself is the in-app inbox's entry, so there
+    is nothing to hand over."""
 
     async def send(self, message: Message) -> None:
         return None

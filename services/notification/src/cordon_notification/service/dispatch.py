@@ -17,7 +17,7 @@ from cordon_notification.domain.contacts import (
     sub_district_id,
 )
 from cordon_notification.domain.notices import NOTIFYING_EVENTS, Notice, notices_for
-from cordon_notification.service.directory import DIRECTORY_EVENTS, DirectoryProjection
+from cordon_notification.projections.directory import DIRECTORY_EVENTS, DirectoryProjection
 from cordon_notification.service.queueing import MessageQueue, Tell
 
 EVENT_TYPES = tuple(dict.fromkeys(m.event_type for m in (*DIRECTORY_EVENTS, *NOTIFYING_EVENTS)))

@@ -1,6 +1,6 @@
 """Turning "tell this recipient about that" into deliveries: one per channel, rendered in
 the recipient's language, due after their quiet hours unless urgent, held for a digest
-beyond their rate limit, queued in the outbox with its NotificationQueued event."""
+beyond their rate limit, queued in the deliveries table with its NotificationQueued event."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import asyncpg
 from cordon_contracts.notification import NotificationQueued
 from cordon_core.envelope import Envelope, EventMetadata, PendingEvent
 from cordon_core.store import PostgresEventStore, StreamAppend
-from cordon_notification.adapters.outbox import Outbox
+from cordon_notification.adapters.deliveries import Deliveries
 from cordon_notification.adapters.templates import Templates
 from cordon_notification.domain.contacts import Recipient
 from cordon_notification.domain.delivery import (
@@ -51,7 +51,7 @@ class MessageQueue:
         self,
         *,
         store: PostgresEventStore,
-        outbox: Outbox,
+        deliveries: Deliveries,
         templates: Templates,
         zone: tzinfo,
         rate_limit: RateLimit,
@@ -59,11 +59,11 @@ class MessageQueue:
         sms_gateway: str | None,
         clock: Callable[[], datetime],
     ) -> None:
-        self.store, self.outbox, self.templates = store, outbox, templates
+        self.store, self.deliveries, self.templates = store, deliveries, templates
         self.zone, self.rate_limit, self.district = zone, rate_limit, district
         self.sms_gateway, self.clock = sms_gateway, clock
 
-    def deliveries(self, tell: Tell, now: datetime) -> list[Delivery]:
+    def deliveries_for(self, tell: Tell, now: datetime) -> list[Delivery]:
         contact = tell.recipient.contact
         language = self.templates.language(contact.language)
         rendered = self.templates.render(tell.template, language, tell.facts)
@@ -103,12 +103,12 @@ class MessageQueue:
         causes: dict[uuid.UUID, Envelope | None] = {}
         deliveries: list[Delivery] = []
         for tell in tells:
-            for d in self.deliveries(tell, now):
+            for d in self.deliveries_for(tell, now):
                 causes[d.delivery_id] = tell.cause
                 deliveries.append(d)
         if limited:
             deliveries = await self._limit(conn, deliveries, now)
-        fresh = await self.outbox.add(conn, deliveries)
+        fresh = await self.deliveries.add(conn, deliveries)
         queued = [d for d in deliveries if d.delivery_id in fresh]
         await self.store.append_many(
             [self._queued(d, causes[d.delivery_id], now) for d in queued], conn=conn
@@ -121,7 +121,7 @@ class MessageQueue:
         pushed = [d for d in deliveries if d.channel in PUSH_CHANNELS and not d.urgent]
         if not pushed:
             return deliveries
-        recent = await self.outbox.recent_counts(
+        recent = await self.deliveries.recent_counts(
             conn, [d.recipient_id for d in pushed], now - self.rate_limit.window
         )
         verdicts = self.rate_limit.held(

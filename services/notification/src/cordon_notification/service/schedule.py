@@ -67,7 +67,7 @@ class Schedule:
         """Fold each recipient's held messages into one digest once the oldest has waited
         a whole rate-limit window. Returns the digests queued."""
         async with self.pool().acquire() as conn:
-            groups = await self.queue.outbox.held_groups(conn, self.clock() - self.window)
+            groups = await self.queue.deliveries.held_groups(conn, self.clock() - self.window)
         done = 0
         for recipient_id, channel in groups:
             async with self.pool().acquire() as conn, conn.transaction():
@@ -75,7 +75,7 @@ class Schedule:
         return done
 
     async def _digest(self, conn: asyncpg.Connection, recipient_id: str, channel: str) -> int:
-        held = await self.queue.outbox.take_held(conn, recipient_id, channel)
+        held = await self.queue.deliveries.take_held(conn, recipient_id, channel)
         if not held:
             return 0
         first = held[0]
@@ -101,7 +101,7 @@ class Schedule:
             facts={"items": [{"subject": h["subject"]} for h in held]},
         )
         await self.queue.queue(conn, [tell], limited=False)
-        await self.queue.outbox.fold(
+        await self.queue.deliveries.fold(
             conn, [h["delivery_id"] for h in held], delivery_id(source, recipient_id, channel)
         )
         return 1

@@ -27,7 +27,7 @@ from cordon_contracts.notification import NotificationFailed, NotificationSent
 from cordon_core.envelope import DomainEvent, PendingEvent
 from cordon_core.store import ConcurrencyError, PostgresEventStore, StreamAppend
 from cordon_notification.adapters.channels import Channel, ChannelError, Message
-from cordon_notification.adapters.outbox import Claimed, Outbox
+from cordon_notification.adapters.deliveries import Claimed, Deliveries
 from cordon_notification.domain.delivery import backoff, event_id
 from cordon_notification.service.queueing import MessageQueue, stream_of
 
@@ -88,13 +88,13 @@ class DeliveryWorker:
         *,
         pool: Callable[[], asyncpg.Pool],
         store: PostgresEventStore,
-        outbox: Outbox,
+        deliveries: Deliveries,
         queue: MessageQueue,
         channels: Mapping[str, Channel],
         policy: SendingPolicy,
         clock: Callable[[], datetime],
     ) -> None:
-        self.pool, self.store, self.outbox, self.queue = pool, store, outbox, queue
+        self.pool, self.store, self.deliveries, self.queue = pool, store, deliveries, queue
         self.channels, self.policy, self.clock = channels, policy, clock
         self._flow = _Flow()
         self._outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
@@ -155,7 +155,7 @@ class DeliveryWorker:
             name: self.policy.lane_backlog - lane.claimed for name, lane in self._flow.lanes.items()
         }
         async with self.pool().acquire() as conn, conn.transaction():
-            return await self.outbox.claim(
+            return await self.deliveries.claim(
                 conn,
                 now,
                 now + self.policy.lease,
@@ -251,18 +251,18 @@ class DeliveryWorker:
         failed = [o for o in outcomes if o.error and self._final(o)]
         retried = [o for o in outcomes if o.error and not self._final(o)]
         async with self.pool().acquire() as conn, conn.transaction():
-            await self.outbox.release(conn, released)
-            ours_sent = await self.outbox.settle(conn, sent, "sent", at=now)
+            await self.deliveries.release(conn, released)
+            ours_sent = await self.deliveries.settle(conn, sent, "sent", at=now)
             digests = [c.delivery_id for c in sent if c.template == "digest"]
-            covers = await self.outbox.covered(conn, digests) if digests else {}
-            ours_failed = await self.outbox.settle(
+            covers = await self.deliveries.covered(conn, digests) if digests else {}
+            ours_failed = await self.deliveries.settle(
                 conn,
                 [o.claim for o in failed],
                 "failed",
                 at=now,
                 errors=[o.error.reason if o.error else None for o in failed],
             )
-            await self.outbox.settle(
+            await self.deliveries.settle(
                 conn,
                 [o.claim for o in retried],
                 "pending",

@@ -1,6 +1,6 @@
 -- The notification service's tables. residents, assignments, communities and
 -- isolation_orders are read models of the registry's and isolation's events; contacts are
--- registered through the admin API and never published; deliveries is the outbox of
+-- registered through the admin API and never published; deliveries is the queue of
 -- messages, one row per (source, recipient, channel), written in the same transaction as
 -- its NotificationQueued event.
 CREATE TABLE {schema}.residents (

@@ -19,6 +19,8 @@ from cordon_core.envelope import DomainEvent
 from cordon_registry.domain.errors import Conflict, InvalidInput
 
 DEFAULT_WINDOW_DAYS = 14
+LONGEST_WINDOW_DAYS = 60
+"""How far back a stay counts in a round: 14 days unless the round says otherwise, at most 60."""
 
 
 def round_stream(round_id: str) -> str:
@@ -125,8 +127,8 @@ class ScreeningRound:
 def opening(
     round_id: str, community_id: str, name: str, window_days: int, at: datetime
 ) -> ScreeningRoundOpened:
-    if not 1 <= window_days <= 60:
-        raise InvalidInput("window_days", "a travel window of 1 to 60 days")
+    if not 1 <= window_days <= LONGEST_WINDOW_DAYS:
+        raise InvalidInput("window_days", f"a travel window of 1 to {LONGEST_WINDOW_DAYS} days")
     return ScreeningRoundOpened(
         round_id=round_id,
         community_id=community_id,

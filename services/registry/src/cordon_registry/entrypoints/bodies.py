@@ -10,6 +10,7 @@ from cordon_contracts.registry import PlaceKind, ResidenceType, RiskLevel, Staff
 from cordon_core.inputs import Day, Flag, Moment, Text
 from cordon_core.schema_rules import given_unless
 from cordon_registry.domain.places import PARENT_KINDS, PLACE_ID
+from cordon_registry.domain.screening import DEFAULT_WINDOW_DAYS, LONGEST_WINDOW_DAYS
 from cordon_registry.domain.staff import DISTRICT_ROLES, Role
 
 ID = Field(min_length=1, max_length=100)
@@ -91,7 +92,10 @@ class RoundIn(BaseModel):
     round_id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")] | None = None
     name: Text = Field(min_length=1, max_length=100)
     window_days: int = Field(
-        default=14, ge=1, le=365, description="How far back a stay counts (days)."
+        default=DEFAULT_WINDOW_DAYS,
+        ge=1,
+        le=LONGEST_WINDOW_DAYS,
+        description="How far back a stay counts (days).",
     )
 
 

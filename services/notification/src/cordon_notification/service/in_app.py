@@ -1,6 +1,8 @@
-"""The in-app inbox: what a recipient was told, and marking it read (NotificationRead).
-Inbox tokens are an HMAC of the recipient id, so the app's backend can hand each resident
-or member of staff a token that opens their own inbox only."""
+"""The in-app inbox (the ``inbox`` channel and ``/v1/inbox`` of the API; called "in-app" in
+the code, since a consumer's inbox is cordon_core's record of the events it applied): what a
+recipient was told, and marking it read (NotificationRead). Its tokens are an HMAC of the
+recipient id, so the app's backend can hand each resident or member of staff a token that
+opens their own inbox only."""
 
 from __future__ import annotations
 
@@ -21,11 +23,11 @@ from cordon_notification.domain.delivery import event_id
 from cordon_notification.service.queueing import MessageQueue, stream_of
 
 
-def inbox_token(key: str, recipient_id: str) -> str:
+def in_app_token(key: str, recipient_id: str) -> str:
     return hmac.new(key.encode(), f"inbox:{recipient_id}".encode(), hashlib.sha256).hexdigest()
 
 
-class Inbox:
+class InAppInbox:
     def __init__(
         self,
         *,

@@ -1,5 +1,6 @@
-"""The deliveries table: the outbox of messages, claimed by the delivery workers with
-``FOR UPDATE SKIP LOCKED`` and a lease, and recorded with a fencing check on the attempt."""
+"""The deliveries table: every message to send and what became of it, claimed by the
+delivery workers with ``FOR UPDATE SKIP LOCKED`` and a lease, and recorded with a fencing
+check on the attempt."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ class Claimed:
     lease_until: datetime
 
 
-class Outbox:
+class Deliveries:
     def __init__(self, schema: str) -> None:
         self.schema = schema
 
