@@ -180,7 +180,9 @@ class ServiceRuntime:
     async def _start_consumers(self) -> None:
         s = self.settings
         self.broker = KafkaBroker(
-            s.kafka_bootstrap,
+            # a list: FastStream hands a string to aiokafka as a single host, so the
+            # brokers of a cluster ("a:1,b:2") must be split here
+            s.kafka_bootstrap.split(","),
             acks="all",
             enable_idempotence=s.kafka_idempotence,
             log_level=logging.DEBUG,

@@ -17,7 +17,10 @@ class ServiceSettings(BaseSettings):
 
     database_url: str = "postgresql://postgres@127.0.0.1:15432/postgres"
     database_pool_size: int = Field(default=10, ge=1)
-    kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:19092",
+        description="host:port of one broker, or of several separated by commas (a cluster).",
+    )
     kafka_idempotence: bool = Field(
         default=True, description="Off only for brokers that refuse it (the Tansu fallback)."
     )
