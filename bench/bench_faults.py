@@ -13,11 +13,13 @@ and the projector under the `cordon up` supervisor, and sends ``--per-second`` s
 second through each of the gate's three doors (single HTTP scans, HTTP batches, the Kafka
 feed). Each round: kill -9 the gate, then the projector; kill -9 the broker, start it again
 after ``--broker-down`` s; SIGSTOP it for ``--pause`` s; kill -9 the postmaster, start
-PostgreSQL after ``--pg-down`` s. Each recovery is timed: until every service is ready, and
-until a scan posted after the fault shows in the read models. At the end, `cordon
-reconcile` must find nothing lost or counted twice. Prints the figures, one RESULT line,
-and writes JSON to bench/results/ (``--no-json`` skips it). Exit status 1 when a scan was
-lost or doubled, a device got a 5xx other than 503, or a service did not come back.
+PostgreSQL after ``--pg-down`` s. With ``--brokers 3`` it runs a three-node cluster instead
+and each round kills -9 every broker in turn, starting each again after ``--broker-down``
+s, and leaves the services and PostgreSQL alone. Each recovery is timed: until every
+service is ready, and until a scan posted after the fault shows in the read models. At the
+end, `cordon reconcile` must find nothing lost or counted twice. Prints the figures, one
+RESULT line, and writes JSON to bench/results/ (``--no-json`` skips it). Exit status 1 when
+a scan was lost or doubled, a device got a 5xx other than 503, or a service did not come back.
 """
 
 from __future__ import annotations
@@ -64,6 +66,10 @@ def main() -> int:
     parser.add_argument("--broker-down", type=float, default=10.0, help="seconds")
     parser.add_argument("--pause", type=float, default=30.0, help="SIGSTOP of the broker, s")
     parser.add_argument("--pg-down", type=float, default=5.0, help="seconds")
+    parser.add_argument(
+        "--brokers", type=int, default=1,
+        help="Kafka nodes; 3 runs a cluster and each round kills -9 every broker in turn",
+    )  # fmt: skip
     parser.add_argument("--json", type=Path, default=None, help="where to write the results")
     parser.add_argument("--no-json", action="store_true")
     args = parser.parse_args()
@@ -75,6 +81,7 @@ def main() -> int:
         broker_down_s=args.broker_down,
         pause_s=args.pause,
         pg_down_s=args.pg_down,
+        brokers=args.brokers,
         consistent_within_s=300,
     )
     state_dir = Path(tempfile.mkdtemp(prefix="cordon-faults-"))

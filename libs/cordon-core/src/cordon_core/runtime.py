@@ -172,7 +172,7 @@ class ServiceRuntime:
             relay = self.relay
             self.supervisor.start("backlog", lambda: watch_backlog(s, relay))
         if self.subscriptions:
-            groups = {sub.name: list(sub.topics) for sub in self.subscriptions}
+            groups = {self.group_id(sub.name): list(sub.topics) for sub in self.subscriptions}
             self.supervisor.start("lag", lambda: watch_lag(s, groups))
         self.ready = True
         log.info("service_started", service=self.service, schema=self.schema)
@@ -180,7 +180,9 @@ class ServiceRuntime:
     async def _start_consumers(self) -> None:
         s = self.settings
         self.broker = KafkaBroker(
-            s.kafka_bootstrap,
+            # a list: FastStream hands a string to aiokafka as a single host, so the
+            # brokers of a cluster ("a:1,b:2") must be split here
+            s.kafka_bootstrap.split(","),
             acks="all",
             enable_idempotence=s.kafka_idempotence,
             log_level=logging.DEBUG,
@@ -208,12 +210,16 @@ class ServiceRuntime:
             self._attach(consumer)
         await self.broker.start()
 
+    def group_id(self, consumer: str) -> str:
+        """The Kafka consumer group of ``consumer`` in this deployment."""
+        return f"{self.settings.consumer_group_prefix}{consumer}"
+
     def _attach(self, consumer: EventConsumer[Any]) -> None:
         assert self.broker is not None
         s = self.settings
         subscriber = self.broker.subscriber(
             *consumer.topics,
-            group_id=consumer.name,
+            group_id=self.group_id(consumer.name),
             batch=True,
             max_records=s.consumer_batch_size,
             batch_timeout_ms=50,

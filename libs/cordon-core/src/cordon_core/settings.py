@@ -17,13 +17,24 @@ class ServiceSettings(BaseSettings):
 
     database_url: str = "postgresql://postgres@127.0.0.1:15432/postgres"
     database_pool_size: int = Field(default=10, ge=1)
-    kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:19092",
+        description="host:port of one broker, or of several separated by commas (a cluster).",
+    )
     kafka_idempotence: bool = Field(
         default=True, description="Off only for brokers that refuse it (the Tansu fallback)."
     )
     topic_prefix: str = Field(default="cordon", pattern=r"^[a-z][a-z0-9-]*$")
     topic_partitions: int = Field(default=6, ge=1)
     topic_replication: int = Field(default=1, ge=1)
+    consumer_group_prefix: str = Field(
+        default="",
+        pattern=r"^[a-z0-9._-]*$",
+        description="Put before every consumer group id: a group id is global in a Kafka"
+        " cluster, so deployments sharing one cluster under different topic prefixes (a"
+        " district each) need their own groups, e.g. 'district-03.'. Empty: the catalogue's"
+        " names (deploy/kafka/topics.yaml).",
+    )
     district: str = "demo-district"
 
     http_host: str = "127.0.0.1"

@@ -126,6 +126,16 @@ def system_up(
     keep_infra: Annotated[
         bool, typer.Option(help="Leave Kafka and PostgreSQL running after Ctrl-C")
     ] = False,
+    replicas: Annotated[
+        str,
+        typer.Option(
+            help="Processes per service behind a balancer on its port, e.g. gate=2,projector=2"
+        ),
+    ] = "",
+    brokers: Annotated[
+        int,
+        typer.Option(min=1, max=9, help="Apache Kafka nodes; 3 gives replication 3 and min ISR 2"),
+    ] = 1,
     state_dir: StateDirOption = None,
 ) -> None:
     """Start Kafka, PostgreSQL and every service, feed a demo district, print the URLs;
@@ -133,13 +143,18 @@ def system_up(
     import asyncio
     import signal
 
-    from cordon_devenv.system import SERVICES, RunningSystem, run_until_interrupted
+    from cordon_devenv.system import SERVICES, RunningSystem, parse_replicas, run_until_interrupted
+
+    try:
+        counts = parse_replicas(replicas)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--replicas") from exc
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per demo scan otherwise
     state = _state_dir(state_dir)
     try:
-        infra = start_infrastructure(state, broker=broker.value)
+        infra = start_infrastructure(state, broker=broker.value, brokers=brokers)
     except InfraError as exc:
         typer.secho(f"cordon up failed: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from exc
@@ -147,10 +162,11 @@ def system_up(
         typer.secho(f"WARNING: {tansu.CAVEATS}", fg=typer.colors.YELLOW, bold=True, err=True)
     log_dir = state / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    system = RunningSystem(infra, log_dir)
+    system = RunningSystem(infra, log_dir, counts)
     try:
         for spec in SERVICES:
-            typer.echo(f"starting {spec.name} ...")
+            times = counts.get(spec.name, 1)
+            typer.echo(f"starting {spec.name}{f' ({times} replicas)' if times > 1 else ''} ...")
             system.start(spec)
         typer.secho("\nCordon is running.", bold=True)
         typer.echo(f"  dashboard:  {system.url('projector')}/?token=dev-district-token")

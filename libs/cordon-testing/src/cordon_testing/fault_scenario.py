@@ -5,7 +5,9 @@ Kafka and PostgreSQL of its own; the gate and the projector as real processes un
 `cordon up` supervisor; a steady load of visitors' scans through the gate's three doors
 (single HTTP scans, batches, the Kafka feed) plus a probe door; then, round after round:
 kill -9 each service, kill -9 the broker and start it again, SIGSTOP and SIGCONT it, kill -9
-the postmaster and start PostgreSQL again. Afterwards the load is drained, `cordon
+the postmaster and start PostgreSQL again (on a cluster of brokers, ``Scenario.brokers``, a
+round kills -9 brokers one at a time instead, and leaves the services and PostgreSQL
+alone). Afterwards the load is drained, `cordon
 reconcile` is run until it finds nothing missing (or gives up), and the store and the read
 models are checked against the scans the gate took.
 """
@@ -50,6 +52,11 @@ class Scenario:
     pg_down_s: float = 3.0
     flowing_timeout_s: float = 180.0
     consistent_within_s: float = 120.0
+    brokers: int = 1
+    """Kafka nodes. With one, each round is the standard faults; with a cluster, each round
+    kills -9 brokers one at a time (``broker_down_s`` each) and leaves the rest alone."""
+    brokers_killed: int | None = None
+    """With a cluster: how many of its brokers each round kills (None: every one)."""
 
 
 @dataclass
@@ -127,7 +134,8 @@ def service_env(servers: OwnServers) -> dict[str, str]:
         KafkaBackend(infra.broker_kind, infra.kafka_bootstrap, infra.kafka_idempotence),
         infra.database_url,
     )
-    return {**settings_env(settings), "CORDON_GATE_ADMIN_TOKEN": ADMIN,
+    # infra.env() adds the cluster's replication (3 replicas, min ISR 2) to the settings.
+    return {**settings_env(settings), **infra.env(), "CORDON_GATE_ADMIN_TOKEN": ADMIN,
             "CORDON_TIMEZONE": TIMEZONE}  # fmt: skip
 
 
@@ -135,7 +143,7 @@ async def run_scenario(
     state_dir: Path, scenario: Scenario, say: Callable[[str], None] = print
 ) -> Outcome:
     started = time.monotonic()
-    with own_servers(state_dir / "servers") as servers:
+    with own_servers(state_dir / "servers", brokers=scenario.brokers) as servers:
         env = service_env(servers)
         (state_dir / "logs").mkdir(parents=True, exist_ok=True)
         lines: list[str] = []
@@ -205,12 +213,17 @@ async def _under_load(
     await asyncio.sleep(scenario.warmup_s)
     round_ends = started + scenario.minutes * 60
     while True:
-        await run.standard_faults(
-            SERVICES,
-            broker_down_s=scenario.broker_down_s,
-            pause_s=scenario.pause_s,
-            pg_down_s=scenario.pg_down_s,
-        )
+        if servers.cluster is not None:
+            await run.broker_failures(
+                broker_down_s=scenario.broker_down_s, nodes=scenario.brokers_killed
+            )
+        else:
+            await run.standard_faults(
+                SERVICES,
+                broker_down_s=scenario.broker_down_s,
+                pause_s=scenario.pause_s,
+                pg_down_s=scenario.pg_down_s,
+            )
         if time.monotonic() >= round_ends:
             break
     await load.stop()

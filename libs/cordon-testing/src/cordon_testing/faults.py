@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from cordon_devenv import kafka as kafka_server
+from cordon_devenv import kafka_cluster
 from cordon_devenv import postgres as postgres_server
 from cordon_devenv.infra import Infrastructure, start_infrastructure, stop_infrastructure
 from cordon_devenv.supervisor import Supervisor
@@ -27,12 +28,15 @@ EXTERNAL_SERVERS = ("CORDON_KAFKA_BOOTSTRAP", "CORDON_DATABASE_URL", "CORDON_USE
 
 
 @contextlib.contextmanager
-def own_servers(state_dir: Path) -> Iterator[OwnServers]:
-    """A Kafka and a PostgreSQL of our own in ``state_dir`` on free ports, never the servers
-    named by CORDON_KAFKA_BOOTSTRAP / CORDON_DATABASE_URL (others use those: we kill ours)."""
+def own_servers(state_dir: Path, *, brokers: int = 1) -> Iterator[OwnServers]:
+    """A Kafka (a cluster of ``brokers`` nodes when more than one) and a PostgreSQL of our
+    own in ``state_dir`` on free ports, never the servers named by CORDON_KAFKA_BOOTSTRAP /
+    CORDON_DATABASE_URL (others use those: we kill ours)."""
     saved = {name: os.environ.pop(name) for name in EXTERNAL_SERVERS if name in os.environ}
     try:
-        infra = start_infrastructure(state_dir, broker="kafka", kafka_port=0, postgres_port=0)
+        infra = start_infrastructure(
+            state_dir, broker="kafka", kafka_port=0, postgres_port=0, brokers=brokers
+        )
     finally:
         os.environ.update(saved)
     try:
@@ -46,13 +50,36 @@ class OwnServers:
     state_dir: Path
     infra: Infrastructure
     kafka: kafka_server.KafkaServer = field(init=False)
+    """The single broker (with one node); with a cluster, see ``cluster``."""
+    cluster: kafka_cluster.KafkaCluster | None = field(init=False, default=None)
     postgres: postgres_server.PostgresServer = field(init=False)
 
     def __post_init__(self) -> None:
-        kafka = kafka_server.kafka_running(self.state_dir / "kafka")
         postgres = postgres_server.postgres_running(self.state_dir / "postgres")
-        assert kafka is not None and postgres is not None
-        self.kafka, self.postgres = kafka, postgres
+        assert postgres is not None
+        self.postgres = postgres
+        if self.infra.brokers > 1:
+            self.cluster = kafka_cluster.cluster_running(self.state_dir / "kafka-cluster")
+            assert self.cluster is not None
+            return
+        kafka = kafka_server.kafka_running(self.state_dir / "kafka")
+        assert kafka is not None
+        self.kafka = kafka
+
+    def kill_broker(self, node_id: int) -> None:
+        """kill -9 of one node of the cluster."""
+        assert self.cluster is not None, "one broker: use kill_kafka"
+        pid = self.cluster.pid(node_id)
+        assert pid is not None, f"Kafka node {node_id} is not running"
+        os.kill(pid, signal.SIGKILL)
+
+    def start_broker(self, node_id: int) -> None:
+        """Start a killed node again, on its ports and storage; it rejoins the cluster."""
+        assert self.cluster is not None, "one broker: use start_kafka"
+        deadline = time.monotonic() + 30
+        while self.cluster.pid(node_id) is not None and time.monotonic() < deadline:
+            time.sleep(0.1)  # the killed process is being reaped
+        kafka_cluster.start_node(self.cluster, node_id)
 
     def kill_kafka(self) -> None:
         os.kill(self.kafka.pid, signal.SIGKILL)
@@ -189,4 +216,21 @@ class FaultRun:
         await self.inject(
             "kill -9 postgres", s.kill_postgres, s.start_postgres, lasting_s=pg_down_s
         )
+        return self.recoveries
+
+    async def broker_failures(
+        self, *, broker_down_s: float, nodes: int | None = None
+    ) -> list[Recovery]:
+        """On a cluster, kill -9 the first ``nodes`` nodes (all by default: every partition
+        then loses its leader once) one at a time, each started again after
+        ``broker_down_s``; the services are left alone."""
+        cluster = self.servers.cluster
+        assert cluster is not None, "broker failures need a cluster (own_servers(brokers=3))"
+        for node in cluster.nodes[:nodes]:
+            await self.inject(
+                f"kill -9 broker {node.node_id}/{cluster.size}",
+                lambda n=node.node_id: self.servers.kill_broker(n),
+                lambda n=node.node_id: self.servers.start_broker(n),
+                lasting_s=broker_down_s,
+            )
         return self.recoveries
