@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import time
@@ -229,8 +230,8 @@ class FaultRun:
         for node in cluster.nodes[:nodes]:
             await self.inject(
                 f"kill -9 broker {node.node_id}/{cluster.size}",
-                lambda n=node.node_id: self.servers.kill_broker(n),
-                lambda n=node.node_id: self.servers.start_broker(n),
+                functools.partial(self.servers.kill_broker, node.node_id),
+                functools.partial(self.servers.start_broker, node.node_id),
                 lasting_s=broker_down_s,
             )
         return self.recoveries
