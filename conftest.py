@@ -1,2 +1,2 @@
-"""Root conftest: the cordon_testing plugin (fixtures for real Kafka and PostgreSQL) is
-loaded through its pytest11 entry point."""
+"""Root conftest: the cordon_testing plugin (fixtures for real Kafka and PostgreSQL, and the
+``infra`` mark on every test that reaches them) is loaded through its pytest11 entry point."""

@@ -36,7 +36,8 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cordon_testing.benchmarks import host_facts
+from harness import host_facts
+
 from cordon_testing.fault_scenario import Outcome, Scenario, run_scenario
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"

@@ -64,7 +64,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -73,6 +72,17 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gate_district import District, Scan, Shape
+from harness import (
+    QUIET_CORES,
+    CpuMeter,
+    HttpConnection,
+    delete_topics,
+    host_facts,
+    listening_processes,
+    percentile,
+    processes,
+    say,
+)
 
 from cordon_contracts import isolation, registry
 from cordon_core.envelope import EventMetadata, PendingEvent
@@ -83,7 +93,6 @@ from cordon_core.settings import ServiceSettings
 from cordon_core.store import StreamAppend
 from cordon_devenv.infra import Infrastructure, temporary_infrastructure
 from cordon_gate.domain.outcomes import OUTCOME_TYPES, scan_event_id
-from cordon_testing.benchmarks import delete_topics, host_cpu_seconds, host_facts
 from cordon_testing.plugin import fresh_database, settings_env
 from cordon_testing.processes import ServiceProcess
 
@@ -94,18 +103,6 @@ SCAN_AGE_FOR_REPLAY_S = 100 * 365 * 24 * 3600
 OUTCOME_CE_TYPES = {f"cordon.{t}".encode() for t in OUTCOME_TYPES}
 TARGET_KAFKA_SCANS_S = 3000
 TARGET_P99_MS = 25.0
-QUIET_CORES = 0.3
-
-
-def say(message: str = "") -> None:
-    print(message, flush=True)
-
-
-def percentile(ordered: Sequence[float], pct: float) -> float:
-    if not ordered:
-        return 0.0
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def per_second_p99(timeline: Sequence[tuple[float, float]]) -> list[float]:
@@ -125,189 +122,6 @@ def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 
 # ----------------------------------------------------------------------- infrastructure
-
-
-# ------------------------------------------------------------------------ CPU accounting
-
-
-class CpuMeter:
-    """CPU seconds of the gate process, the servers (Kafka, PostgreSQL with its backends),
-    this process, and the whole host: who was busy during a phase."""
-
-    def __init__(self, gate_pid: int | None, server_addresses: Sequence[str]) -> None:
-        self.procs: dict[str, list[Any]] = {"gate": [], "servers": []}
-        try:
-            import psutil
-
-            if gate_pid:
-                self.procs["gate"] = [psutil.Process(gate_pid)]
-            ports = set()
-            for address in server_addresses:
-                with contextlib.suppress(ValueError, TypeError):
-                    ports.add(int(urlsplit(f"//{address.split('//')[-1]}").port or 0))
-            pids = {
-                c.pid
-                for c in psutil.net_connections(kind="tcp")
-                if c.status == psutil.CONN_LISTEN and c.laddr.port in ports and c.pid
-            }
-            self.procs["servers"] = [psutil.Process(p) for p in sorted(pids)]
-        except Exception:
-            pass
-
-    @staticmethod
-    def _cpu(procs: Sequence[Any]) -> float | None:
-        if not procs:
-            return None
-        total = 0.0
-        try:
-            for proc in procs:
-                t = proc.cpu_times()
-                total += t.user + t.system + t.children_user + t.children_system
-                for child in proc.children(recursive=True):
-                    with contextlib.suppress(Exception):
-                        c = child.cpu_times()
-                        total += c.user + c.system
-        except Exception:
-            return None
-        return total
-
-    async def settle(self, max_wait: float) -> float:
-        """Wait up to ``max_wait`` s until programs other than the gate, the servers and this
-        one use less than QUIET_CORES; returns the seconds waited."""
-        started = time.perf_counter()
-        told = False
-        while max_wait > 0:
-            a = self.sample()
-            await asyncio.sleep(1.0)
-            others = self.cores(a, self.sample())["others"]
-            if others is None or others < QUIET_CORES:
-                break
-            if time.perf_counter() - started >= max_wait:
-                say(f"      other programs still use {others:.2f} cores: measuring anyway")
-                break
-            if not told:
-                say(f"      waiting for a quiet host: other programs use {others:.2f} cores ...")
-                told = True
-        return time.perf_counter() - started
-
-    def sample(self) -> dict[str, Any]:
-        return {
-            "wall": time.perf_counter(),
-            "bench": time.process_time(),
-            "gate": self._cpu(self.procs["gate"]),
-            "servers": self._cpu(self.procs["servers"]),
-            "host": host_cpu_seconds(),
-        }
-
-    @staticmethod
-    def cores(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float | None]:
-        """Cores used between samples ``a`` and ``b`` (1.0 = one core busy all the time)."""
-        wall = b["wall"] - a["wall"]
-        out: dict[str, float | None] = {}
-        for key in ("gate", "servers", "bench"):
-            out[key] = (
-                None if a[key] is None or b[key] is None else round((b[key] - a[key]) / wall, 2)
-            )
-        host = None
-        if a["host"] and b["host"] and b["host"][1] > a["host"][1]:
-            capacity_cores = (b["host"][1] - a["host"][1]) / wall
-            host = (b["host"][0] - a["host"][0]) / wall
-            out["host_capacity"] = round(capacity_cores, 2)
-        out["host"] = None if host is None else round(host, 2)
-        out["wall_s"] = round(wall, 3)
-        known = [out[k] for k in ("gate", "servers", "bench")]
-        out["others"] = (
-            None
-            if host is None or any(k is None for k in known)
-            else round(max(0.0, host - sum(k or 0.0 for k in known)), 2)
-        )
-        return out
-
-
-# ---------------------------------------------------------------------- the HTTP client
-
-
-class HttpConnection:
-    """A minimal keep-alive HTTP/1.1 client: on a 2-core machine every microsecond the load
-    generator spends is taken from the gate, so no general-purpose client here."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-        self.reconnects = 0
-
-    async def open(self) -> HttpConnection:
-        self.reader, self.writer = await asyncio.open_connection(
-            self.host, self.port, limit=1 << 20
-        )
-        return self
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        self.reader = self.writer = None
-
-    async def post(
-        self, path: str, token: str, body: bytes, method: str = "POST"
-    ) -> tuple[int, bytes]:
-        """One request; a kept-alive connection the gate closed meanwhile (uvicorn closes
-        idle ones after 5 s) is opened again and the request sent again, as clients do."""
-        reused = self.writer is not None
-        try:
-            return await self._post(method, path, token, body)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            self.close()
-            if not reused:
-                raise
-            self.reconnects += 1
-            return await self._post(method, path, token, body)
-
-    async def _post(self, method: str, path: str, token: str, body: bytes) -> tuple[int, bytes]:
-        if self.writer is None:
-            await self.open()
-        assert self.reader is not None and self.writer is not None
-        self.writer.write(
-            b"%s %s HTTP/1.1\r\nHost: %s:%d\r\nAuthorization: Bearer %s\r\n"
-            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-            % (
-                method.encode(),
-                path.encode(),
-                self.host.encode(),
-                self.port,
-                token.encode(),
-                len(body),
-                body,
-            )
-        )
-        reader = self.reader
-        line = await reader.readline()
-        if not line:
-            self.close()
-            raise ConnectionError("connection closed by the gate")
-        status = int(line.split(b" ", 2)[1])
-        length, chunked, close = 0, False, False
-        while (line := await reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"transfer-encoding" and b"chunked" in value.lower():
-                chunked = True
-            elif name == b"connection" and value.strip().lower() == b"close":
-                close = True
-        if chunked:
-            parts = []
-            while size := int((await reader.readline()).split(b";")[0], 16):
-                parts.append(await reader.readexactly(size))
-                await reader.readline()
-            await reader.readline()
-            data = b"".join(parts)
-        else:
-            data = await reader.readexactly(length)
-        if close:
-            self.close()
-        return status, data
 
 
 class StallProbe:
@@ -1140,7 +954,10 @@ class Bench:
         gate = await self.start_gate(log_dir)
         assert gate.process is not None
         say(f"gate: pid {gate.process.pid} at {gate.url}, topics {self.prefix}.*")
-        meter = CpuMeter(gate.process.pid, [self.srv.kafka_bootstrap, self.srv.database_url])
+        meter = CpuMeter(
+            gate=processes(gate.process.pid),
+            servers=listening_processes(self.srv.kafka_bootstrap, self.srv.database_url),
+        )
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         if self.args.profile and not self.args.py_spy:
             say("--profile: py-spy not found (uv pip install py-spy, or --py-spy PATH): no profile")
@@ -1177,7 +994,7 @@ class Bench:
         only = set(self.args.only.split(",")) if self.args.only else None
         a = meter.sample()
         await asyncio.sleep(3.0)
-        idle = CpuMeter.cores(a, meter.sample())
+        idle = meter.cores(a, meter.sample())
         self.results["idle_cores"] = idle
         say(f"  idle for 3s: cores {idle}")
         for phase in phases.values():
@@ -1198,7 +1015,7 @@ class Bench:
                     await meter.settle(s.quiet_wait)
                     a = meter.sample()
                     raw = await self.raw_baseline("feed", "k")
-                    raw["cores"] = CpuMeter.cores(a, meter.sample())
+                    raw["cores"] = meter.cores(a, meter.sample())
                     self.results["raw"] = raw
                     say(f"      {raw['rows_s']:,.0f} rows/s; cores {raw['cores']}")
             if not only or "batch" in only:
@@ -1302,7 +1119,7 @@ class Bench:
         b = meter.sample()
         profile = profiler.stop()
         after = await scrape(self.gate.url)
-        self.account(name, phase, CpuMeter.cores(a, b), gate_internals(before, after), extra)
+        self.account(name, phase, meter.cores(a, b), gate_internals(before, after), extra)
         self.results[name]["quiet_wait_s"] = round(waited, 1)
         if profile:
             self.results[name]["profile"] = profile

@@ -43,6 +43,7 @@ from typing import Any
 import asyncpg
 import httpx
 import uvloop
+from harness import delete_topics, percentile, say
 
 from cordon_contracts import gate, registry
 from cordon_core.envelope import EventMetadata, EventRegistry, PendingEvent
@@ -50,7 +51,6 @@ from cordon_core.runtime import ServiceRuntime
 from cordon_core.settings import ServiceSettings
 from cordon_core.store import StreamAppend
 from cordon_devenv.infra import temporary_infrastructure
-from cordon_testing.benchmarks import delete_topics
 from cordon_testing.plugin import fresh_database
 from cordon_testing.processes import ServiceProcess, free_port
 from cordon_testing.waiting import wait_until
@@ -58,14 +58,6 @@ from cordon_testing.waiting import wait_until
 ADMIN = "bench-admin"
 T0 = datetime(2022, 4, 1, 8, 0, tzinfo=UTC)
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def say(message: str = "") -> None:
-    print(message, flush=True)
-
-
-def percentile(ordered: list[float], pct: float) -> float:
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 class Receiver:

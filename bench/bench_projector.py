@@ -78,6 +78,16 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from harness import (
+    NOTHING_MEASURED,
+    CpuMeter,
+    HttpPool,
+    delete_topics,
+    host_facts,
+    local_kafka_version,
+    percentile,
+    say,
+)
 
 from cordon_contracts import gate, isolation, lab, registry
 from cordon_core.cloudevents import envelope_to_record
@@ -89,12 +99,6 @@ from cordon_core.projection import consumer_name, rebuild_together
 from cordon_core.settings import ServiceSettings
 from cordon_devenv.infra import Infrastructure, temporary_infrastructure
 from cordon_projector.bootstrap import ProjectorSettings, build_projector
-from cordon_testing.benchmarks import (
-    delete_topics,
-    host_cpu_seconds,
-    host_facts,
-    local_kafka_version,
-)
 from cordon_testing.plugin import fresh_database, settings_env
 from cordon_testing.processes import ServiceProcess
 
@@ -104,17 +108,6 @@ DASHBOARD_TOKEN = "bench-district-token"
 TIMEZONE = "Asia/Shanghai"
 DISTRICT = "bench-district"
 LAG_COMMUNITY = "lagc"
-
-
-def say(message: str = "") -> None:
-    print(message, flush=True)
-
-
-def percentile(ordered: Sequence[float], pct: float) -> float:
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 # ----------------------------------------------------------------------- infrastructure
@@ -139,34 +132,19 @@ async def machine_facts(srv: Infrastructure) -> dict[str, Any]:
     }
 
 
-class HostMeter:
+def ms(seconds: Sequence[float], pct: float) -> float:
+    """A percentile of sorted seconds in milliseconds; NaN when nothing was measured."""
+    return round(percentile(seconds, pct, empty=NOTHING_MEASURED) * 1000, 1)
+
+
+def host_figures(meter: CpuMeter) -> dict[str, Any]:
     """How busy the whole host was during a phase (cores), and the load average after it."""
-
-    @staticmethod
-    def _stat() -> tuple[float, float] | None:
-        """(host busy CPU seconds, wall clock)."""
-        busy = host_cpu_seconds()
-        return (busy[0], time.perf_counter()) if busy else None
-
-    def __enter__(self) -> HostMeter:
-        self.start = self._stat()
-        self.cpu = time.process_time()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        end = self._stat()
-        self.bench_cpu_s = time.process_time() - self.cpu
-        self.host_busy_cores: float | None = None
-        if self.start and end and end[1] > self.start[1]:
-            self.host_busy_cores = round((end[0] - self.start[0]) / (end[1] - self.start[1]), 2)
-        self.loadavg = round(os.getloadavg()[0], 2)
-
-    def facts(self) -> dict[str, Any]:
-        return {
-            "host_busy_cores": self.host_busy_cores,
-            "bench_process_cpu_s": round(self.bench_cpu_s, 1),
-            "loadavg_1m_after": self.loadavg,
-        }
+    assert meter.first is not None and meter.last is not None
+    return {
+        "host_busy_cores": meter.cores()["host"],
+        "bench_process_cpu_s": round(meter.last.bench - meter.first.bench, 1),
+        "loadavg_1m_after": round(meter.last.load_1m, 2),
+    }
 
 
 # ------------------------------------------------------------------------ the district
@@ -950,74 +928,6 @@ async def committed_until_end(
 # ------------------------------------------------------------------------ lag phase
 
 
-class Http:
-    """A tiny keep-alive HTTP/1.1 client (a pool of connections): on a 2-core machine the
-    load generator's CPU is taken from the gate and the projector."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.idle: list[tuple[float, tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = []
-
-    async def _connection(self, fresh: bool) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        while self.idle and not fresh:
-            since, conn = self.idle.pop()
-            if time.monotonic() - since < 3.0:  # uvicorn closes idle ones after 5 s
-                return conn
-            conn[1].close()
-        return await asyncio.open_connection(self.host, self.port)
-
-    async def post(self, path: str, token: str, body: bytes) -> tuple[int, bytes]:
-        """One request; on a kept-alive connection the server closed, sent again on a new
-        one (the scan id makes a repeat harmless)."""
-        for fresh in (False, True):
-            conn = await self._connection(fresh)
-            try:
-                status, data, keep = await self._exchange(conn, path, token, body)
-            except (ConnectionError, asyncio.IncompleteReadError):
-                conn[1].close()
-                if fresh:
-                    raise
-                continue
-            if keep:
-                self.idle.append((time.monotonic(), conn))
-            else:
-                conn[1].close()
-            return status, data
-        raise AssertionError("unreachable")
-
-    async def _exchange(
-        self,
-        conn: tuple[asyncio.StreamReader, asyncio.StreamWriter],
-        path: str,
-        token: str,
-        body: bytes,
-    ) -> tuple[int, bytes, bool]:
-        reader, writer = conn
-        writer.write(
-            b"POST %s HTTP/1.1\r\nHost: %s:%d\r\nAuthorization: Bearer %s\r\n"
-            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-            % (path.encode(), self.host.encode(), self.port, token.encode(), len(body), body)
-        )
-        line = await reader.readline()
-        if not line:
-            raise ConnectionError("closed")
-        status = int(line.split(b" ", 2)[1])
-        length, keep = 0, True
-        while (line := await reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"connection" and value.strip().lower() == b"close":
-                keep = False
-        return status, await reader.readexactly(length), keep
-
-    def close(self) -> None:
-        for _, (_, writer) in self.idle:
-            writer.close()
-        self.idle.clear()
-
-
 @dataclass
 class Sent:
     """One request: a single scan, or a batch of ``count`` scans of one checkpoint."""
@@ -1149,7 +1059,7 @@ def lag_schedule(args: argparse.Namespace) -> list[tuple[int, float]]:
 
 async def measure_lag(
     args: argparse.Namespace,
-    http: Http,
+    http: HttpPool,
     stream: LiveStream,
     tokens: dict[str, str],
     checkpoints: list[str],
@@ -1180,7 +1090,7 @@ async def measure_lag(
         bodies.append(scans[0] if batch == 1 else b'{"scans":[' + b",".join(scans) + b"]}")
     path = "/v1/scans" if batch == 1 else "/v1/scans/batch"
     errors: list[str] = []
-    meter = HostMeter()
+    meter = CpuMeter()
 
     async def one(i: int) -> None:
         s = sent[i]
@@ -1259,19 +1169,19 @@ async def measure_lag(
         "not_reflected": missing,
         "pushed_views": len(stream.views) - views_before,
         "lag_ms": {
-            "p50": round(percentile(lags, 50) * 1000, 1),
-            "p90": round(percentile(lags, 90) * 1000, 1),
-            "p99": round(percentile(lags, 99) * 1000, 1),
-            "max": round(percentile(lags, 100) * 1000, 1),
+            "p50": ms(lags, 50),
+            "p90": ms(lags, 90),
+            "p99": ms(lags, 99),
+            "max": ms(lags, 100),
         },
         "gate_decision_ms": {
-            "p50": round(percentile(decision, 50) * 1000, 1),
-            "p99": round(percentile(decision, 99) * 1000, 1),
+            "p50": ms(decision, 50),
+            "p99": ms(decision, 99),
         },
-        "send_late_ms_p99": round(percentile(send_late, 99) * 1000, 1),
+        "send_late_ms_p99": ms(send_late, 99),
         "loadavg": load_before,
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
-        "host": meter.facts(),
+        "host": host_figures(meter),
     }, failures
 
 
@@ -1301,7 +1211,7 @@ async def lag_phase(
     )
     rng = random.Random(args.seed + 1)
     stream: LiveStream | None = None
-    http: Http | None = None
+    http: HttpPool | None = None
     try:
         await asyncio.gather(
             asyncio.to_thread(gate_proc.start), asyncio.to_thread(projector_proc.start)
@@ -1327,7 +1237,7 @@ async def lag_phase(
                 )
                 r.raise_for_status()
                 tokens[checkpoint] = r.json()["token"]
-        http = Http("127.0.0.1", gate_proc.port)
+        http = HttpPool("127.0.0.1", gate_proc.port)
         # Warm up: one scan per checkpoint, until the dashboard shows each of them.
         for checkpoint in checkpoints:
             status, data = await http.post(
@@ -1441,7 +1351,7 @@ async def run(args: argparse.Namespace, srv: Infrastructure) -> tuple[dict[str, 
             )
 
             say("2. raw baseline: a plain aiokafka consumer reads every record ...")
-            with HostMeter() as meter:
+            with CpuMeter() as meter:
                 began = time.perf_counter()
                 read = await raw_read(srv.kafka_bootstrap, topics)
                 raw_s = time.perf_counter() - began
@@ -1451,12 +1361,12 @@ async def run(args: argparse.Namespace, srv: Infrastructure) -> tuple[dict[str, 
                 "records": read,
                 "seconds": round(raw_s, 2),
                 "records_per_s": round(read / raw_s),
-                "host": meter.facts(),
+                "host": host_figures(meter),
             }
             say(f"   {read:,} records in {raw_s:.2f} s: {read / raw_s:,.0f} records/s")
 
             say("3. rebuild every projection in one pass (cordon-projector rebuild) ...")
-            with HostMeter() as meter:
+            with CpuMeter() as meter:
                 rebuild_s, rebuilt_read, projector = await rebuild_all(settings)
             per = [
                 {
@@ -1480,7 +1390,7 @@ async def run(args: argparse.Namespace, srv: Infrastructure) -> tuple[dict[str, 
                 "events_applied": sum(r["events_applied"] for r in per),
                 "per_projection": per,
                 "verified": not problems,
-                "host": meter.facts(),
+                "host": host_figures(meter),
             }
             say(
                 f"   all read models: {rebuild_s:.1f} s, {produced / rebuild_s:,.0f} events/s,"
@@ -1502,7 +1412,7 @@ async def run(args: argparse.Namespace, srv: Infrastructure) -> tuple[dict[str, 
                 }
                 proc = ServiceProcess("cordon_projector", env, log_dir)
                 groups = {consumer_name(p): projector.topics_of(p) for p in projector.projections}
-                with HostMeter() as meter:
+                with CpuMeter() as meter:
                     spawned = time.perf_counter()
                     try:
                         await asyncio.to_thread(proc.start)
@@ -1534,7 +1444,7 @@ async def run(args: argparse.Namespace, srv: Infrastructure) -> tuple[dict[str, 
                     else None,
                     "group_done_after_s": finished,
                     "verified": not problems,
-                    "host": meter.facts(),
+                    "host": host_figures(meter),
                 }
                 say(
                     f"   all consumers at the end after {catchup_s:.1f} s from spawn:"

@@ -57,6 +57,16 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from harness import (
+    QUIET_CORES,
+    CpuMeter,
+    delete_topics,
+    host_facts,
+    listening_processes,
+    local_kafka_version,
+    percentile,
+    say,
+)
 
 from cordon_core.cloudevents import encode_headers
 from cordon_core.envelope import EventMetadata, PendingEvent
@@ -67,12 +77,6 @@ from cordon_core.relay import OutboxRelay
 from cordon_core.settings import ServiceSettings
 from cordon_core.store import PostgresEventStore
 from cordon_devenv.infra import Infrastructure, temporary_infrastructure
-from cordon_testing.benchmarks import (
-    delete_topics,
-    host_cpu_seconds,
-    host_facts,
-    local_kafka_version,
-)
 from cordon_testing.sample import CounterBumped, registry
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -98,106 +102,14 @@ RAW_INSERT_MANY = """INSERT INTO {schema}.events (event_id, stream_id, stream_ve
 # ---------------------------------------------------------------------------- results
 
 
-QUIET_CORES = 0.3  # CPU (in cores) used by unrelated processes that still counts as quiet
 QUIET_SECONDS = 3  # --quiet-wait: this many quiet seconds in a row before measuring
-
-
-class CpuAccount:
-    """Who used the host's CPU: this process, the servers under test, everybody else.
-
-    The servers are the local processes listening on the Kafka and PostgreSQL ports (with
-    their children: PostgreSQL's backends). CPU that is neither theirs nor ours is another
-    program's (a test suite in another checkout), and makes a figure unreliable.
-    """
-
-    def __init__(self) -> None:
-        self.servers: list[Any] = []  # psutil.Process
-
-    def find_servers(self, *addresses: str) -> None:
-        try:
-            import psutil
-
-            ports = {int(a.rsplit("@", 1)[-1].split("/")[0].rsplit(":", 1)[1]) for a in addresses}
-            pids = {
-                c.pid
-                for c in psutil.net_connections(kind="tcp")
-                if c.status == psutil.CONN_LISTEN and c.laddr.port in ports and c.pid
-            }
-            self.servers = [psutil.Process(pid) for pid in sorted(pids)]
-        except Exception:  # not Linux, not allowed, remote servers: then only ours is known
-            self.servers = []
-
-    def servers_cpu(self) -> float | None:
-        if not self.servers:
-            return None
-        total = 0.0
-        for proc in self.servers:
-            try:
-                t = proc.cpu_times()  # children_*: backends that already exited
-                total += t.user + t.system + t.children_user + t.children_system
-                for child in proc.children(recursive=True):
-                    with contextlib.suppress(Exception):
-                        c = child.cpu_times()
-                        total += c.user + c.system
-            except Exception:
-                return None
-        return total
-
-    def sample(self) -> tuple[float, float, float | None, tuple[float, float] | None]:
-        """(wall, our CPU, servers' CPU, host busy/capacity), all in seconds."""
-        return (
-            time.perf_counter(),
-            time.process_time(),
-            self.servers_cpu(),
-            host_cpu_seconds(),
-        )
-
-    @staticmethod
-    def others(
-        a: tuple[float, float, float | None, tuple[float, float] | None],
-        b: tuple[float, float, float | None, tuple[float, float] | None],
-    ) -> float | None:
-        """Cores used by other programs between samples ``a`` and ``b``."""
-        if a[2] is None or b[2] is None or a[3] is None or b[3] is None or b[0] <= a[0]:
-            return None
-        busy = b[3][0] - a[3][0]
-        ours = (b[1] - a[1]) + (b[2] - a[2])
-        return max(0.0, busy - ours) / (b[0] - a[0])
-
-    async def settle(self, max_wait: float) -> None:
-        """Wait (up to ``max_wait`` s) until other programs leave the host's CPU alone."""
-        if max_wait <= 0:
-            return
-        deadline = time.perf_counter() + max_wait
-        told, quiet = False, 0
-        while True:
-            first = self.sample()
-            await asyncio.sleep(1.0)
-            others = self.others(first, self.sample())
-            if others is None:
-                return
-            quiet = quiet + 1 if others < QUIET_CORES else 0
-            if quiet >= QUIET_SECONDS:
-                return
-            if quiet:
-                continue
-            if time.perf_counter() >= deadline:
-                say(f"      (other programs still use {others:.1f} cores; measuring anyway)")
-                return
-            if not told:
-                say(f"      waiting for a quiet host: other programs use {others:.1f} cores ...")
-                told = True
-
-
-CPU = CpuAccount()
+CPU = CpuMeter()  # the servers are added in main(), once they are known
 QUIET_WAIT = [0.0]  # --quiet-wait, set in main()
 
 
 async def settle() -> float:
     """Wait for a quiet host (see --quiet-wait); returns the seconds waited."""
-    started = time.perf_counter()
-    await CPU.settle(QUIET_WAIT[0])
-    return time.perf_counter() - started
+    return await CPU.settle(QUIET_WAIT[0], quiet_seconds=QUIET_SECONDS)
 
 
 class Stopwatch:
@@ -209,14 +121,16 @@ class Stopwatch:
     def stop(self) -> tuple[float, float, float | None, float | None, float | None]:
         """(wall, our CPU, servers' CPU, host busy share, other programs' cores)."""
         last = CPU.sample()
+        cores = CPU.cores(self.first, last, digits=None)
         busy = None
-        if self.first[3] and last[3] and last[3][1] > self.first[3][1]:
-            busy = (last[3][0] - self.first[3][0]) / (last[3][1] - self.first[3][1])
+        if cores["host"] is not None and cores.get("host_capacity"):
+            busy = cores["host"] / (cores["host_capacity"] or 1.0)
         servers = None
-        if self.first[2] is not None and last[2] is not None:
-            servers = last[2] - self.first[2]
-        others = CPU.others(self.first, last)
-        return last[0] - self.first[0], last[1] - self.first[1], servers, busy, others
+        before, after = self.first.groups.get("servers"), last.groups.get("servers")
+        if before is not None and after is not None:
+            servers = after - before
+        others = cores["others"]
+        return last.wall - self.first.wall, last.bench - self.first.bench, servers, busy, others
 
 
 @dataclass
@@ -344,13 +258,6 @@ class Metric:
         return any(r.truncated for r in (*self.cordon, *self.raw))
 
 
-def percentile(ordered: Sequence[float], pct: float) -> float:
-    if not ordered:
-        return 0.0
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
 # ----------------------------------------------------------------------- infrastructure
 
 
@@ -417,10 +324,6 @@ async def machine_info(db_url: str, servers_: Infrastructure) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------ helpers
-
-
-def say(message: str) -> None:
-    print(message, flush=True)
 
 
 async def _keep_session(_conn: asyncpg.Connection) -> None:
@@ -1145,8 +1048,8 @@ async def bench(args: argparse.Namespace, srv: Infrastructure) -> dict[str, Any]
 
     async with fresh_database(srv.database_url, args.keep_db) as db_url:
         machine = await machine_info(db_url, srv)
-        CPU.find_servers(srv.kafka_bootstrap, db_url)
-        machine["servers_cpu_tracked"] = len(CPU.servers)
+        CPU.groups["servers"] = listening_processes(srv.kafka_bootstrap, db_url)
+        machine["servers_cpu_tracked"] = len(CPU.groups["servers"])
         say(
             f"machine: {machine['cores']} CPUs ({machine['cpu']}), Python {machine['python']},"
             f" {machine['kafka']}, {machine['postgresql']}"

@@ -33,6 +33,7 @@ CONSISTENT_WITHIN_S = 120.0
 10-13 s."""
 
 pytestmark = [
+    pytest.mark.infra,  # runs every service on a Kafka and a PostgreSQL of its own
     pytest.mark.timeout(900),
     pytest.mark.skipif(
         not kafka_server.java_and_maven_available(),

@@ -19,6 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 HIDDEN = {"uv", "uvx"}
+pytestmark = pytest.mark.infra  # sets up a machine: uv, every package, the servers' tools
 
 
 def _tracked_files() -> list[Path]:

@@ -40,7 +40,10 @@ from cordon_testing.kafka import header, read_topic
 from cordon_testing.plugin import KafkaBackend, fresh_database, settings_env, settings_for
 
 ADMIN = "heal-admin-token"
-pytestmark = pytest.mark.timeout(420)  # a Kafka start takes 10 s idle, 75 s on a loaded box
+pytestmark = [
+    pytest.mark.infra,  # starts, kills and restarts a Kafka and a PostgreSQL of its own
+    pytest.mark.timeout(420),  # a Kafka start takes 10 s idle, 75 s on a loaded box
+]
 
 
 @dataclass

@@ -36,6 +36,7 @@ ENV_VARS = ("CORDON_KAFKA_BOOTSTRAP", "CORDON_DATABASE_URL", "CORDON_KAFKA_IDEMP
 needs_kafka = pytest.mark.skipif(
     not kafka_mod.java_and_maven_available(), reason="Apache Kafka needs java and mvn on PATH"
 )
+starts_servers = pytest.mark.infra  # our launcher starts its own Kafka, Tansu or PostgreSQL
 
 
 @pytest.fixture(autouse=True)
@@ -160,6 +161,7 @@ def test_cli_up_prints_exports_and_status_fails_when_nothing_runs(
 # --- real servers -------------------------------------------------------------------------
 
 
+@starts_servers
 @needs_kafka
 async def test_kafka_idempotent_producer_round_trip(infra: Infrastructure) -> None:
     assert infra.broker_kind == "apache-kafka" and infra.kafka_idempotence
@@ -167,6 +169,7 @@ async def test_kafka_idempotent_producer_round_trip(infra: Infrastructure) -> No
     await _round_trip(infra.kafka_bootstrap, idempotent=True)
 
 
+@starts_servers
 @needs_kafka
 async def test_postgres_answers_on_tcp(infra: Infrastructure) -> None:
     assert infra.database_url.startswith("postgresql://postgres@127.0.0.1:")
@@ -183,6 +186,7 @@ async def test_postgres_answers_on_tcp(infra: Infrastructure) -> None:
     assert row["v"] >= 180000
 
 
+@starts_servers
 @needs_kafka
 def test_second_start_reuses_the_same_processes(state_dir: Path, infra: Infrastructure) -> None:
     before = infrastructure_status(state_dir)
@@ -194,6 +198,7 @@ def test_second_start_reuses_the_same_processes(state_dir: Path, infra: Infrastr
     assert (state_dir / "infra.json").is_file()
 
 
+@starts_servers
 @needs_kafka
 async def test_stop_stops_and_a_restart_keeps_data(state_dir: Path, infra: Infrastructure) -> None:
     payload = await _round_trip(infra.kafka_bootstrap, idempotent=True, group=False)
@@ -221,6 +226,7 @@ async def test_stop_stops_and_a_restart_keeps_data(state_dir: Path, infra: Infra
     assert payload in values
 
 
+@starts_servers
 async def test_tansu_round_trip_without_idempotence(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

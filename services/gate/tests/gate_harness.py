@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from cordon_contracts import isolation, lab, registry
+from cordon_core.envelope import EventRegistry
 from cordon_core.runtime import ServiceRuntime
 from cordon_core.settings import ServiceSettings
 from cordon_testing import ServiceProcess, wait_until
@@ -52,7 +53,8 @@ async def registry_service(module_settings: ServiceSettings) -> AsyncIterator[Up
 
 @pytest.fixture(scope="module")
 async def isolation_service(module_settings: ServiceSettings) -> AsyncIterator[Upstream]:
-    contracts = isolation.registry
+    contracts = EventRegistry()  # a registry of its own: the contracts' ones are shared
+    contracts.include(isolation.registry)
     contracts.include(lab.registry)
     async with ServiceRuntime(
         service="isolation", settings=module_settings, registry=contracts

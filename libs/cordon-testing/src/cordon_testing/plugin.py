@@ -19,6 +19,27 @@ from cordon_devenv.infra import Infrastructure, start_infrastructure, stop_infra
 from cordon_devenv.process import free_port
 from cordon_devenv.tansu import start_tansu, stop_tansu
 
+INFRA_FIXTURES = frozenset({"infrastructure", "tansu_backend"})
+"""The fixtures that start or reach real Kafka or PostgreSQL; every other fixture that
+needs a server (``database_url``, ``settings``, ``module_settings``...) asks for one of them."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "infra: needs real Kafka or PostgreSQL, or sets up servers or a machine itself"
+    )
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``infra`` every test whose fixtures reach Kafka or PostgreSQL, so that
+    ``pytest -m "not infra"`` is the fast tier without a hand-kept list that could drift.
+    Tests that start servers by other means (a launcher, a subprocess) carry the mark
+    themselves."""
+    for item in items:
+        if INFRA_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.infra)
+
 
 def _state_dir() -> Path:
     return Path(os.environ.get("CORDON_TEST_STATE_DIR", Path.cwd() / ".cordon" / "test"))
