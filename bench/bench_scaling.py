@@ -49,6 +49,7 @@ from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_projector import Generator, committed_until_end
+from harness import delete_topics, host_facts, say
 
 from cordon_core.kafka import ensure_topics
 from cordon_core.observability import configure_logging
@@ -56,7 +57,6 @@ from cordon_core.projection import consumer_name
 from cordon_core.settings import ServiceSettings
 from cordon_devenv.infra import Infrastructure, temporary_infrastructure
 from cordon_projector.bootstrap import ProjectorSettings, build_projector
-from cordon_testing.benchmarks import delete_topics, host_facts
 from cordon_testing.devices import register_gate, visitor_scan
 from cordon_testing.plugin import fresh_database, settings_env
 from cordon_testing.processes import ServiceProcess
@@ -65,10 +65,6 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 ADMIN = "bench-admin-token"
 TIMEZONE = "Asia/Shanghai"
 CHECKPOINTS = 12
-
-
-def say(message: str = "") -> None:
-    print(message, flush=True)
 
 
 def env_for(srv: Infrastructure, database_url: str, prefix: str, partitions: int) -> dict[str, str]:
@@ -212,7 +208,7 @@ async def gate_feed(args: argparse.Namespace, srv: Infrastructure, logs: Path) -
             say(f"   {n} gate process(es): {seconds:.1f} s, {args.scans / seconds:,.0f} scans/s"
                 f" (groups settled {settle:.1f} s after ready)")  # fmt: skip
         finally:
-            await delete_topics(srv.kafka_bootstrap, prefix)
+            await delete_topics(srv.kafka_bootstrap, [prefix])
     return rounds
 
 
@@ -257,7 +253,7 @@ async def projector_catch_up(
             say(f"   {n} projector process(es): {seconds:.1f} s, {rate:,.0f} events/s"
                 f" (groups settled {settle:.1f} s after ready)")  # fmt: skip
         finally:
-            await delete_topics(srv.kafka_bootstrap, prefix)
+            await delete_topics(srv.kafka_bootstrap, [prefix])
     return {"events": produced, "rounds": rounds}
 
 
