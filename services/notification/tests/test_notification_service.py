@@ -378,6 +378,28 @@ async def test_quiet_hours_hold_a_missed_check_in_but_not_a_breach(
     assert not [r for r in webhook.requests if r.source == str(check_in)]
 
 
+async def test_a_breach_by_someone_the_registry_does_not_know_reaches_the_ordering_office(
+    notifier: ServiceProcess, upstreams: dict[str, Upstream], place: Place
+) -> None:
+    api = Api(notifier)
+    office = f"office-{place.community}"
+    await api.contact(office, inbox=True)
+    stranger = f"u-{uuid.uuid4().hex[:8]}"  # isolated as unregistered: no ResidentRegistered
+    order = await isolated(upstreams, place, stranger)
+
+    breach = await upstreams["isolation"].publish(
+        f"person-{stranger}",
+        isolation.IsolationBreached(
+            order_id=order, person_id=stranger, breach_id="b1", kind="left_home",
+            observed_at=T0, reported_by="gw1",
+        ),
+    )  # fmt: skip
+    [told] = await api.settled(1, source_id=str(breach), recipient_id=office)
+
+    assert (told["channel"], told["status"], told["urgent"]) == ("inbox", "sent", True)
+    assert told["template"] == "isolation_breached"
+
+
 async def test_a_flood_beyond_the_rate_limit_is_folded_into_one_digest(
     notifier: ServiceProcess,
     upstreams: dict[str, Upstream],

@@ -49,6 +49,19 @@ class Directory:
             for r in rows
         }
 
+    async def isolated_in(
+        self, conn: asyncpg.Connection | asyncpg.Pool, person_ids: Iterable[str]
+    ) -> dict[str, str]:
+        """The community that ordered each person's isolation (their active order's, else
+        any): where a person the registry does not know is looked after."""
+        rows = await conn.fetch(
+            f"""SELECT DISTINCT ON (person_id) person_id, community_id
+                FROM {self.schema}.isolation_orders WHERE person_id = ANY($1::text[])
+                ORDER BY person_id, active DESC, order_id""",
+            list(set(person_ids)),
+        )
+        return {r["person_id"]: r["community_id"] for r in rows}
+
     async def sub_districts(
         self, conn: asyncpg.Connection, communities: Iterable[str]
     ) -> dict[str, str]:

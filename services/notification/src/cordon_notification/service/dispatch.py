@@ -44,18 +44,24 @@ class EventDispatcher:
             await self.tell(conn, notices)
 
     async def tell(self, conn: asyncpg.Connection, notices: list[tuple[Envelope, Notice]]) -> None:
-        people = await self.directory.residences(
-            conn, [n.person_id for _, n in notices if n.person_id]
-        )
-        communities = {
-            n.community_id or (people[n.person_id].community_id if n.person_id in people else "")
-            for _, n in notices
-        }
-        sub_districts = await self.directory.sub_districts(conn, communities - {""})
+        named = {n.person_id for _, n in notices if n.person_id}
+        people = await self.directory.residences(conn, named)
+        # A person the registry does not know (isolated as "unregistered") is looked after
+        # by the community that ordered their isolation.
+        isolated = await self.directory.isolated_in(conn, named - set(people))
+
+        def community_of(notice: Notice) -> str | None:
+            if notice.community_id:
+                return notice.community_id
+            found = people.get(notice.person_id or "")
+            return found.community_id if found else isolated.get(notice.person_id or "")
+
+        communities = {c for _, n in notices if (c := community_of(n))}
+        sub_districts = await self.directory.sub_districts(conn, communities)
         addressed = [
             (envelope, notice, community, recipient_id, kind)
             for envelope, notice in notices
-            for community in [notice.community_id or _community(people, notice)]
+            for community in [community_of(notice)]
             for recipient_id, kind in _recipients(notice, people, community, sub_districts)
         ]
         contacts = await self.directory.contacts(conn, [a[3] for a in addressed])
@@ -83,11 +89,6 @@ class EventDispatcher:
                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""",
             list({(e.event_id, n.template, c, e.occurred_at) for e, n, c in alerts}),
         )
-
-
-def _community(people: dict[str, Residence], notice: Notice) -> str | None:
-    found = people.get(notice.person_id or "")
-    return found.community_id if found else None
 
 
 def _recipients(
