@@ -15,8 +15,16 @@ import httpx
 import openpyxl
 import pytest
 from fastapi import FastAPI
-from projector_scenario import publish_after, publish_before, upstreams, wait_projected
+from projector_scenario import (
+    local,
+    publish_after,
+    publish_before,
+    started,
+    upstreams,
+    wait_projected,
+)
 
+from cordon_contracts import isolation
 from cordon_core.projection import rebuild_together
 from cordon_core.settings import ServiceSettings
 from cordon_projector.bootstrap import Projector, ProjectorSettings, build_projector
@@ -255,3 +263,64 @@ async def test_staff_see_only_their_community_or_sub_district(
     assert (
         await client.get("/v1/me", headers={"Authorization": f"Bearer {response.json()['token']}"})
     ).json()["home_area"] == "c9"
+
+
+async def test_the_isolation_ledger_travels_a_page_at_a_time_with_totals_sorts_and_filters(
+    settings: ServiceSettings, running: tuple[Projector, httpx.AsyncClient]
+) -> None:
+    projector, client = running
+    async with upstreams(settings) as up:
+        await publish_before(up)  # o1 p1 monitoring, o2 p3 centralized, o3 q5 home (all g1)
+        for i in range(7):  # seven more at home in g1, planned to end on successive days
+            order = isolation.IsolationStarted(
+                order_id=f"h{i}", person_id=f"q{10 + i}", level="home", community_id="c1",
+                reason="contact",
+                starts_at=local(f"2022-04-0{1 + i % 3} 12:00"),
+                planned_end_at=local(f"2022-04-{10 + i} 10:00"),
+            )  # fmt: skip
+            await up.publish("isolation", f"person:q{10 + i}", order)
+        await up.publish(
+            "isolation", "person:p4", started("g2o", "p4", "monitoring", "2022-04-01 09:00")
+        )
+        await wait_projected(settings.database_url, projector.projections, up.published)
+
+    pages = [
+        await get(client, "/v1/areas/c1/isolation-ledger", limit="3", offset=str(o))
+        for o in (0, 3, 6, 9)
+    ]
+    ids = [o["order_id"] for page in pages for o in page["orders"]]
+    everything = await get(client, "/v1/areas/c1/isolation-ledger", limit="1000")
+
+    assert [len(p["orders"]) for p in pages] == [3, 3, 3, 2]
+    assert {p["total"] for p in pages} == {11}
+    assert ids == [o["order_id"] for o in everything["orders"]], "pages repeat or skip none"
+    assert sorted(ids) == sorted(["o1", "o2", "o3", "g2o", *(f"h{i}" for i in range(7))])
+    assert [o["grid_id"] for o in everything["orders"]] == ["g1"] * 10 + ["g2"]
+    assert (
+        everything["grids"]
+        == pages[0]["grids"]
+        == [
+            {"grid_id": "g1", "name": "G1", "centralized": 1, "home": 8, "monitoring": 1},
+            {"grid_id": "g2", "name": "G2", "centralized": 0, "home": 0, "monitoring": 1},
+        ]
+    )
+
+    severe_first = await get(
+        client, "/v1/areas/c1/isolation-ledger", sort="level", descending="true"
+    )
+    assert [o["level"] for o in severe_first["orders"]] == (
+        ["centralized"] + ["home"] * 8 + ["monitoring"] * 2
+    )
+    due = await get(
+        client, "/v1/areas/c1/isolation-ledger", level="home", grid_id="g1",
+        planned_end_before="2022-04-13T00:00:00", sort="planned_end_at",
+    )  # fmt: skip
+    assert [o["order_id"] for o in due["orders"]] == ["h0", "h1", "h2"]
+    assert due["total"] == 3
+    assert due["grids"] == everything["grids"], "the counts are the area's, not the filter's"
+
+    for bad in ({"limit": "0"}, {"limit": "1001"}, {"offset": "-1"}, {"sort": "name"},
+                {"level": "red"}, {"descending": "maybe"}):  # fmt: skip
+        refused = await client.get("/v1/areas/c1/isolation-ledger", params=bad, headers=TOKEN)
+        assert refused.status_code == 422, (bad, refused.text)
+        assert next(iter(bad)) in refused.text

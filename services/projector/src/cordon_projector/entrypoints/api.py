@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cordon_core.api_errors import errors
 from cordon_core.idempotency import SHOWN_ONCE_OPERATION, executor
-from cordon_core.inputs import Day, LocalOrAwareMoment, Text
+from cordon_core.inputs import Day, Limit, LocalOrAwareMoment, Text
 from cordon_core.schema_rules import required_unless
 from cordon_projector.access import Forbidden, StaffTokens, check_scope, home_area
 from cordon_projector.bootstrap import Projector, StaffScope
@@ -26,7 +26,12 @@ from cordon_projector.read_models.areas import Area, ancestors, communities_in, 
 from cordon_projector.read_models.daily_report import daily_report
 from cordon_projector.read_models.four_colour import four_colour_map
 from cordon_projector.read_models.gates import live_gates
-from cordon_projector.read_models.ledger import isolation_ledger, screening_coverage
+from cordon_projector.read_models.ledger import (
+    LedgerPage,
+    LedgerSort,
+    isolation_ledger,
+    screening_coverage,
+)
 from cordon_projector.replay import PastMoments
 
 AS_OF = Query(
@@ -177,8 +182,28 @@ def api_router(projector: Projector, past: PastMoments, hub: LiveHub) -> APIRout
         )
 
     @router.get("/areas/{area_id}/isolation-ledger", responses=AREA_REFUSALS)
-    async def ledger(v: View = Depends(view)) -> dict[str, Any]:
-        return await isolation_ledger(runtime.pool, v.schema, v.area, v.at)
+    async def ledger(
+        v: View = Depends(view),
+        limit: Limit = 100,
+        offset: int = Query(default=0, ge=0, le=10_000_000, description="Orders to skip."),
+        sort: LedgerSort = Query(default="grid", description="The order of the page's rows."),
+        descending: bool = Query(default=False, description="Reverse the sort."),
+        level: Literal["centralized", "home", "monitoring"] | None = Query(default=None),
+        grid_id: Text | None = Query(default=None, max_length=100),
+        planned_end_before: LocalOrAwareMoment | None = Query(
+            default=None,
+            description="Only orders planned to end before this moment (due for release);"
+            " local time when no offset.",
+        ),
+    ) -> dict[str, Any]:
+        """The counts per grid and level of the whole area, and one page of its orders:
+        ``total`` is how many the filters keep, ``orders`` at most ``limit`` of them."""
+        page = LedgerPage(
+            limit=limit, offset=offset, sort=sort, descending=descending, level=level,
+            grid_id=grid_id,
+            planned_end_before=None if planned_end_before is None else moment(planned_end_before),
+        )  # fmt: skip
+        return await isolation_ledger(runtime.pool, v.schema, v.area, v.at, page)
 
     @router.get("/areas/{area_id}/screening", responses=AREA_REFUSALS)
     async def screening(v: View = Depends(view)) -> dict[str, Any]:

@@ -3,54 +3,96 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from cordon_projector.read_models.areas import Area, Db, communities_in, names
-from cordon_projector.read_models.four_colour import active_levels_sql
+from cordon_projector.read_models.four_colour import active_levels_sql, level_rank_sql
+
+LEDGER_ORDERS = {
+    "grid": ("grid_id", "starts_at", "order_id"),
+    "starts_at": ("starts_at", "order_id"),
+    "planned_end_at": ("planned_end_at", "order_id"),
+    "level": ("level_rank", "grid_id", "order_id"),
+}
+"""How a ledger page can be sorted (each ends on the order id: a total order, so pages
+neither repeat nor skip a row). ``level`` goes from monitoring to centralized, by the
+four-colour ranks; descending puts the most severe first."""
+LedgerSort = Literal["grid", "starts_at", "planned_end_at", "level"]
+LEVELS = ("centralized", "home", "monitoring")
 
 
-async def isolation_ledger(db: Db, schema: str, area: Area, at: datetime) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class LedgerPage:
+    """Which orders of the ledger travel: a page of the filtered, sorted list."""
+
+    limit: int = 100
+    offset: int = 0
+    sort: LedgerSort = "grid"
+    descending: bool = False
+    level: str | None = None
+    grid_id: str | None = None
+    planned_end_before: datetime | None = None
+    """Orders due for release by then (planned end before it)."""
+
+
+async def isolation_ledger(
+    db: Db, schema: str, area: Area, at: datetime, page: LedgerPage = LedgerPage()
+) -> dict[str, Any]:
     """Orders in force at ``at`` for people living in the area (or, for people the
-    registry does not know, ordered by one of its communities), grouped by grid."""
+    registry does not know, ordered by one of its communities): the counts per grid and
+    level over the whole area, the number of orders the filters keep, and one page of them.
+
+    The counts and the total are aggregated by PostgreSQL; only the page's rows travel."""
     communities = await communities_in(db, schema, area)
-    rows = await db.fetch(
-        f"""WITH a AS ({active_levels_sql(schema, "$3")})
+    in_area = f"""WITH a AS ({active_levels_sql(schema, "$3")})
             SELECT a.order_id, a.person_id, a.level, a.reason, a.starts_at, a.planned_end_at,
                    a.place_kind, a.place_id, a.community_id,
-                   r.grid_id, r.building_id, r.household_id
+                   r.grid_id, r.building_id, r.household_id,
+                   {level_rank_sql("a.level")} AS level_rank
             FROM a LEFT JOIN {schema}.resident r ON r.person_id = a.person_id AND r.present
-            WHERE r.{area.column} = $1 OR (r.person_id IS NULL AND a.community_id = ANY($2))
-            ORDER BY r.grid_id NULLS LAST, a.starts_at, a.order_id""",
-        area.id,
-        communities,
-        at,
-    )
+            WHERE r.{area.column} = $1 OR (r.person_id IS NULL AND a.community_id = ANY($2))"""
+    kept = """($4::text IS NULL OR level = $4) AND ($5::text IS NULL OR grid_id = $5)
+              AND ($6::timestamptz IS NULL OR planned_end_at < $6)"""
+    filters = (page.level, page.grid_id, page.planned_end_before)
+    counted = await db.fetch(
+        f"""WITH s AS ({in_area})
+            SELECT coalesce(grid_id, '?') AS grid_id, level, count(*)::int AS n,
+                   count(*) FILTER (WHERE {kept})::int AS kept
+            FROM s GROUP BY 1, 2""",
+        area.id, communities, at, *filters,
+    )  # fmt: skip
+    direction = " DESC" if page.descending else ""
+    order = ", ".join(f"{key}{direction} NULLS LAST" for key in LEDGER_ORDERS[page.sort])
+    rows = await db.fetch(
+        f"""WITH s AS ({in_area})
+            SELECT * FROM s WHERE {kept} ORDER BY {order} LIMIT $7 OFFSET $8""",
+        area.id, communities, at, *filters, page.limit, page.offset,
+    )  # fmt: skip
     grids: dict[str, Counter[str]] = defaultdict(Counter)
-    orders = []
-    for r in rows:
-        grid = r["grid_id"] or "?"
-        grids[grid][r["level"]] += 1
-        orders.append(
-            {
-                **dict(r),
-                "grid_id": grid,
-                "starts_at": r["starts_at"].isoformat(),
-                "planned_end_at": r["planned_end_at"].isoformat(),
-            }
-        )
+    for c in counted:
+        grids[c["grid_id"]][c["level"]] += c["n"]
+    orders = [
+        {
+            **{k: v for k, v in r.items() if k != "level_rank"},
+            "grid_id": r["grid_id"] or "?",
+            "starts_at": r["starts_at"].isoformat(),
+            "planned_end_at": r["planned_end_at"].isoformat(),
+        }
+        for r in rows
+    ]
     labels = await names(db, schema, list(grids))
     return {
         "area": area.as_json(),
         "at": at.isoformat(),
         "grids": [
-            {
-                "grid_id": g,
-                "name": labels.get(g, g),
-                **{lvl: c[lvl] for lvl in ("centralized", "home", "monitoring")},
-            }
+            {"grid_id": g, "name": labels.get(g, g), **{lvl: c[lvl] for lvl in LEVELS}}
             for g, c in sorted(grids.items())
         ],
+        "total": sum(c["kept"] for c in counted),
+        "limit": page.limit,
+        "offset": page.offset,
         "orders": orders,
     }
 
