@@ -38,8 +38,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
+from bench_projector import committed_until_end
 from harness import delete_topics, host_facts, percentile, say
 
 from cordon_contracts import isolation, registry
@@ -53,9 +55,6 @@ from cordon_devenv.infra import Infrastructure, temporary_infrastructure
 from cordon_projector.bootstrap import ProjectorSettings, build_projector
 from cordon_testing.plugin import fresh_database, settings_env
 from cordon_testing.processes import ServiceProcess
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_projector import committed_until_end  # noqa: E402
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 TOKEN = "bench-pages-token"
@@ -94,7 +93,7 @@ class District:
 
     def place(self, place_id: str, kind: str, parent: str | None, community: str | None) -> Record:
         event = registry.PlaceAdded(
-            place_id=place_id, kind=kind, parent_id=parent, community_id=community,  # type: ignore[arg-type]
+            place_id=place_id, kind=kind, parent_id=parent, community_id=community,
             name=place_id.upper(), added_at=self.at,
         )  # fmt: skip
         return self.record("registry", f"place:{place_id}", place_id, event, community)
@@ -126,7 +125,7 @@ class District:
                 person = f"{community}-p{p}"
                 order = isolation.IsolationStarted(
                     order_id=f"{community}-o{p}", person_id=person, level="home",
-                    community_id=community, reason="contact",  # type: ignore[arg-type]
+                    community_id=community, reason="contact",
                     starts_at=self.at, planned_end_at=self.at + timedelta(days=14),
                 )  # fmt: skip
                 yield self.record("isolation", f"person:{person}", person, order, community)
@@ -223,6 +222,11 @@ async def run(args: argparse.Namespace, srv: Infrastructure) -> dict[str, Any]:
                     raise RuntimeError(f"not read in time: {set(groups) - set(done)}")
                 say(f"   every group at the end {caught_up:.0f} s after the spawn")
                 results["catch_up_s"] = round(caught_up, 1)
+                if args.settle:
+                    say(f"   waiting {args.settle:.0f} s (autovacuum's statistics) ...")
+                    await asyncio.sleep(args.settle)
+                results["analyzed"] = await analyzed(db)
+                say(f"   read models with planner statistics: {results['analyzed']}")
                 say(f"3. every page, {args.requests} requests each:")
                 results["pages"] = await time_pages(process.url, ["c0", "sd1"], args.requests)
             finally:
@@ -232,6 +236,21 @@ async def run(args: argparse.Namespace, srv: Infrastructure) -> dict[str, Any]:
     return results
 
 
+async def analyzed(database_url: str) -> dict[str, bool]:
+    """Whether each large read model has statistics yet (ANALYZE or autovacuum's): without
+    them the planner guesses, and right after a bulk load it guesses badly."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            """SELECT relname, coalesce(last_analyze, last_autoanalyze) IS NOT NULL AS done
+               FROM pg_stat_user_tables WHERE schemaname = 'projector'
+                 AND relname IN ('resident', 'isolation_order', 'place')"""
+        )
+        return {r["relname"]: r["done"] for r in rows}
+    finally:
+        await conn.close()
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one community, a tenth the size")
@@ -239,6 +258,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--households", type=int, default=None)
     parser.add_argument("--isolations", type=int, default=None)
     parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument(
+        "--settle", type=float, default=0.0,
+        help="seconds to wait after the catch-up before timing (0: at once)",
+    )  # fmt: skip
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--no-json", action="store_true")
     args = parser.parse_args(argv)
