@@ -49,7 +49,9 @@ def context(
     exits: dict[tuple[str, str, date], int] | None = None,
     restrictions: dict[tuple[str, str], PersonRestrictions] | None = None,
 ) -> ScanContext:
-    held = {(p.holder_person_id, p.community_id): (p,) for p in (passes or {}).values()}
+    held: dict[tuple[str, str], tuple[PassState, ...]] = {
+        (p.holder_person_id, p.community_id): (p,) for p in (passes or {}).values()
+    }
     return ScanContext(
         stored=set(),
         checkpoints={"east": GATE},

@@ -11,12 +11,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from cordon_contracts.gate import ScanRejected
 from cordon_core.envelope import Envelope, PendingEvent
+from cordon_gate.domain.answers import ScanResult, answer, rejected, stored_answer
 from cordon_gate.domain.context import ScanContext
 from cordon_gate.domain.decisions import Scan, decide
 from cordon_gate.domain.outcomes import DecidedScan, local_day, scan_event_id
@@ -50,23 +51,6 @@ class IncomingScan:
     @property
     def outcome_id(self) -> uuid.UUID:
         return scan_event_id(self.scan.checkpoint_id, self.scan.scan_id, "outcome")
-
-
-@dataclass(frozen=True)
-class ScanResult:
-    scan_id: str
-    checkpoint_id: str
-    decision: str
-    """"allow", "deny", or "rejected" (could not be decided; see ``rejection``)."""
-    reasons: tuple[str, ...] = ()
-    alerts: tuple[str, ...] = ()
-    event_id: uuid.UUID | None = None
-    event_type: str | None = None
-    policy_version: int | None = None
-    status_as_of: datetime | None = None
-    duplicate: bool = False
-    rejection: tuple[str, str] | None = None
-    """(field, reason) when rejected."""
 
 
 @dataclass(frozen=True)
@@ -164,11 +148,11 @@ def decide_batch(
     for item in incoming:
         scan, by = item.scan, item.actor or actor
         if item.outcome_id in stored:
-            batch.results.append(_from_stored(scan, stored[item.outcome_id]))
+            batch.results.append(stored_answer(scan, stored[item.outcome_id]))
             continue
         checkpoint = context.checkpoints.get(scan.checkpoint_id)
         if checkpoint is None:
-            batch.results.append(_rejected(scan, "checkpoint_id", "unknown checkpoint"))
+            batch.results.append(rejected(scan, "checkpoint_id", "unknown checkpoint"))
             if rejections == "record":
                 event = _rejection(scan, "checkpoint_id", "unknown checkpoint")
                 batch.scans.append(ScanRecord(scan, [event], by, item.correlation_id, None))
@@ -214,7 +198,7 @@ def decide_batch(
                     "reason": scan.visit_reason,
                 }
             )
-        batch.results.append(_result(decided, events[0]))
+        batch.results.append(answer(decided, events[0]))
     if rejections == "refuse_batch" and any(r.rejection for r in batch.results):
         return BatchDecision(results=batch.results)
     batch.passes = [
@@ -231,21 +215,6 @@ def decide_batch(
     return batch
 
 
-def _result(decided: DecidedScan, outcome: PendingEvent) -> ScanResult:
-    decision = decided.decision
-    return ScanResult(
-        scan_id=decided.scan.scan_id,
-        checkpoint_id=decided.scan.checkpoint_id,
-        decision="allow" if decision.allowed else "deny",
-        reasons=decision.reasons,
-        alerts=decision.alerts,
-        event_id=outcome.event_id,
-        event_type=outcome.payload.event_type,
-        policy_version=decided.policy.version,
-        status_as_of=decided.person.as_of if decided.person else None,
-    )
-
-
 def _rejection(scan: Scan, field: str, reason: str) -> PendingEvent:
     return PendingEvent(
         ScanRejected(
@@ -257,32 +226,4 @@ def _rejection(scan: Scan, field: str, reason: str) -> PendingEvent:
         ),
         event_id=scan_event_id(scan.checkpoint_id, scan.scan_id, "outcome"),
         occurred_at=scan.scanned_at,
-    )
-
-
-def _rejected(scan: Scan, field: str, reason: str) -> ScanResult:
-    return ScanResult(
-        scan_id=scan.scan_id,
-        checkpoint_id=scan.checkpoint_id,
-        decision="rejected",
-        rejection=(field, reason),
-    )
-
-
-def _from_stored(scan: Scan, envelope: Envelope) -> ScanResult:
-    payload: Any = envelope.payload
-    if isinstance(payload, ScanRejected):
-        return replace(_rejected(scan, payload.field, payload.reason), duplicate=True)
-    reasons = tuple(getattr(payload, "reasons", ()))
-    return ScanResult(
-        scan_id=scan.scan_id,
-        checkpoint_id=scan.checkpoint_id,
-        decision="deny" if reasons else "allow",
-        reasons=reasons,
-        alerts=tuple(payload.alerts),
-        event_id=envelope.event_id,
-        event_type=envelope.event_type,
-        policy_version=payload.policy_version,
-        status_as_of=payload.status_as_of,
-        duplicate=True,
     )

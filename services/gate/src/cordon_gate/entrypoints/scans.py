@@ -15,7 +15,8 @@ from pydantic import TypeAdapter
 from cordon_core.api_errors import errors
 from cordon_core.http import correlation_id
 from cordon_core.unit_of_work import request_transaction, run_command
-from cordon_gate.domain.batch import IncomingScan, ScanResult
+from cordon_gate.domain.answers import ScanResult
+from cordon_gate.domain.batch import IncomingScan
 from cordon_gate.entrypoints.schemas import DecisionOut, ScanBatchIn, ScanIn, field_error
 from cordon_gate.service.batching import ScanBatcher
 from cordon_gate.service.scanning import DECIDE_AGAIN

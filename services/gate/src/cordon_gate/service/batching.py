@@ -18,7 +18,8 @@ import asyncpg
 import structlog
 
 from cordon_core.unit_of_work import TooMuchContention, run_command
-from cordon_gate.domain.batch import IncomingScan, ScanResult
+from cordon_gate.domain.answers import ScanResult
+from cordon_gate.domain.batch import IncomingScan
 from cordon_gate.service.scanning import DECIDE_AGAIN, ScanDesk
 
 log = structlog.get_logger(__name__)

@@ -16,13 +16,8 @@ import asyncpg
 from cordon_core.envelope import EventMetadata
 from cordon_core.store import RETRY_CONFLICTS, EventIdConflict, PostgresEventStore, StreamAppend
 from cordon_gate.adapters.state import GateState
-from cordon_gate.domain.batch import (
-    BatchDecision,
-    IncomingScan,
-    Rejections,
-    ScanResult,
-    decide_batch,
-)
+from cordon_gate.domain.answers import ScanResult
+from cordon_gate.domain.batch import BatchDecision, IncomingScan, Rejections, decide_batch
 from cordon_gate.domain.context import ScanContext
 from cordon_gate.domain.outcomes import local_day, pass_stream, scan_stream
 
