@@ -23,6 +23,7 @@ from cordon_core.outage import install_outage_handlers
 from cordon_core.runtime import ServiceRuntime
 from cordon_core.settings import ServiceSettings
 from cordon_core.supervision import exit_process_on_fatal
+from cordon_core.unit_of_work import install_contention_answer
 
 S = TypeVar("S", bound=ServiceSettings)
 
@@ -96,14 +97,15 @@ def install_service_http(
 ) -> None:
     """What every service's HTTP API has, in one call: correlation ids, the error answers
     its OpenAPI document lists, the input guard (``CORDON_MAX_BODY_BYTES``, or
-    ``body_limits[route path]``), 503 + Retry-After for outages, ``Idempotency-Key`` on
-    every write, and the health and metrics routes."""
+    ``body_limits[route path]``), 503 + Retry-After for outages and for too much
+    contention, ``Idempotency-Key`` on every write, and the health and metrics routes."""
     settings = runtime.settings
     install_correlation(app)
     document_errors(app)
     install_input_guard(app, settings.max_body_bytes, body_limits)
     install_idempotency(app, runtime)
     install_outage_handlers(app, retry_after_s=settings.outage_retry_after_s)
+    install_contention_answer(app)
     app.include_router(operations_router(runtime))
 
 

@@ -8,9 +8,9 @@ transaction*; its 2xx answer is stored in ``idempotency_keys`` before the commit
 events and the answer therefore commit together or not at all. A failed command (4xx,
 5xx) stores nothing, so it can be sent again.
 
-Use cases join the request transaction through ``command_transaction`` or
-``run_command``, the unit-of-work hook: inside an idempotent request they run in a
-savepoint of it; otherwise in a transaction of their own, retried on ``RETRY_CONFLICTS``.
+Use cases join the request transaction through the unit of work
+(``cordon_core.unit_of_work``): inside an idempotent request they run in a savepoint of it,
+and a conflict reruns the whole request, as the unit of work's ``CONFLICT_RETRY`` says.
 """
 
 from __future__ import annotations
@@ -18,11 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import asyncpg
 import structlog
@@ -34,15 +31,24 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cordon_core.observability import IDEMPOTENT_REPLAYS
 from cordon_core.outage import OUTAGE_ERRORS, unavailable
 from cordon_core.store import RETRY_CONFLICTS
+from cordon_core.unit_of_work import (
+    RequestConflict,
+    TooMuchContention,
+    command_transaction,
+    connection,
+    contended,
+    executor,
+    request_transaction,
+    retry_conflicts,
+    run_command,
+    serving_request,
+)
 
 log = structlog.get_logger(__name__)
-T = TypeVar("T")
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-ATTEMPTS = 5
-"""Runs of a command (or a whole idempotent request) before a conflict is given up."""
 MAX_KEY_LENGTH = 255
 KEY_PATTERN = re.compile(r"^[!-~]{1,255}$")
 """Printable ASCII without spaces, as the OpenAPI documents state it."""
@@ -52,9 +58,21 @@ not kept, and a replay is told so (409) instead of seeing the secret again. Decl
 ``openapi_extra=SHOWN_ONCE_OPERATION``."""
 SHOWN_ONCE_OPERATION: dict[str, Any] = {SHOWN_ONCE: True}
 
-_request_transaction: ContextVar[asyncpg.Connection | None] = ContextVar(
-    "cordon_request_transaction", default=None
-)
+# The unit of work's hooks, where routes written before it found them.
+__all__ = [
+    "IDEMPOTENCY_HEADER",
+    "REPLAYED_HEADER",
+    "SHOWN_ONCE",
+    "SHOWN_ONCE_OPERATION",
+    "WRITE_METHODS",
+    "IdempotencyMiddleware",
+    "command_transaction",
+    "connection",
+    "executor",
+    "install_idempotency",
+    "request_transaction",
+    "run_command",
+]
 
 
 class Storage(Protocol):
@@ -64,65 +82,6 @@ class Storage(Protocol):
 
     @property
     def pool(self) -> asyncpg.Pool: ...
-
-
-def request_transaction() -> asyncpg.Connection | None:
-    """The connection of the idempotent request being served, inside its transaction."""
-    return _request_transaction.get()
-
-
-def executor(pool: asyncpg.Pool) -> asyncpg.Connection | asyncpg.Pool:
-    """Where a single statement of a write should run: in the request transaction if
-    there is one (so it commits with the key), else on the pool."""
-    return _request_transaction.get() or pool
-
-
-@asynccontextmanager
-async def connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
-    """A connection for reads: the request transaction's when there is one (it sees the
-    request's own writes, and the request never waits for a second pooled connection)."""
-    conn = _request_transaction.get()
-    if conn is None:
-        async with pool.acquire() as own:
-            yield own
-    else:
-        yield conn
-
-
-@asynccontextmanager
-async def command_transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
-    """The transaction a command runs in: a savepoint of the idempotent request's
-    transaction when there is one, else a new transaction on a pooled connection."""
-    conn = _request_transaction.get()
-    if conn is None:
-        async with pool.acquire() as own, own.transaction():
-            yield own
-    else:
-        async with conn.transaction():
-            yield conn
-
-
-async def run_command(
-    pool: asyncpg.Pool,
-    run: Callable[[asyncpg.Connection], Awaitable[T]],
-    *,
-    attempts: int = ATTEMPTS,
-) -> T:
-    """Run ``run`` in ``command_transaction``; on a conflict, reload and decide again.
-
-    Inside an idempotent request the conflict goes up instead, and the request is run
-    again whole: only a fresh transaction sees what the other writer committed (and
-    only a fresh transaction id keeps the relay's order, see ``store.append_many``).
-    """
-    for attempt in range(1, attempts + 1):
-        try:
-            async with command_transaction(pool) as conn:
-                return await run(conn)
-        except RETRY_CONFLICTS as conflict:
-            if _request_transaction.get() is not None or attempt == attempts:
-                raise
-            log.info("command_retried", attempt=attempt, conflict=type(conflict).__name__)
-    raise AssertionError("unreachable")
 
 
 def install_idempotency(app: FastAPI, storage: Storage) -> None:
@@ -151,6 +110,9 @@ def install_idempotency(app: FastAPI, storage: Storage) -> None:
 
     app.openapi = openapi  # type: ignore[method-assign]
 
+
+RERUN_REQUEST: tuple[type[Exception], ...] = (*RETRY_CONFLICTS, RequestConflict)
+"""What makes the middleware run a whole request again in a fresh transaction."""
 
 _REUSED_KEY: dict[str, Any] = {
     "description": "Conflict: among others, the Idempotency-Key was used for another request.",
@@ -203,10 +165,9 @@ class _Refused(Exception):
 class IdempotencyMiddleware:
     """Runs each write at most once per idempotency key (see the module's doc)."""
 
-    def __init__(self, app: ASGIApp, storage: Storage, attempts: int = ATTEMPTS) -> None:
+    def __init__(self, app: ASGIApp, storage: Storage) -> None:
         self.app = app
         self.storage = storage
-        self.attempts = attempts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = _header(scope, IDEMPOTENCY_HEADER.lower().encode())
@@ -229,28 +190,27 @@ class IdempotencyMiddleware:
         key = f"{caller[:32]}:{key}"
         body = await _read_body(receive)
         request_hash = _fingerprint(scope, body)
-        for attempt in range(1, self.attempts + 1):
-            try:
-                answer = await self._run_once(scope, receive, key, request_hash, body)
-            except _Refused as refused:
-                answer = refused.answer
-            except RETRY_CONFLICTS as conflict:
-                if attempt == self.attempts:
-                    # Too many writers contend: nothing was recorded, the client may retry.
-                    log.warning("idempotent_request_contended", attempts=attempt)
-                    await _contended().send(send)
-                    return
-                log.info("idempotent_request_retried", attempt=attempt, conflict=str(conflict))
-                scope.pop("route", None)
-                continue
-            except OUTAGE_ERRORS as error:
-                # Raised here, outside the app's exception handlers (the transaction is
-                # this middleware's own): the same 503 an endpoint gives.
-                retry_after = getattr(scope["app"].state, "outage_retry_after_s", 2)
-                await unavailable(scope["path"], error, retry_after)(scope, receive, send)
-                return
-            await answer.send(send)
+
+        async def once() -> Answer:
+            scope.pop("route", None)  # left by a conflicted attempt's router
+            return await self._run_once(scope, receive, key, request_hash, body)
+
+        try:
+            answer = await retry_conflicts(once, RERUN_REQUEST)
+        except _Refused as refused:
+            answer = refused.answer
+        except TooMuchContention:
+            # Too many writers contend: nothing was recorded, the client may retry.
+            log.warning("idempotent_request_contended", idempotency_key=key)
+            await contended()(scope, receive, send)
             return
+        except OUTAGE_ERRORS as error:
+            # Raised here, outside the app's exception handlers (the transaction is
+            # this middleware's own): the same 503 an endpoint gives.
+            retry_after = getattr(scope["app"].state, "outage_retry_after_s", 2)
+            await unavailable(scope["path"], error, retry_after)(scope, receive, send)
+            return
+        await answer.send(send)
 
     async def _run_once(
         self, scope: Scope, receive: Receive, key: str, request_hash: str, body: bytes
@@ -269,11 +229,8 @@ class IdempotencyMiddleware:
             )
             if stored is not None:
                 return self._replay(stored, request_hash, key, scope["method"])
-            token = _request_transaction.set(conn)
-            try:
+            async with serving_request(conn):
                 answer = await _capture(self.app, scope, receive, body)
-            finally:
-                _request_transaction.reset(token)
             if not 200 <= answer.status < 300:
                 raise _Refused(answer)
             kept = answer
@@ -314,18 +271,6 @@ def _shown_once(scope: Scope) -> bool:
     matched route in the scope)."""
     route = scope.get("route")
     return isinstance(route, APIRoute) and bool((route.openapi_extra or {}).get(SHOWN_ONCE))
-
-
-def _contended() -> Answer:
-    body = json.dumps(
-        {"detail": "too many concurrent writers on the same records; nothing was recorded, retry"}
-    ).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"retry-after", b"1"),
-    ]
-    return Answer(503, headers, body)
 
 
 def _error(status: int, message: str) -> Answer:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from cordon_core.http import serve
-from cordon_gate.bootstrap import build
-from cordon_gate.entrypoints.http import create_app
+from cordon_gate.bootstrap import build_app
 from cordon_gate.settings import GateSettings
 
 
 def main() -> None:
-    serve(GateSettings(), lambda s: create_app(build(s)))
+    serve(GateSettings(), build_app)
 
 
 if __name__ == "__main__":

@@ -1,50 +1,29 @@
-"""Builds the gate from settings: its runtime, use cases, consumers and HTTP app."""
+"""Builds the gate from settings: its runtime, use cases, consumers and HTTP app. Wiring
+runs one way: this module imports the entrypoints, never the reverse."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI
 
 from cordon_contracts import gate, isolation, lab, registry
 from cordon_core.envelope import EventRegistry
 from cordon_core.migrations import migrations_from_package
 from cordon_core.runtime import ServiceRuntime, Subscription
 from cordon_gate.adapters.listings import GateListings
+from cordon_gate.adapters.pseudonyms import Pseudonymizer
 from cordon_gate.adapters.state import GateState
-from cordon_gate.domain.windows import Windows
 from cordon_gate.entrypoints.feed import ScanFeedCodec, ScanFeedHandler
+from cordon_gate.entrypoints.http import create_app
 from cordon_gate.service.administration import GateOffice
 from cordon_gate.service.people import PersonStatusProjection
 from cordon_gate.service.restrictions import RestrictionDesk
-from cordon_gate.service.scanning import Pseudonymizer, ScanDesk
+from cordon_gate.service.scanning import ScanDesk
+from cordon_gate.service.unit import Gate
 from cordon_gate.settings import GateSettings
-
-
-@dataclass
-class Gate:
-    settings: GateSettings
-    runtime: ServiceRuntime
-    state: GateState
-    desk: ScanDesk
-    office: GateOffice
-    restrictions: RestrictionDesk
-    listings: GateListings
-    pseudonyms: Pseudonymizer
-    timezone: ZoneInfo
-
-    @property
-    def scans_topic(self) -> str:
-        return f"{self.settings.topic_prefix}.gate.scans"
-
-    @property
-    def windows(self) -> Windows:
-        return Windows(
-            clock_skew=timedelta(seconds=self.settings.max_clock_skew_s),
-            scan_age=timedelta(seconds=self.settings.max_scan_age_s),
-            pass_validity=timedelta(days=self.settings.max_pass_days),
-        )
 
 
 def build(
@@ -73,6 +52,7 @@ def build(
         listings=GateListings(runtime.schema),
         pseudonyms=Pseudonymizer(settings.pseudonym_key),
         timezone=timezone,
+        clock=clock or (lambda: datetime.now(timezone)),
     )
     people = PersonStatusProjection(
         runtime.schema, future_skew=timedelta(seconds=settings.max_clock_skew_s)
@@ -90,11 +70,12 @@ def build(
             name="gate-scan-feed",
             topics=[gate_.scans_topic],
             handler=ScanFeedHandler(gate_.desk),
-            codec=ScanFeedCodec(
-                gate_.pseudonyms,
-                clock or (lambda: datetime.now(timezone)),
-                gate_.windows,
-            ),
+            codec=ScanFeedCodec(gate_.pseudonyms, gate_.clock, gate_.windows),
         )
     )
     return gate_
+
+
+def build_app(settings: GateSettings | None = None) -> FastAPI:
+    """The gate's HTTP app, its runtime started and stopped by the app's lifespan."""
+    return create_app(build(settings))

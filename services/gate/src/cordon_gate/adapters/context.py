@@ -1,4 +1,5 @@
-"""The scan context: everything a batch of scans is decided from, read in one round trip."""
+"""Reading the scan context (``domain.context``): everything a batch of scans is decided
+from, in one round trip."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date
 
 import asyncpg
 
-from cordon_gate.domain.restrictions import PersonAtGate, PersonRestrictions
+from cordon_gate.domain.context import ScanContext
+from cordon_gate.domain.restrictions import PersonRestrictions
 from cordon_gate.domain.state import Checkpoint, GatePolicy, PassState, PersonStatus
 
 
@@ -22,35 +23,6 @@ def sha256(secret: str) -> bytes:
 
 PASS_COLUMNS = """p.pass_id, p.kind, p.holder_person_id, p.community_id, p.valid_from,
     p.valid_until, p.daily_exit_quota, p.revoked, p.version"""
-
-
-@dataclass(frozen=True)
-class ScanContext:
-    stored: set[uuid.UUID]
-    checkpoints: dict[str, Checkpoint]
-    policies: dict[str, GatePolicy]
-    """By community, for every checkpoint found (the default policy when none published)."""
-    passes: dict[str, PassState]
-    """By pass code."""
-    people: dict[str, PersonStatus]
-    restrictions: dict[tuple[str, str], PersonRestrictions]
-    """By (person id, community id)."""
-    held: dict[tuple[str, str], tuple[PassState, ...]]
-    """Unrevoked passes by (holder's person id, community id)."""
-    exits: dict[tuple[str, str, date], int]
-    """Exits counted by (person id, community id, local day)."""
-
-    def person_at_gate(self, person_id: str, community_id: str, day: date) -> PersonAtGate:
-        status = self.people.get(person_id)
-        return PersonAtGate(
-            person_id=person_id,
-            restrictions=self.restrictions.get((person_id, community_id), PersonRestrictions()),
-            passes=self.held.get((person_id, community_id), ()),
-            residence_type=status.residence_type
-            if status is not None and status.community_id == community_id
-            else None,
-            exits_today=self.exits.get((person_id, community_id, day), 0),
-        )
 
 
 async def load_scan_context(

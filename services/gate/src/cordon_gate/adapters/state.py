@@ -12,7 +12,8 @@ from typing import Any
 import asyncpg
 
 from cordon_core.store import ConcurrencyError
-from cordon_gate.adapters.context import PASS_COLUMNS, ScanContext, load_scan_context, sha256
+from cordon_gate.adapters.context import PASS_COLUMNS, load_scan_context, sha256
+from cordon_gate.domain.context import ScanContext
 from cordon_gate.domain.restrictions import PersonRestrictions
 from cordon_gate.domain.state import Checkpoint, GatePolicy, PassState, PersonStatus
 

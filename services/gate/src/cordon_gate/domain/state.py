@@ -9,6 +9,9 @@ from typing import Literal
 from cordon_contracts.gate import PassKind
 
 IsolationLevel = Literal["centralized", "home", "monitoring"]
+YellowCodeRule = Literal["deny", "alert"]
+RiskRule = Literal["deny", "alert", "allow"]
+VisitorsRule = Literal["allow", "refuse"]
 
 
 @dataclass(frozen=True)
@@ -19,13 +22,18 @@ class GatePolicy:
     community_id: str
     version: int = 0
     fever_threshold_c: float = 37.3
-    yellow_code: Literal["deny", "alert"] = "deny"
-    itinerary_risk: Literal["deny", "alert", "allow"] = "alert"
-    health_monitoring_exit: Literal["deny", "alert", "allow"] = "alert"
-    visitors: Literal["allow", "refuse"] = "allow"
+    yellow_code: YellowCodeRule = "deny"
+    itinerary_risk: RiskRule = "alert"
+    health_monitoring_exit: RiskRule = "alert"
+    visitors: VisitorsRule = "allow"
     negative_test_hours: int = 48
     daily_exit_quotas: dict[str, int] = field(default_factory=dict)
     """Exits a day per person category (see ``cordon_contracts.gate.PersonCategory``)."""
+
+
+DEFAULT_POLICY = GatePolicy(community_id="")
+"""The defaults of every rule: what a community gets until it publishes its own, and what
+the office's policy form starts from."""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ devices, publish the community's gate policy, and list checkpoints and devices.
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
@@ -14,12 +14,20 @@ from pydantic import BaseModel, Field
 from cordon_contracts.gate import CheckpointReason, PersonCategory
 from cordon_core.api_errors import errors
 from cordon_core.http import correlation_id
-from cordon_core.idempotency import SHOWN_ONCE_OPERATION, run_command
+from cordon_core.idempotency import SHOWN_ONCE_OPERATION
 from cordon_core.inputs import Flag, Limit, Number, Text
-from cordon_gate.bootstrap import Gate
-from cordon_gate.domain.state import Checkpoint, GatePolicy
+from cordon_core.unit_of_work import run_command
+from cordon_gate.domain.state import (
+    DEFAULT_POLICY,
+    Checkpoint,
+    GatePolicy,
+    RiskRule,
+    VisitorsRule,
+    YellowCodeRule,
+)
 from cordon_gate.entrypoints.schemas import Id, Note
 from cordon_gate.service.administration import AlreadyExists, NotFound
+from cordon_gate.service.unit import Gate
 
 
 class CheckpointIn(BaseModel):
@@ -29,7 +37,7 @@ class CheckpointIn(BaseModel):
     name: Text = Field(min_length=1, max_length=100)
     is_open: Flag = True
     requires_negative_test: Flag = False
-    negative_test_hours: int = Field(default=48, ge=1, le=24 * 14)
+    negative_test_hours: int = Field(default=DEFAULT_POLICY.negative_test_hours, ge=1, le=24 * 14)
 
 
 class OpenCloseIn(BaseModel):
@@ -46,13 +54,14 @@ class DeviceIn(BaseModel):
     device_id: Id
 
 
+# A community's gate rules; each rule left out keeps the domain's default.
 class PolicyIn(BaseModel):
-    fever_threshold_c: Number = Field(default=37.3, ge=36.5, le=39.0)
-    yellow_code: Literal["deny", "alert"] = "deny"
-    itinerary_risk: Literal["deny", "alert", "allow"] = "alert"
-    health_monitoring_exit: Literal["deny", "alert", "allow"] = "alert"
-    visitors: Literal["allow", "refuse"] = "allow"
-    negative_test_hours: int = Field(default=48, ge=1, le=24 * 14)
+    fever_threshold_c: Number = Field(default=DEFAULT_POLICY.fever_threshold_c, ge=36.5, le=39.0)
+    yellow_code: YellowCodeRule = DEFAULT_POLICY.yellow_code
+    itinerary_risk: RiskRule = DEFAULT_POLICY.itinerary_risk
+    health_monitoring_exit: RiskRule = DEFAULT_POLICY.health_monitoring_exit
+    visitors: VisitorsRule = DEFAULT_POLICY.visitors
+    negative_test_hours: int = Field(default=DEFAULT_POLICY.negative_test_hours, ge=1, le=24 * 14)
     daily_exit_quotas: dict[PersonCategory, Annotated[int, Field(ge=0, le=50)]] = Field(
         default_factory=dict,
         description="Exits a day for every person of a category, e.g. "

@@ -18,10 +18,12 @@ from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
 from cordon_core.consumer import MalformedRecord
+from cordon_gate.adapters.pseudonyms import Pseudonymizer
+from cordon_gate.domain.batch import IncomingScan
 from cordon_gate.domain.outcomes import SCAN_NAMESPACE
 from cordon_gate.domain.windows import Windows
 from cordon_gate.entrypoints.schemas import ScanIn
-from cordon_gate.service.scanning import IncomingScan, Pseudonymizer, ScanDesk
+from cordon_gate.service.scanning import ScanDesk
 
 
 class ScanFeedCodec:
@@ -57,4 +59,4 @@ class ScanFeedHandler:
         self.desk = desk
 
     async def apply_batch(self, conn: asyncpg.Connection, items: Sequence[IncomingScan]) -> None:
-        await self.desk.decide(conn, items, actor="feed", record_rejections=True)
+        await self.desk.decide(conn, items, actor="feed", rejections="record")

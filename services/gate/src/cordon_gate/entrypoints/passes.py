@@ -15,13 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from cordon_contracts.gate import OfficeReason
 from cordon_core.api_errors import errors
 from cordon_core.http import correlation_id
-from cordon_core.idempotency import SHOWN_ONCE_OPERATION, run_command
+from cordon_core.idempotency import SHOWN_ONCE_OPERATION
 from cordon_core.inputs import Flag, Limit, Moment, Text
 from cordon_core.schema_rules import exactly_one_of
-from cordon_gate.bootstrap import Gate
+from cordon_core.unit_of_work import run_command
 from cordon_gate.entrypoints.schemas import Id, Note, VisitorDocumentIn, field_error
 from cordon_gate.service.administration import AlreadyExists, NotFound
 from cordon_gate.service.restrictions import OfficeCommand
+from cordon_gate.service.unit import Gate
 
 
 class PassIn(BaseModel):

@@ -15,9 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from cordon_contracts.gate import SubjectKind, VisitPurpose
 from cordon_core.inputs import Flag, Moment, Number, Text
 from cordon_core.schema_rules import exactly_one_of
+from cordon_gate.adapters.pseudonyms import Pseudonymizer
+from cordon_gate.domain.batch import IncomingScan, VisitorIdentity
 from cordon_gate.domain.decisions import Scan
 from cordon_gate.domain.windows import Windows
-from cordon_gate.service.scanning import IncomingScan, Pseudonymizer, VisitorIdentity
 
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,19}$")

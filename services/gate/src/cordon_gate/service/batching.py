@@ -17,13 +17,12 @@ from dataclasses import dataclass, replace
 import asyncpg
 import structlog
 
-from cordon_gate.service.scanning import DECIDE_AGAIN, IncomingScan, ScanDesk, ScanResult
+from cordon_core.unit_of_work import TooMuchContention, run_command
+from cordon_gate.domain.answers import ScanResult
+from cordon_gate.domain.batch import IncomingScan
+from cordon_gate.service.scanning import DECIDE_AGAIN, ScanDesk
 
 log = structlog.get_logger(__name__)
-
-
-class TooMuchContention(Exception):
-    """The batch conflicted with other writers on every attempt; the device should retry."""
 
 
 @dataclass
@@ -33,11 +32,9 @@ class _Waiting:
 
 
 class ScanBatcher:
-    def __init__(
-        self, pool: asyncpg.Pool, desk: ScanDesk, *, max_batch: int = 500, attempts: int = 5
-    ) -> None:
+    def __init__(self, pool: asyncpg.Pool, desk: ScanDesk, *, max_batch: int = 500) -> None:
         self.pool, self.desk = pool, desk
-        self.max_batch, self.attempts = max_batch, attempts
+        self.max_batch = max_batch
         self._waiting: list[_Waiting] = []
         self._arrived = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -87,7 +84,17 @@ class ScanBatcher:
                 first[key] = waiting
         deciding = list(first.values())
         try:
-            results = await self._decide_with_retries([w.item for w in deciding])
+            # A pass used at two gates at once, or a scan another gate process is deciding:
+            # the unit of work decides the whole group again, and the second look finds the
+            # first one's answer. Outside a transaction: the desk opens one only when it
+            # writes more than one statement.
+            items = [w.item for w in deciding]
+            results = await run_command(
+                self.pool,
+                lambda conn: self.desk.decide(conn, items, actor="device", rejections="report"),
+                conflicts=DECIDE_AGAIN,
+                transaction=False,
+            )
         except Exception as error:
             if not isinstance(error, TooMuchContention):
                 log.exception("scan_batch_failed", scans=len(deciding))
@@ -106,16 +113,3 @@ class ScanBatcher:
                 copy.answer.set_result(
                     result if result.decision == "rejected" else replace(result, duplicate=True)
                 )
-
-    async def _decide_with_retries(self, items: list[IncomingScan]) -> list[ScanResult]:
-        # A pass used at two gates at once, or a scan another gate process is deciding:
-        # decide the whole batch again, and the second look finds the first one's answer.
-        for attempt in range(self.attempts):
-            try:
-                async with self.pool.acquire() as conn:
-                    return await self.desk.decide(
-                        conn, items, actor="device", record_rejections=False
-                    )
-            except DECIDE_AGAIN:
-                await asyncio.sleep(0.005 * (attempt + 1))
-        raise TooMuchContention

@@ -28,7 +28,6 @@ from cordon_isolation.entrypoints.office import office_routes
 from cordon_isolation.entrypoints.orders import order_routes
 from cordon_isolation.entrypoints.people import people_routes
 from cordon_isolation.entrypoints.reviews import review_routes
-from cordon_isolation.service.unit import TooMuchContention
 
 
 def create_app(iso: Isolation, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
@@ -85,9 +84,5 @@ def create_app(iso: Isolation, *, clock: Callable[[], datetime] | None = None) -
         if isinstance(error, NoActiveOrder | NotFound):
             code = status.HTTP_404_NOT_FOUND
         return JSONResponse({"detail": str(error)}, code)
-
-    @app.exception_handler(TooMuchContention)
-    async def contention(_: Request, error: TooMuchContention) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status.HTTP_503_SERVICE_UNAVAILABLE)
 
     return app

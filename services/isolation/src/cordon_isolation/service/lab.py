@@ -12,8 +12,8 @@ import asyncpg
 
 from cordon_contracts.lab import TestResultReceived
 from cordon_core.envelope import EventMetadata, PendingEvent
-from cordon_core.idempotency import run_command
 from cordon_core.store import PostgresEventStore, StreamAppend
+from cordon_core.unit_of_work import run_command
 from cordon_isolation.adapters.state import IsolationState
 from cordon_isolation.domain.reactions import derived_id
 from cordon_isolation.domain.results import (
@@ -101,7 +101,7 @@ class LabIntake:
             outcome = IntakeReport(report.batch_id)
             await self.record(conn, rows, lab, meta, outcome)
 
-        await run_command(pool, record, attempts=10)
+        await run_command(pool, record)
         report.received += outcome.received
         report.corrected += outcome.corrected
         report.duplicates += outcome.duplicates

@@ -14,8 +14,8 @@ from typing import Protocol, TypeVar
 import asyncpg
 
 from cordon_core.envelope import DomainEvent, EventMetadata
-from cordon_core.idempotency import command_transaction, connection, run_command
 from cordon_core.store import PostgresEventStore
+from cordon_core.unit_of_work import command_transaction, connection, run_command
 from cordon_registry.adapters.crypto import PersonalDataVault
 from cordon_registry.adapters.places_table import PlacesTable
 from cordon_registry.adapters.residents_table import ResidentsTable
@@ -25,7 +25,6 @@ from cordon_registry.domain.staff import StaffMember
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
-ATTEMPTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +97,7 @@ class Registry:
 
     async def command(self, run: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         """Run ``run`` in a transaction; on a concurrency conflict, reload and decide again."""
-        return await run_command(self.pool, run, attempts=ATTEMPTS)
+        return await run_command(self.pool, run)
 
     async def load(self, conn: asyncpg.Connection, stream_id: str) -> list[DomainEvent]:
         return [e.payload for e in await self.store.load_stream(stream_id, conn=conn)]
