@@ -54,7 +54,7 @@ async def _per_community(
     )
     add(
         await db.fetch(
-            f"""WITH a AS ({active_levels_sql(schema, "$2")}),
+            f"""WITH a AS ({active_levels_sql(schema, "$2", "o.community_id = ANY($1)")}),
                  p AS (SELECT community_id AS c, person_id, max({level_rank_sql("level")}) AS rank
                        FROM a WHERE community_id = ANY($1) GROUP BY 1, 2)
             SELECT c, {by_level} FROM p GROUP BY c""",

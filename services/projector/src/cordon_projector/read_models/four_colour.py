@@ -20,8 +20,13 @@ from cordon_projector.domain.rules import (
 from cordon_projector.read_models.areas import Area, Db, buildings_under, names
 
 
-def active_levels_sql(schema: str, at: str) -> str:
-    """Each order in force at ``at`` (a SQL parameter) with its level at that moment."""
+def active_levels_sql(schema: str, at: str, among: str | None = None) -> str:
+    """Each order in force at ``at`` (a SQL parameter) with its level at that moment.
+
+    ``among`` is a SQL condition on the order ``o`` that narrows the orders before their
+    levels are looked up (an area's people, its communities): with a district's hundreds of
+    thousands of orders, a page about one community must not look at all of them."""
+    narrowed = f" AND ({among})" if among else ""
     return f"""SELECT o.order_id, o.person_id, o.community_id, o.starts_at, o.planned_end_at,
                       o.reason, o.place_kind, o.place_id,
                       coalesce((SELECT c.to_level FROM {schema}.isolation_level_change c
@@ -29,7 +34,15 @@ def active_levels_sql(schema: str, at: str) -> str:
                                 ORDER BY c.changed_at DESC LIMIT 1), o.initial_level) AS level
                FROM {schema}.isolation_order o
                WHERE NOT o.cancelled AND o.starts_at <= {at}
-                 AND (o.ended_at IS NULL OR o.ended_at > {at})"""
+                 AND (o.ended_at IS NULL OR o.ended_at > {at}){narrowed}"""
+
+
+def residents_of(schema: str, area: Area, param: str) -> str:
+    """SQL condition on an order ``o``: its person lives in the area (``param`` its id)."""
+    return (
+        f"o.person_id IN (SELECT person_id FROM {schema}.resident"
+        f" WHERE present AND {area.column} = {param})"
+    )
 
 
 def level_rank_sql(column: str) -> str:
@@ -61,7 +74,7 @@ async def rollups(
         f"count(*) FILTER (WHERE rank = {r})::int AS h{r}" for r in RANKS
     )
     rows = await db.fetch(
-        f"""WITH active AS ({active_levels_sql(schema, "$2")}),
+        f"""WITH active AS ({active_levels_sql(schema, "$2", residents_of(schema, area, "$1"))}),
             iso AS (SELECT person_id, max({level_rank_sql("level")}) AS rank
                     FROM active GROUP BY person_id),
             people AS MATERIALIZED (

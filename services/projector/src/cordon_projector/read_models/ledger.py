@@ -8,7 +8,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 from cordon_projector.read_models.areas import Area, Db, communities_in, names
-from cordon_projector.read_models.four_colour import active_levels_sql, level_rank_sql
+from cordon_projector.read_models.four_colour import (
+    active_levels_sql,
+    level_rank_sql,
+    residents_of,
+)
 
 LEDGER_ORDERS = {
     "grid": ("grid_id", "starts_at", "order_id"),
@@ -46,7 +50,8 @@ async def isolation_ledger(
 
     The counts and the total are aggregated by PostgreSQL; only the page's rows travel."""
     communities = await communities_in(db, schema, area)
-    in_area = f"""WITH a AS ({active_levels_sql(schema, "$3")})
+    among = f"{residents_of(schema, area, '$1')} OR o.community_id = ANY($2)"
+    in_area = f"""WITH a AS ({active_levels_sql(schema, "$3", among)})
             SELECT a.order_id, a.person_id, a.level, a.reason, a.starts_at, a.planned_end_at,
                    a.place_kind, a.place_id, a.community_id,
                    r.grid_id, r.building_id, r.household_id,
