@@ -50,7 +50,8 @@ async def isolation_ledger(
 
     The counts and the total are aggregated by PostgreSQL; only the page's rows travel."""
     communities = await communities_in(db, schema, area)
-    among = f"{residents_of(schema, area, '$1')} OR o.community_id = ANY($2)"
+    residents = residents_of(schema, area, "$1")
+    among = f"{residents} OR o.community_id = ANY($2)" if residents else None
     in_area = f"""WITH a AS ({active_levels_sql(schema, "$3", among)})
             SELECT a.order_id, a.person_id, a.level, a.reason, a.starts_at, a.planned_end_at,
                    a.place_kind, a.place_id, a.community_id,
