@@ -29,7 +29,7 @@ from cordon_core.kafka import Topics, ensure_topics, make_producer
 from cordon_core.migrations import Migration, apply_migrations, core_migrations
 from cordon_core.monitoring import watch_backlog, watch_lag
 from cordon_core.relay import OutboxRelay
-from cordon_core.settings import ServiceSettings
+from cordon_core.settings import ServiceSettings, server_settings
 from cordon_core.store import PostgresEventStore
 from cordon_core.supervision import TaskSupervisor
 
@@ -140,6 +140,7 @@ class ServiceRuntime:
             s.database_url,
             min_size=1,
             max_size=s.database_pool_size,
+            server_settings=server_settings(s),
             # asyncpg's default reset costs a round trip on every release. Nothing leaves
             # session state on a pooled connection: the relay and a rebuild unlock their
             # session advisory locks in `finally`, and LISTEN uses connections of its own.

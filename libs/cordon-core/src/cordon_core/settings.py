@@ -17,6 +17,13 @@ class ServiceSettings(BaseSettings):
 
     database_url: str = "postgresql://postgres@127.0.0.1:15432/postgres"
     database_pool_size: int = Field(default=10, ge=1)
+    statement_timeout_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="PostgreSQL cancels a statement of the service's pool running longer (a"
+        " 503 to the caller); 0: no limit. A query whose caller went away otherwise runs on"
+        " to its end.",
+    )
     kafka_bootstrap: str = Field(
         default="127.0.0.1:19092",
         description="host:port of one broker, or of several separated by commas (a cluster).",
@@ -83,3 +90,10 @@ class ServiceSettings(BaseSettings):
         ge=0,
         description="Between a background task giving up for good and the process exiting.",
     )
+
+
+def server_settings(settings: ServiceSettings) -> dict[str, str]:
+    """PostgreSQL session settings for the service's pool."""
+    if settings.statement_timeout_s <= 0:
+        return {}
+    return {"statement_timeout": str(max(1, round(settings.statement_timeout_s * 1000)))}

@@ -31,6 +31,12 @@ class ProjectorSettings(ServiceSettings):
     dashboard_admin_token: str = Field(
         default="dev-dashboard-admin", description="Issues and revokes dashboard tokens."
     )
+    statement_timeout_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="A dashboard query running longer is cancelled (503): with a district's"
+        " data, a page whose caller has given up must not keep PostgreSQL's cores busy.",
+    )
     asof_cache_size: int = Field(default=4, ge=1, description="Past moments kept replayed.")
     asof_cache_seconds: float = Field(default=300.0, gt=0)
     live_refresh_s: float = Field(
