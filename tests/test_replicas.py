@@ -31,17 +31,16 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped,unused-ignore]
-from aiokafka.coordinator.protocol import (  # type: ignore[import-untyped,unused-ignore]
-    ConsumerProtocolMemberAssignment,
-)
 
 from cordon_devenv import kafka as kafka_server
 from cordon_devenv.balancer import Balancer
 from cordon_devenv.process import free_port
 from cordon_devenv.supervisor import RestartPolicy, ServiceSpec, Supervisor
+from cordon_devenv.system import balancer_for, replica_specs
 from cordon_testing.devices import register_gate
 from cordon_testing.fault_scenario import ADMIN, fetch, reconcile, service_env
 from cordon_testing.faults import OwnServers, own_servers
+from cordon_testing.kafka import partitions_per_member
 from cordon_testing.scan_load import Door, ScanLoad
 from cordon_testing.waiting import wait_until
 
@@ -78,16 +77,15 @@ async def replicas(tmp_path: Path) -> AsyncIterator[Replicas]:
             tmp_path / "logs", env, say=lambda line: print(f"supervisor: {line}", flush=True),
             policy=RestartPolicy(first_delay_s=0.5, max_delay_s=5, ready_timeout_s=180),
         )  # fmt: skip
-        for name in ("gate-1", "gate-2", "projector-1", "projector-2"):
-            module = f"cordon_{name.split('-')[0]}"
-            # one after the other: the first runs the migrations, the second finds them done
-            await asyncio.to_thread(supervisor.start, ServiceSpec(name, module, free_port()))
-        gate = Balancer(
-            "gate",
-            lambda: [e.url for e in supervisor.services.values()
-                     if e.spec.module == "cordon_gate" and e.ready],
-        )  # fmt: skip
-        port = free_port()
+        # What `cordon up --replicas gate=2,projector=2` starts: gate-1, gate-2, projector-1,
+        # projector-2, one after the other (the first runs the migrations, the second finds
+        # them done), and a balancer on the gate's port.
+        gate_spec = ServiceSpec("gate", "cordon_gate", free_port())
+        projector_spec = ServiceSpec("projector", "cordon_projector", free_port())
+        for spec in (*replica_specs(gate_spec, 2), *replica_specs(projector_spec, 2)):
+            await asyncio.to_thread(supervisor.start, spec)
+        gate = balancer_for(supervisor, gate_spec)
+        port = gate_spec.port
         await gate.start(port)
         stop = asyncio.Event()
         watcher = asyncio.create_task(supervisor.supervise(stop))
@@ -100,27 +98,12 @@ async def replicas(tmp_path: Path) -> AsyncIterator[Replicas]:
             supervisor.stop()
 
 
-async def add_checkpoint(gate_url: str, community: str, checkpoint: str) -> str:
-    """A second gate of ``community`` and its device's token."""
-    admin = {"Authorization": f"Bearer {ADMIN}"}
-    async with httpx.AsyncClient(base_url=gate_url, headers=admin, timeout=10) as client:
-        body = {"checkpoint_id": checkpoint, "community_id": community,
-                "compound_id": f"{community}-1", "name": "West gate"}  # fmt: skip
-        (await client.post("/v1/checkpoints", json=body)).raise_for_status()
-        device = await client.post(
-            f"/v1/checkpoints/{checkpoint}/devices", json={"device_id": f"{checkpoint}-pad"}
-        )
-        device.raise_for_status()
-        token: str = device.json()["token"]
-        return token
-
-
 async def exits_decided_by_both_replicas(r: Replicas) -> list[str]:
     """One pass with one exit a day, shown eight times at once: at two gates, to each gate
     replica directly. The decisions, in any order."""
     community = f"q{uuid.uuid4().hex[:8]}"
     east, east_token = await register_gate(r.gate_url, ADMIN, community)
-    west_token = await add_checkpoint(r.gate_url, community, f"{community}-west-gate")
+    west, west_token = await register_gate(r.gate_url, ADMIN, community, "west")
     now = datetime.now(UTC)
     async with httpx.AsyncClient(base_url=r.gate_url, timeout=30) as client:
         issued = await client.post(
@@ -158,29 +141,11 @@ async def exits_decided_by_both_replicas(r: Replicas) -> list[str]:
             *(
                 exit_at(replica, checkpoint, token)
                 for replica in gates
-                for checkpoint, token in ((east, east_token), (f"{community}-west-gate",
-                                                               west_token))
+                for checkpoint, token in ((east, east_token), (west, west_token))
                 for _ in range(2)
             )
         )
     )  # fmt: skip
-
-
-async def partitions_per_member(bootstrap: str, group: str) -> list[int]:
-    """How many partitions each member of ``group`` holds now."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        (response,) = await admin.describe_consumer_groups([group])
-        (described,) = response.groups
-        members = described[-1] if not isinstance(described, dict) else described["members"]
-        held = []
-        for member in members:
-            assignment = ConsumerProtocolMemberAssignment.decode(member[-1])
-            held.append(sum(len(partitions) for _, partitions in assignment.assignment))
-        return sorted(held)
-    finally:
-        await admin.close()
 
 
 async def read_models(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -218,7 +183,7 @@ async def test_replicas_share_requests_partitions_and_quotas_and_a_killed_one_is
     await wait_until(
         lambda: _split(bootstrap, group), timeout=60, what="both projectors hold partitions"
     )
-    held = await partitions_per_member(bootstrap, group)
+    held = await held_by_members(bootstrap, group)
     print(f"partitions per projector replica in {group}: {held}")
 
     for victim in ("gate-1", "projector-1"):
@@ -270,12 +235,18 @@ async def test_replicas_share_requests_partitions_and_quotas_and_a_killed_one_is
     assert await read_models(database_url) == built_by_replicas
 
 
-async def _split(bootstrap: str, group: str) -> bool:
+async def held_by_members(bootstrap: str, group: str) -> list[int] | None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
     try:
-        held = await partitions_per_member(bootstrap, group)
-    except Exception:  # the group may be rebalancing: ask again
-        return False
-    return len(held) == 2 and min(held) >= 1
+        return await partitions_per_member(admin, group)
+    finally:
+        await admin.close()
+
+
+async def _split(bootstrap: str, group: str) -> bool:
+    held = await held_by_members(bootstrap, group)
+    return held is not None and len(held) == 2 and min(held) >= 1
 
 
 async def _all_ready(r: Replicas) -> bool:

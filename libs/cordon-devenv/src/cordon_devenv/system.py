@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import signal
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,6 +41,19 @@ def parse_replicas(text: str) -> dict[str, int]:
     return counts
 
 
+def balancer_for(supervisor: Supervisor, spec: ServiceSpec) -> Balancer:
+    """A balancer over the replicas of ``spec``'s service that the supervisor counts ready."""
+
+    def ready() -> list[str]:
+        return [
+            entry.url
+            for entry in supervisor.services.values()
+            if entry.spec.module == spec.module and entry.ready
+        ]
+
+    return Balancer(spec.name, ready)
+
+
 def replica_specs(spec: ServiceSpec, count: int) -> list[ServiceSpec]:
     """The processes of one service: itself on its port, or ``count`` replicas named
     ``<name>-1``... on free ports, the service's port being the balancer's."""
@@ -75,18 +87,11 @@ class RunningSystem:
         for replica in replica_specs(spec, self.replicas.get(spec.name, 1)):
             self.supervisor.start(replica)
 
-    def ready_replicas(self, module: str) -> list[str]:
-        return [
-            entry.url
-            for entry in self.supervisor.services.values()
-            if entry.spec.module == module and entry.ready
-        ]
-
     async def start_balancers(self) -> None:
         """A balancer on the public port of each service that has replicas."""
         for spec in SERVICES:
             if self.replicas.get(spec.name, 1) > 1:
-                balancer = Balancer(spec.name, functools.partial(self.ready_replicas, spec.module))
+                balancer = balancer_for(self.supervisor, spec)
                 await balancer.start(spec.port)
                 self.balancers[spec.name] = balancer
 

@@ -10,14 +10,16 @@ from typing import Any
 import httpx
 
 
-async def register_gate(gate_url: str, admin_token: str, community: str) -> tuple[str, str]:
-    """Register ``community``'s east gate and a device for it, as the office would:
+async def register_gate(
+    gate_url: str, admin_token: str, community: str, side: str = "east"
+) -> tuple[str, str]:
+    """Register ``community``'s gate on ``side`` and a device for it, as the office would:
     (checkpoint id, the device's token)."""
-    checkpoint = f"{community}-east-gate"
+    checkpoint = f"{community}-{side}-gate"
     admin = {"Authorization": f"Bearer {admin_token}"}
     async with httpx.AsyncClient(base_url=gate_url, headers=admin, timeout=10) as client:
         body = {"checkpoint_id": checkpoint, "community_id": community,
-                "compound_id": f"{community}-1", "name": "East gate"}  # fmt: skip
+                "compound_id": f"{community}-1", "name": f"{side.title()} gate"}  # fmt: skip
         (await client.post("/v1/checkpoints", json=body)).raise_for_status()
         device = await client.post(
             f"/v1/checkpoints/{checkpoint}/devices", json={"device_id": f"{community}-pad"}

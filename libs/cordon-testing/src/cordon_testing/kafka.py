@@ -7,6 +7,8 @@ import time
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
 from cordon_core.kafka import topic_partitions
 
@@ -58,3 +60,16 @@ def header(record: ConsumerRecord[Any, Any], name: str) -> str | None:
         if key == name:
             return bytes(value).decode()
     return None
+
+
+async def partitions_per_member(admin: AIOKafkaAdminClient, group: str) -> list[int] | None:
+    """How many partitions each member of ``group`` holds now, smallest first; None while
+    the group is not stable (rebalancing, or no member yet)."""
+    (response,) = await admin.describe_consumer_groups([group])
+    (described,) = response.groups
+    if described[2] != "Stable":
+        return None
+    return sorted(
+        sum(len(p) for _, p in ConsumerProtocolMemberAssignment.decode(m[-1]).assignment)
+        for m in described[-1]
+    )
