@@ -45,7 +45,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 from bench_projector import committed_until_end
-from harness import delete_topics, host_facts, percentile, say
+from harness import delete_topics, host_facts, percentile, save_results, say
 
 from cordon_contracts import isolation, registry
 from cordon_core.cloudevents import envelope_to_record
@@ -59,7 +59,6 @@ from cordon_projector.bootstrap import ProjectorSettings, build_projector
 from cordon_testing.plugin import fresh_database, settings_env
 from cordon_testing.processes import ServiceProcess
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 TOKEN = "bench-pages-token"
 DISTRICT = "bench-district"
 TIMEZONE = "Asia/Shanghai"
@@ -294,11 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"MISSED: {r['area']} {r['page']}: p95 {r['p95_ms']} ms > {TARGET_MS:.0f} ms")
     say(f"RESULT pages={len(results['pages'])} missed={len(missed)} events={results['events']}")
     if not args.no_json:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        path = args.json or RESULTS_DIR / f"pages-{stamp}{'-quick' if args.quick else ''}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(results, indent=1, default=str))
-        say(f"results: {path}")
+        save_results(results, "pages", quick=args.quick, path=args.json)
     return 1 if missed else 0
 
 

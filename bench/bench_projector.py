@@ -86,6 +86,7 @@ from harness import (
     host_facts,
     local_kafka_version,
     percentile,
+    save_results,
     say,
 )
 
@@ -102,7 +103,6 @@ from cordon_projector.bootstrap import ProjectorSettings, build_projector
 from cordon_testing.plugin import fresh_database, settings_env
 from cordon_testing.processes import ServiceProcess
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 ADMIN = "bench-admin-token"
 DASHBOARD_TOKEN = "bench-district-token"
 TIMEZONE = "Asia/Shanghai"
@@ -1606,11 +1606,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" failures={len(failures)}"
     )
     if not args.no_json:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        path = args.json or RESULTS_DIR / f"projector-{stamp}{'-quick' if args.quick else ''}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(results, indent=1, default=str))
-        say(f"results: {path}")
+        save_results(results, "projector", quick=args.quick, path=args.json)
     for failure in failures:
         say(f"FAILED: {failure}")
     return 1 if failures else 0

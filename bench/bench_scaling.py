@@ -45,11 +45,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_projector import Generator, committed_until_end
-from harness import delete_topics, host_facts, say
+from harness import delete_topics, host_facts, save_results, say
 
 from cordon_core.kafka import ensure_topics
 from cordon_core.observability import configure_logging
@@ -58,10 +57,10 @@ from cordon_core.settings import ServiceSettings
 from cordon_devenv.infra import Infrastructure, temporary_infrastructure
 from cordon_projector.bootstrap import ProjectorSettings, build_projector
 from cordon_testing.devices import register_gate, visitor_scan
+from cordon_testing.kafka import partitions_per_member
 from cordon_testing.plugin import fresh_database, settings_env
 from cordon_testing.processes import ServiceProcess
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 ADMIN = "bench-admin-token"
 TIMEZONE = "Asia/Shanghai"
 CHECKPOINTS = 12
@@ -97,18 +96,6 @@ async def stop_all(processes: Sequence[Any]) -> None:
     await asyncio.gather(*(asyncio.to_thread(p.stop) for p in processes))
 
 
-async def members(admin: AIOKafkaAdminClient, group: str) -> list[int]:
-    """Partitions held by each member of ``group`` (empty while it rebalances)."""
-    (response,) = await admin.describe_consumer_groups([group])
-    (described,) = response.groups
-    if described[2] != "Stable":
-        return []
-    return [
-        sum(len(p) for _, p in ConsumerProtocolMemberAssignment.decode(m[-1]).assignment)
-        for m in described[-1]
-    ]
-
-
 async def until_stable(bootstrap: str, groups: Sequence[str], n: int, timeout: float) -> float:
     """Wait until every group has ``n`` members, each holding partitions; seconds waited."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -116,8 +103,8 @@ async def until_stable(bootstrap: str, groups: Sequence[str], n: int, timeout: f
     started = time.perf_counter()
     try:
         while time.perf_counter() - started < timeout:
-            held = [await members(admin, g) for g in groups]
-            if all(len(h) == n and min(h) > 0 for h in held):
+            held = [await partitions_per_member(admin, g) for g in groups]
+            if all(h is not None and len(h) == n and min(h) > 0 for h in held):
                 return time.perf_counter() - started
             await asyncio.sleep(0.5)
         raise RuntimeError(f"groups not stable with {n} members in {timeout:.0f} s: {held}")
@@ -312,11 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     say(f"load average before {results['load_average']['before']}, "
         f"after {results['load_average']['after']}")  # fmt: skip
     if not args.no_json:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        path = args.json or RESULTS_DIR / f"scaling-{stamp}{'-quick' if args.quick else ''}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(results, indent=1, default=str))
-        say(f"results: {path}")
+        save_results(results, "scaling", quick=args.quick, path=args.json)
     return 0
 
 

@@ -41,7 +41,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -65,6 +64,7 @@ from harness import (
     listening_processes,
     local_kafka_version,
     percentile,
+    save_results,
     say,
 )
 
@@ -79,7 +79,6 @@ from cordon_core.store import PostgresEventStore
 from cordon_devenv.infra import Infrastructure, temporary_infrastructure
 from cordon_testing.sample import CounterBumped, registry
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SOURCE = "/cordon/bench"
 STREAMS_PER_APPENDER = 20
 RELAY_NAME = "kafka"
@@ -1337,14 +1336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         say("breakdown:")
         say(render_breakdown(breakdown, args))
     if not args.no_json:
-        path = args.json or RESULTS_DIR / (
-            f"store_relay-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
-            f"{'-quick' if args.quick else ''}.json"
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=2, default=str) + "\n")
         say("")
-        say(f"results written to {path}")
+        save_results(result, "store_relay", quick=args.quick, path=args.json)
     # A smoke run that hit its time limit means something is badly wrong: fail CI.
     return 1 if args.quick and any(mm.truncated for mm in metrics) else 0
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import os
 import platform
@@ -13,6 +14,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -386,3 +388,19 @@ def local_kafka_version(bootstrap: str) -> str | None:
     except Exception:
         return None
     return None
+
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def save_results(
+    results: Mapping[str, Any], name: str, *, quick: bool = False, path: Path | None = None
+) -> Path:
+    """Write a run's results as JSON to ``path``, or to ``bench/results/<name>-<UTC
+    time>[-quick].json`` (git-ignored); say and return where."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = path or RESULTS_DIR / f"{name}-{stamp}{'-quick' if quick else ''}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    say(f"results: {path}")
+    return path
