@@ -22,7 +22,7 @@ async def register_gate(
                 "compound_id": f"{community}-1", "name": f"{side.title()} gate"}  # fmt: skip
         (await client.post("/v1/checkpoints", json=body)).raise_for_status()
         device = await client.post(
-            f"/v1/checkpoints/{checkpoint}/devices", json={"device_id": f"{community}-pad"}
+            f"/v1/checkpoints/{checkpoint}/devices", json={"device_id": f"{checkpoint}-pad"}
         )
         device.raise_for_status()
         token: str = device.json()["token"]
