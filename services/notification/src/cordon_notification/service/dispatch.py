@@ -48,7 +48,8 @@ class EventDispatcher:
         people = await self.directory.residences(conn, named)
         # A person the registry does not know (isolated as "unregistered") is looked after
         # by the community that ordered their isolation.
-        isolated = await self.directory.isolated_in(conn, named - set(people))
+        strangers = named - set(people)
+        isolated = await self.directory.isolated_in(conn, strangers) if strangers else {}
 
         def community_of(notice: Notice) -> str | None:
             if notice.community_id:
