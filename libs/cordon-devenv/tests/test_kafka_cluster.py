@@ -106,13 +106,15 @@ async def _produce(bootstrap: str, topic: str, values: range) -> None:
 
 async def _acknowledged_within(bootstrap: str, topic: str, value: int, seconds: float) -> bool:
     """Whether one acks=all write is acknowledged in time (aiokafka itself would retry a
-    partition without a live leader for ever)."""
+    partition without a live leader for ever). Starting the producer is inside the time
+    limit too: an idempotent producer first asks for a producer id, which a cluster without
+    a quorum never gives (a CI run hung there until pytest's timeout)."""
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, request_timeout_ms=5000
     )
-    await producer.start()
     try:
         async with asyncio.timeout(seconds):
+            await producer.start()
             await producer.send_and_wait(topic, str(value).encode(), key=b"k")
         return True
     except (TimeoutError, KafkaError):
