@@ -48,7 +48,8 @@ async def test_nothing_acknowledged_is_lost_and_services_carry_on_when_each_brok
     assert outcome.reconcile_status == 0, outcome.report
     assert outcome.report["findings"] == []
     assert outcome.taken > 0
-    assert outcome.not_stored == [], "taken by the gate, not in its store"
+    assert outcome.not_stored_why == {}, "taken by the gate, not in its store"
+    assert outcome.dead_letters == [], "a valid scan or event set aside"
     assert outcome.stored_twice == {}
     assert outcome.shown == outcome.taken, "each passage shown once in gate-traffic"
     assert outcome.server_errors == {}, outcome.unexpected  # 503 (retry), never another 5xx

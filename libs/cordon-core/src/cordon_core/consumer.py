@@ -112,6 +112,11 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 """Errors that say nothing about the event itself: retried until they pass."""
 
+TRANSIENT_RETRY_MAX_S = 1.0
+"""The longest wait between two tries through a transient error: a consumer goes on within
+a second of PostgreSQL coming back (a longer backoff left a feed idle for seconds after an
+outage), and one try a second costs a server that is down nothing."""
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -270,7 +275,7 @@ class EventConsumer(Generic[T]):
             except TRANSIENT_ERRORS as error:
                 log.warning("consumer_transient_error", consumer=self.name, error=repr(error))
             attempt += 1
-            await asyncio.sleep(self.retry.delay(min(attempt, 10)))
+            await asyncio.sleep(min(self.retry.delay(min(attempt, 10)), TRANSIENT_RETRY_MAX_S))
 
     async def _dead_letter(
         self,

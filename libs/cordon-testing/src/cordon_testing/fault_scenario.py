@@ -15,6 +15,7 @@ models are checked against the scans the gate took.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from cordon_devenv.process import free_port
 from cordon_devenv.supervisor import RestartPolicy, ServiceSpec, Supervisor
 from cordon_testing.devices import register_gate, visitor_scan
 from cordon_testing.faults import FaultRun, OwnServers, Recovery, own_servers
+from cordon_testing.kafka import read_topic
 from cordon_testing.plugin import KafkaBackend, settings_env, settings_for
 from cordon_testing.scan_load import Door, ScanLoad
 from cordon_testing.waiting import wait_until
@@ -67,10 +69,16 @@ class Outcome:
     statuses: dict[str, int]
     longest_wait_s: float
     consistent_s: float
-    """From the end of the load until the reconciliation found nothing missing."""
+    """From the end of the load until every scan taken was in the gate's store and the
+    reconciliation found nothing missing."""
     reconcile_status: int
     report: dict[str, Any]
     not_stored: list[str]
+    not_stored_why: dict[str, str]
+    """For each scan taken but not stored: whether the feed topic holds it, and whether
+    the gate dead-lettered it (what tells a broker's loss from the gate's)."""
+    dead_letters: list[dict[str, Any]]
+    """Every record a service's consumer set aside: none is expected, every scan is valid."""
     stored_twice: dict[str, int]
     shown: int
     """Passages shown in the gate-traffic read model."""
@@ -99,6 +107,45 @@ class Outcome:
         )
         lines += [f"unexpected answer: {line}" for line in self.unexpected]
         return "\n".join(lines)
+
+
+DEAD_LETTERS = """
+    SELECT 'gate' AS service, consumer, topic, partition, kafka_offset, error_type
+      FROM gate.dead_letters
+    UNION ALL
+    SELECT 'projector', consumer, topic, partition, kafka_offset, error_type
+      FROM projector.dead_letters"""
+
+
+async def _why_not_stored(
+    servers: OwnServers, load: ScanLoad, missing: list[str], dead_letters: list[dict[str, Any]]
+) -> dict[str, str]:
+    if not missing:
+        return {}
+    records = await read_topic(servers.infra.kafka_bootstrap, load.scans_topic, timeout=20)
+    in_topic: dict[str, list[tuple[int, int]]] = {}
+    for record in records:
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            scan_id = json.loads(record.value)["scan_id"]
+            in_topic.setdefault(scan_id, []).append((record.partition, record.offset))
+    set_aside = {
+        (d["partition"], d["kafka_offset"]): d["error_type"]
+        for d in dead_letters
+        if d["topic"] == load.scans_topic
+    }
+    why: dict[str, str] = {}
+    for scan_id in missing:
+        if not scan_id.startswith("feed-"):
+            why[scan_id] = "answered 200 over HTTP"
+        elif scan_id not in in_topic:
+            why[scan_id] = "acknowledged, yet not on the feed topic"
+        else:
+            why[scan_id] = "; ".join(
+                f"on the feed topic at {p}@{o}"
+                + (f", dead-lettered ({set_aside[p, o]})" if (p, o) in set_aside else "")
+                for p, o in in_topic[scan_id]
+            )
+    return why
 
 
 async def fetch(database_url: str, query: str, *args: Any) -> list[asyncpg.Record] | None:
@@ -229,18 +276,28 @@ async def _under_load(
     await load.stop()
     drained = time.monotonic()
     until = datetime.now(UTC) + timedelta(seconds=1)
+
+    async def stored_scans() -> dict[str, int]:
+        outcomes = await fetch(
+            database_url,
+            "SELECT payload->>'scan_id' AS scan_id, count(*) AS n FROM gate.events"
+            " WHERE event_type IN ('PersonEntered', 'PersonExited') GROUP BY 1",
+        )
+        return {r["scan_id"]: r["n"] for r in outcomes or ()}
+
+    # A scan the feed topic acknowledged is taken, but the gate decides it when its consumer
+    # gets there: the store is complete once every taken scan is in it, and the read models
+    # once the reconciliation finds nothing missing.
     while True:
+        stored = await stored_scans()
         status, report = await asyncio.to_thread(reconcile, env, since, until)
-        if status == 0 or time.monotonic() - drained > scenario.consistent_within_s:
+        complete = all(s in stored for s in load.sent)
+        if (status == 0 and complete) or time.monotonic() - drained > scenario.consistent_within_s:
             break
         await asyncio.sleep(2)
     consistent_s = time.monotonic() - drained
-    outcomes = await fetch(
-        database_url,
-        "SELECT payload->>'scan_id' AS scan_id, count(*) AS n FROM gate.events"
-        " WHERE event_type IN ('PersonEntered', 'PersonExited') GROUP BY 1",
-    )
-    stored = {r["scan_id"]: r["n"] for r in outcomes or ()}
+    not_stored = [s for s in load.sent if s not in stored]
+    dead_letters = [dict(r) for r in await fetch(database_url, DEAD_LETTERS) or ()]
     shown = await fetch(
         database_url, "SELECT sum(entries + exits) AS n FROM projector.gate_traffic_daily"
     )
@@ -252,7 +309,9 @@ async def _under_load(
         consistent_s=consistent_s,
         reconcile_status=status,
         report=report,
-        not_stored=[s for s in load.sent if s not in stored],
+        not_stored=not_stored,
+        not_stored_why=await _why_not_stored(servers, load, not_stored, dead_letters),
+        dead_letters=dead_letters,
         stored_twice={s: n for s, n in stored.items() if n != 1},
         shown=int(shown[0]["n"] or 0) if shown else -1,
         ready=await run.readiness(),
