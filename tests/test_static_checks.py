@@ -104,3 +104,29 @@ def test_every_consumer_group_says_what_it_is_for() -> None:
     from cordon_contracts.topics import GROUP_PURPOSES
 
     assert set(GROUP_PURPOSES) == set(CONSUMER_GROUPS)
+
+
+SHARED_RULES = ("utc_now", "local_day", "TooMuchContention", "RETRY_CONFLICTS")
+"""Names every service uses one definition of: a second copy could drift (a quota counted on
+one local day, the read model's figure on another)."""
+
+
+def test_each_shared_rule_is_defined_once_across_libraries_and_services() -> None:
+    import ast
+
+    homes: dict[str, list[str]] = {name: [] for name in SHARED_RULES}
+    for source in SOURCES:
+        for path in sorted(Path(source).rglob("*.py")):
+            for node in ast.parse(path.read_text(encoding="utf-8")).body:  # module level
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                    names = [node.name]
+                elif isinstance(node, ast.Assign | ast.AnnAssign):
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    names = [t.id for t in targets if isinstance(t, ast.Name)]
+                else:
+                    continue
+                for name in names:
+                    if name in homes:
+                        homes[name].append(str(path.relative_to(ROOT)))
+
+    assert {name: places for name, places in homes.items() if len(places) != 1} == {}

@@ -9,6 +9,7 @@ from cordon_events.envelope import (
     PendingEvent,
     UnknownEventType,
     Upcaster,
+    local_day,
     utc_now,
 )
 
@@ -20,5 +21,6 @@ __all__ = [
     "PendingEvent",
     "UnknownEventType",
     "Upcaster",
+    "local_day",
     "utc_now",
 ]

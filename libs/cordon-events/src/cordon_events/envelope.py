@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -64,6 +64,13 @@ class EventMetadata:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def local_day(at: datetime, timezone: tzinfo) -> date:
+    """The local calendar day ``at`` falls on in ``timezone``: the day a passage counts on
+    (the gate's daily quotas, the read models' daily figures and the ``local_day`` of the
+    gate's events), however late its event arrives. One rule, so they always agree."""
+    return at.astimezone(timezone).date()
 
 
 @dataclass(frozen=True, slots=True)

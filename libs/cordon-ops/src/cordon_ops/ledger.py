@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from cordon_core.envelope import local_day
+
 Bucket = tuple[str, ...]
 """A read-model row's key, as text: (community, day) or (community, minute, checkpoint)."""
 
@@ -49,7 +51,7 @@ class ReadModel:
         if self.per_minute:
             minute = event.at.astimezone(UTC).replace(second=0, microsecond=0)
             return (event.community_id, minute.isoformat(), event.checkpoint_id)
-        return (event.community_id, event.at.astimezone(self.timezone).date().isoformat())
+        return (event.community_id, local_day(event.at, self.timezone).isoformat())
 
 
 def gate_read_models(timezone: ZoneInfo) -> list[ReadModel]:

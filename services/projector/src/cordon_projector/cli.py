@@ -17,6 +17,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from cordon_core.envelope import local_day
 from cordon_core.migrations import apply_migrations
 from cordon_core.projection import rebuild_together
 from cordon_projector.bootstrap import build_projector
@@ -133,7 +134,7 @@ async def _as_of(moment: datetime, area_id: str | None, view: str) -> object:
             if view == "gates":
                 return await live_gates(pool, schema, found, at, projector.timezone)
             if view == "daily-report":
-                day = at.astimezone(projector.timezone).date()
+                day = local_day(at, projector.timezone)
                 return await daily_report(pool, schema, found, day, at, projector.timezone)
             if view == "isolation-ledger":
                 return await isolation_ledger(pool, schema, found, at)

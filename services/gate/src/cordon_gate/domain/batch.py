@@ -16,11 +16,11 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from cordon_contracts.gate import ScanRejected
-from cordon_core.envelope import Envelope, PendingEvent
+from cordon_core.envelope import Envelope, PendingEvent, local_day
 from cordon_gate.domain.answers import ScanResult, answer, rejected, stored_answer
 from cordon_gate.domain.context import ScanContext
 from cordon_gate.domain.decisions import Scan, decide
-from cordon_gate.domain.outcomes import DecidedScan, local_day, scan_event_id
+from cordon_gate.domain.outcomes import DecidedScan, scan_event_id
 from cordon_gate.domain.restrictions import PersonAtGate
 
 Rejections = Literal["record", "report", "refuse_batch"]
@@ -157,7 +157,7 @@ def decide_batch(
                 event = _rejection(scan, "checkpoint_id", "unknown checkpoint")
                 batch.scans.append(ScanRecord(scan, [event], by, item.correlation_id, None))
             continue
-        day = local_day(scan, timezone)
+        day = local_day(scan.scanned_at, timezone)  # quotas reset at local midnight
         pass_ = context.passes.get(scan.subject_id) if scan.subject_kind == "pass_holder" else None
         if pass_ is not None:
             version = tally.pass_versions.get(pass_.pass_id, pass_.version)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
 from zoneinfo import ZoneInfo
 
 from cordon_contracts.gate import (
@@ -17,7 +16,7 @@ from cordon_contracts.gate import (
     PersonExited,
     VisitorRegistered,
 )
-from cordon_core.envelope import DomainEvent, PendingEvent
+from cordon_core.envelope import DomainEvent, PendingEvent, local_day
 from cordon_gate.domain.decisions import Decision, Scan
 from cordon_gate.domain.state import Checkpoint, GatePolicy, PassState, PersonStatus
 
@@ -122,7 +121,7 @@ class DecidedScan:
                 scan_id=s.scan_id,
                 checkpoint_id=s.checkpoint_id,
                 direction=s.direction,
-                local_day=local_day(s, timezone).isoformat(),
+                local_day=local_day(s.scanned_at, timezone).isoformat(),
                 used_at=s.scanned_at,
             ),
         )
@@ -133,8 +132,3 @@ class DecidedScan:
             event_id=scan_event_id(self.scan.checkpoint_id, self.scan.scan_id, part),
             occurred_at=self.scan.scanned_at,
         )
-
-
-def local_day(scan: Scan, timezone: ZoneInfo) -> date:
-    """The community's calendar day of a scan: quotas reset at local midnight."""
-    return scan.scanned_at.astimezone(timezone).date()

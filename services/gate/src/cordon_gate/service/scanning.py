@@ -13,13 +13,13 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from cordon_core.envelope import EventMetadata
+from cordon_core.envelope import EventMetadata, local_day
 from cordon_core.store import RETRY_CONFLICTS, EventIdConflict, PostgresEventStore, StreamAppend
 from cordon_gate.adapters.state import GateState
 from cordon_gate.domain.answers import ScanResult
 from cordon_gate.domain.batch import BatchDecision, IncomingScan, Rejections, decide_batch
 from cordon_gate.domain.context import ScanContext
-from cordon_gate.domain.outcomes import local_day, pass_stream, scan_stream
+from cordon_gate.domain.outcomes import pass_stream, scan_stream
 
 DECIDE_AGAIN: tuple[type[Exception], ...] = (*RETRY_CONFLICTS, EventIdConflict)
 """Conflicts with a concurrent decision: deciding the same scans again resolves them (the
@@ -78,7 +78,7 @@ class ScanDesk:
             [i.outcome_id for i in incoming],
             checkpoint_ids=(s.checkpoint_id for s in scans),
             pass_codes=(s.subject_id for s in scans if s.subject_kind == "pass_holder"),
-            days=(local_day(s, self.timezone) for s in scans),
+            days=(local_day(s.scanned_at, self.timezone) for s in scans),
             person_ids=(s.subject_id for s in scans if s.subject_kind != "pass_holder"),
         )
 

@@ -50,9 +50,3 @@ def day_bounds(day: date, timezone: ZoneInfo) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time(0), timezone)
     end = datetime.combine(day + timedelta(days=1), time(0), timezone)
     return start.astimezone(UTC), end.astimezone(UTC)
-
-
-def local_day(at: datetime, timezone: ZoneInfo) -> date:
-    """The local calendar day ``at`` falls on: a passage counts on the day the person passed
-    the gate, however late its event arrives."""
-    return at.astimezone(timezone).date()

@@ -14,12 +14,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from cordon_core.api_errors import errors
+from cordon_core.envelope import local_day
 from cordon_core.idempotency import SHOWN_ONCE_OPERATION, executor
 from cordon_core.inputs import Day, Limit, LocalOrAwareMoment, Text
 from cordon_core.schema_rules import required_unless
 from cordon_projector.access import Forbidden, StaffTokens, check_scope, home_area
 from cordon_projector.bootstrap import Projector, StaffScope
-from cordon_projector.domain.rules import local_day
 from cordon_projector.entrypoints.export import report_csv, report_xlsx
 from cordon_projector.entrypoints.live import LiveHub, event_stream
 from cordon_projector.read_models.areas import Area, ancestors, communities_in, find_area

@@ -10,8 +10,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from cordon_contracts.gate import PersonEntered, PersonExited
-from cordon_core.envelope import Envelope
-from cordon_projector.domain.rules import local_day
+from cordon_core.envelope import Envelope, local_day
 
 
 class GateTrafficProjection:

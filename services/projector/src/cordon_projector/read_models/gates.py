@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cordon_projector.domain.rules import day_bounds, local_day
+from cordon_core.envelope import local_day
+from cordon_projector.domain.rules import day_bounds
 from cordon_projector.projections.live_gates import COUNTERS, minute_of
 from cordon_projector.read_models.areas import Area, Db, communities_in
 
