@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -29,6 +29,8 @@ from cordon_core.projection import rebuild_together
 from cordon_core.settings import ServiceSettings
 from cordon_projector.bootstrap import Projector, ProjectorSettings, build_projector
 from cordon_projector.entrypoints.http import create_app
+from cordon_projector.read_models.areas import find_area
+from cordon_projector.read_models.ledger import isolation_ledger
 from cordon_projector.settings import StaffScope
 
 TOKEN = {"Authorization": "Bearer district"}
@@ -135,6 +137,21 @@ async def test_scripted_district(
     assert without_moment(
         await get(client, "/v1/areas/c1/isolation-ledger", as_of=as_of)
     ) == without_moment(before_ledger)
+
+    # The live ledger asked about a moment before o1's upgrade (20:00 on the 1st) reads o1's
+    # level from the level history; from the upgrade on, from the order's row.
+    runtime = projector.runtime
+    c1 = await find_area(runtime.pool, runtime.schema, "c1", projector.settings.district)
+    assert c1 is not None
+
+    async def level_of_o1(at: datetime) -> str:
+        view = await isolation_ledger(runtime.pool, runtime.schema, c1, at)
+        return str(next(o["level"] for o in view["orders"] if o["order_id"] == "o1"))
+
+    upgraded = local("2022-04-01 20:00")
+    assert await level_of_o1(upgraded - timedelta(minutes=1)) == "monitoring"
+    assert await level_of_o1(upgraded) == "home"
+    assert await level_of_o1(datetime.now(UTC)) == "home"
 
     # The daily report: the 1st closes at midnight Shanghai time; late events land by their time.
     first = (await get(client, "/v1/areas/c1/daily-report", day="2022-04-01"))["total"]

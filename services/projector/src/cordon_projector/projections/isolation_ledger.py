@@ -25,6 +25,7 @@ class _Change:
     """What a batch changed of an order that may already be stored."""
 
     level: str | None = None
+    level_since: datetime | None = None
     planned_end_at: datetime | None = None
     ended_at: datetime | None = None
     cancelled: bool = False
@@ -75,8 +76,10 @@ class IsolationLedgerProjection:
             )
             change = changes.setdefault(event.order_id, _Change())
             if isinstance(event, IsolationLevelChanged):
-                change.level = event.to_level
                 # The event names no time of its own: the change took effect when recorded.
+                # The latest change is the level in force (as the history is read).
+                if change.level_since is None or envelope.occurred_at >= change.level_since:
+                    change.level, change.level_since = event.to_level, envelope.occurred_at
                 history.append(
                     (event.order_id, envelope.occurred_at, envelope.event_id, event.to_level)
                 )
@@ -102,16 +105,20 @@ class IsolationLedgerProjection:
             values = list(changes.values())
             await conn.execute(
                 f"""UPDATE {self.schema}.isolation_order o
-                    SET level = coalesce(c.level, o.level),
+                    SET level = CASE WHEN c.level_since >= o.level_since
+                                          OR (o.level_since IS NULL AND c.level IS NOT NULL)
+                                     THEN c.level ELSE o.level END,
+                        level_since = greatest(o.level_since, c.level_since),
                         planned_end_at = coalesce(c.planned_end_at, o.planned_end_at),
                         ended_at = coalesce(c.ended_at, o.ended_at),
                         cancelled = o.cancelled OR c.cancelled
                     FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[],
-                                $5::boolean[])
-                         AS c(order_id, level, planned_end_at, ended_at, cancelled)
+                                $5::timestamptz[], $6::boolean[])
+                         AS c(order_id, level, level_since, planned_end_at, ended_at, cancelled)
                     WHERE o.order_id = c.order_id""",
                 ids,
                 [c.level for c in values],
+                [c.level_since for c in values],
                 [c.planned_end_at for c in values],
                 [c.ended_at for c in values],
                 [c.cancelled for c in values],

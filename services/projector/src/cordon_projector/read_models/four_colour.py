@@ -27,11 +27,15 @@ def active_levels_sql(schema: str, at: str, among: str | None = None) -> str:
     levels are looked up (an area's people, its communities): with a district's hundreds of
     thousands of orders, a page about one community must not look at all of them."""
     narrowed = f" AND ({among})" if among else ""
+    # The row holds the level in force since ``level_since``: only a moment before that
+    # looks through the history (PostgreSQL runs a CASE branch's subquery only when taken).
     return f"""SELECT o.order_id, o.person_id, o.community_id, o.starts_at, o.planned_end_at,
                       o.reason, o.place_kind, o.place_id,
-                      coalesce((SELECT c.to_level FROM {schema}.isolation_level_change c
-                                WHERE c.order_id = o.order_id AND c.changed_at <= {at}
-                                ORDER BY c.changed_at DESC LIMIT 1), o.initial_level) AS level
+                      CASE WHEN o.level_since IS NULL OR o.level_since <= {at} THEN o.level
+                      ELSE coalesce((SELECT c.to_level FROM {schema}.isolation_level_change c
+                                     WHERE c.order_id = o.order_id AND c.changed_at <= {at}
+                                     ORDER BY c.changed_at DESC LIMIT 1), o.initial_level)
+                      END AS level
                FROM {schema}.isolation_order o
                WHERE NOT o.cancelled AND o.starts_at <= {at}
                  AND (o.ended_at IS NULL OR o.ended_at > {at}){narrowed}"""
@@ -72,9 +76,14 @@ async def rollups(
 
     Aggregated by PostgreSQL: a district's tens of thousands of people never travel to
     Python, only a row per area, child, building or household."""
+    # People are reduced to households first (a community's 50,000 residents become 16,000
+    # rows), and every level is rolled up from those: grouping people once per level cost
+    # three times the rows, and spilled to disk.
+    columns = sorted({c for c in keys.values() if c != "household_id"} | {"grid_id", "compound_id"})
+    kept = ", ".join(f"max({c}) AS {c}" for c in columns)
     keyed = " UNION ALL ".join(
-        f"SELECT '{level}' AS level, {column} AS k, household_id, grid_id, compound_id,"
-        " rank, vaccinated FROM people"
+        f"SELECT '{level}' AS level, {column} AS k, rank, residents, vaccinated, grid_id,"
+        f" compound_id, {', '.join(f'p{r}' for r in RANKS)} FROM households"
         for level, column in keys.items()
     )
     people_by_rank = ", ".join(f"count(*) FILTER (WHERE rank = {r}) AS p{r}" for r in RANKS)
@@ -86,7 +95,7 @@ async def rollups(
         f"""WITH active AS ({active_levels_sql(schema, "$2", residents_of(schema, area, "$1"))}),
             iso AS (SELECT person_id, max({level_rank_sql("level")}) AS rank
                     FROM active GROUP BY person_id),
-            people AS MATERIALIZED (
+            people AS (
                 SELECT r.district, r.sub_district_id, r.community_id, r.grid_id, r.compound_id,
                        r.building_id, r.household_id,
                        greatest(coalesce(iso.rank, 0),
@@ -97,16 +106,15 @@ async def rollups(
                 LEFT JOIN {schema}.resident_dose d USING (person_id)
                 LEFT JOIN iso USING (person_id)
                 WHERE r.present AND r.{area.column} = $1),
-            keyed AS ({keyed}),
-            households AS (
-                SELECT level, k, max(rank) AS rank, {people_by_rank}, count(*) AS residents,
-                       count(*) FILTER (WHERE vaccinated) AS vaccinated,
-                       max(grid_id) AS grid_id, max(compound_id) AS compound_id
-                FROM keyed GROUP BY level, k, household_id)
+            households AS MATERIALIZED (
+                SELECT household_id, {kept}, max(rank) AS rank, {people_by_rank},
+                       count(*) AS residents, count(*) FILTER (WHERE vaccinated) AS vaccinated
+                FROM people GROUP BY household_id),
+            keyed AS ({keyed})
             SELECT level, k, max(rank) AS colour, {households_by_rank}, {sums},
                    sum(residents)::int AS residents, sum(vaccinated)::int AS vaccinated,
                    max(grid_id) AS grid_id, max(compound_id) AS compound_id
-            FROM households GROUP BY level, k""",
+            FROM keyed GROUP BY level, k""",
         area.id,
         at,
         full_doses,

@@ -25,6 +25,11 @@ neither repeat nor skip a row). ``level`` goes from monitoring to centralized, b
 four-colour ranks; descending puts the most severe first."""
 LedgerSort = Literal["grid", "starts_at", "planned_end_at", "level"]
 LEVELS = ("centralized", "home", "monitoring")
+PAGE_COLUMNS = (
+    "order_id", "person_id", "level", "reason", "starts_at", "planned_end_at", "place_kind",
+    "place_id", "community_id", "grid_id", "building_id", "household_id", "level_rank",
+)  # fmt: skip
+"""The columns of a ledger row, in the order the query selects them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,26 +67,31 @@ async def isolation_ledger(
     kept = """($4::text IS NULL OR level = $4) AND ($5::text IS NULL OR grid_id = $5)
               AND ($6::timestamptz IS NULL OR planned_end_at < $6)"""
     filters = (page.level, page.grid_id, page.planned_end_before)
-    counted = await db.fetch(
-        f"""WITH s AS ({in_area})
-            SELECT coalesce(grid_id, '?') AS grid_id, level, count(*)::int AS n,
-                   count(*) FILTER (WHERE {kept})::int AS kept
-            FROM s GROUP BY 1, 2""",
-        area.id, communities, at, *filters,
-    )  # fmt: skip
     direction = " DESC" if page.descending else ""
     order = ", ".join(f"{key}{direction} NULLS LAST" for key in LEDGER_ORDERS[page.sort])
-    rows = await db.fetch(
-        f"""WITH s AS ({in_area})
-            SELECT * FROM s WHERE {kept} ORDER BY {order} LIMIT $7 OFFSET $8""",
+    # One statement: the area's orders are found once, then counted and paged (two
+    # statements found them twice: half of a page's time).
+    counts_only = ", ".join(c if c in ("grid_id", "level") else "NULL" for c in PAGE_COLUMNS)
+    found = await db.fetch(
+        f"""WITH s AS MATERIALIZED ({in_area}),
+            page AS (SELECT * FROM s WHERE {kept} ORDER BY {order} LIMIT $7 OFFSET $8)
+            SELECT false AS counted, {", ".join(PAGE_COLUMNS)}, NULL::int AS n,
+                   NULL::int AS kept
+            FROM page
+            UNION ALL
+            SELECT true, {counts_only}, count(*)::int, count(*) FILTER (WHERE {kept})::int
+            FROM s GROUP BY grid_id, level
+            ORDER BY counted, {order}""",
         area.id, communities, at, *filters, page.limit, page.offset,
     )  # fmt: skip
+    counted = [r for r in found if r["counted"]]
+    rows = [r for r in found if not r["counted"]]
     grids: dict[str, Counter[str]] = defaultdict(Counter)
     for c in counted:
-        grids[c["grid_id"]][c["level"]] += c["n"]
+        grids[c["grid_id"] or "?"][c["level"]] += c["n"]
     orders = [
         {
-            **{k: v for k, v in r.items() if k != "level_rank"},
+            **{k: r[k] for k in PAGE_COLUMNS if k != "level_rank"},
             "grid_id": r["grid_id"] or "?",
             "starts_at": r["starts_at"].isoformat(),
             "planned_end_at": r["planned_end_at"].isoformat(),
