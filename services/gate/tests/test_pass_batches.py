@@ -99,8 +99,8 @@ async def test_one_bad_row_refuses_the_whole_list_naming_its_row_and_nothing_is_
 
     assert refused.status_code == 422 and named(refused) == ["passes.2.valid_until"]
     assert "at most 90 days" in refused.text
-    # The holders are looked up inside the transaction: the rows before were written there
-    # already, and are rolled back with it.
+    # A holder is looked up inside the list's transaction (the gate's knowledge of residents
+    # changes as the registry's events arrive): found unknown there, the list is refused whole.
     assert stranger.status_code == 422 and named(stranger) == ["passes.2.holder_person_id"]
     assert "has not heard of this person" in stranger.text
     assert await ServiceRecord(module_settings, "gate").count() == before, "nothing recorded"
