@@ -106,8 +106,10 @@ GATE_UNCHECKED = [
     # scanned_at: at most CORDON_MAX_SCAN_AGE_S old and CORDON_MAX_CLOCK_SKEW_S ahead.
     unchecked("POST /v1/scans", ACCEPTANCE),
     unchecked("POST /v1/scans/batch", ACCEPTANCE),
-    # valid_until after valid_from, at most CORDON_MAX_PASS_DAYS; a holder the registry named.
+    # valid_until after valid_from, at most CORDON_MAX_PASS_DAYS; a holder the registry named;
+    # in a list, one community and each holder once.
     unchecked("POST /v1/passes", ACCEPTANCE),
+    unchecked("POST /v1/passes/batch", ACCEPTANCE),
 ]
 REGISTRY_UNCHECKED = [
     # A resident ID's check digit (GB 11643), and a document already registered.

@@ -40,6 +40,7 @@ passes, so that the list only shrinks."""
 
 NEW_EACH_TIME: dict[Operation, str] = {
     ("gate", "POST", "/v1/passes"): "each request issues another pass (no client id)",
+    ("gate", "POST", "/v1/passes/batch"): "each request issues another list of passes",
     ("gate", "POST", "/v1/passes/{pass_id}/reissue"): "each reissue draws another code",
     ("isolation", "POST", "/v1/people/{person_id}/isolation/check-ins"): "each is a new check-in",
     ("registry", "POST", "/v1/staff-tokens"): "each request issues another token",

@@ -303,6 +303,12 @@ SCENARIO: list[Step] = [
          json={"kind": "temporary", "holder_visitor_document": VISITOR_DOCUMENT,
                "community_id": "c1", "valid_from": "$hour_ago", "valid_until": "$next_week"},
          keep={"pass_id": "pass_id"}),
+    Step("gate", "POST", "/v1/passes/batch",
+         json={"passes": [
+             {"kind": "service", "community_id": "c1", "valid_from": "$hour_ago",
+              "valid_until": "$next_week",
+              "holder_visitor_document": {"document_type": "passport", "document_number": n}}
+             for n in ("E7700002", "E7700003")]}),
     Step("gate", "POST", "/v1/passes/{pass_id}/reissue", "/v1/passes/$pass_id/reissue",
          json={"reason_code": "pass_lost", "note": "出行证丢失"}),
     Step("gate", "POST", "/v1/passes/{pass_id}/revoke", "/v1/passes/$pass_id/revoke",

@@ -32,7 +32,10 @@ class GateSettings(ServiceSettings):
     # exit slip): a quarter is longer than any lockdown the source documents describe, and
     # a pass that should last longer is re-issued, which makes the office look at it again.
     max_pass_days: int = Field(default=90, ge=1, description="How long a pass may be valid.")
-    # A thousand scans of about 700 bytes each, with room to spare.
+    # A thousand scans of about 700 bytes each (or a thousand passes of about 350), with
+    # room to spare.
     max_batch_body_bytes: int = Field(
-        default=2 * 1024 * 1024, ge=1024, description="Largest body of /v1/scans/batch."
+        default=2 * 1024 * 1024,
+        ge=1024,
+        description="Largest body of /v1/scans/batch and /v1/passes/batch.",
     )

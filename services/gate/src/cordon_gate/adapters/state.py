@@ -215,21 +215,26 @@ class GateState:
             sha256(token),
         )
 
-    async def save_pass(self, conn: asyncpg.Connection, state: PassState, code: str) -> None:
+    async def save_passes(
+        self, conn: asyncpg.Connection, passes: Sequence[tuple[PassState, str]]
+    ) -> None:
+        """Insert new passes with their codes' hashes (the codes themselves are not kept)."""
+        states = [p for p, _ in passes]
         await conn.execute(
             f"""INSERT INTO {self.schema}.passes (pass_id, code_sha256, kind, holder_person_id,
                     community_id, valid_from, valid_until, daily_exit_quota, revoked, version)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
-            state.pass_id,
-            sha256(code),
-            state.kind,
-            state.holder_person_id,
-            state.community_id,
-            state.valid_from,
-            state.valid_until,
-            state.daily_exit_quota,
-            state.revoked,
-            state.version,
+                SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::text[],
+                    $6::timestamptz[], $7::timestamptz[], $8::int[], $9::bool[], $10::int[])""",
+            [p.pass_id for p in states],
+            [sha256(code) for _, code in passes],
+            [p.kind for p in states],
+            [p.holder_person_id for p in states],
+            [p.community_id for p in states],
+            [p.valid_from for p in states],
+            [p.valid_until for p in states],
+            [p.daily_exit_quota for p in states],
+            [p.revoked for p in states],
+            [p.version for p in states],
         )
 
     async def pass_for_update(self, conn: asyncpg.Connection, pass_id: str) -> PassState | None:

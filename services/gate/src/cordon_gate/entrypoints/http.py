@@ -44,8 +44,9 @@ def create_app(gate: Gate) -> FastAPI:
         lifespan=lifespan,
         description="Checkpoint decisions in real time: scans, passes, visitors.",
     )
+    batches = ("/v1/scans/batch", "/v1/passes/batch")
     install_service_http(
-        app, runtime, body_limits={"/v1/scans/batch": settings.max_batch_body_bytes}
+        app, runtime, body_limits=dict.fromkeys(batches, settings.max_batch_body_bytes)
     )
     install_asyncapi(app)
     admin = admin_auth(gate)

@@ -1,5 +1,6 @@
-"""The office's routes on passes: issue, revoke (and bar the holder), reissue a lost pass,
-and list passes. A pass code is shown once, when issued or reissued, and never again.
+"""The office's routes on passes: issue one or a list, revoke (and bar the holder), reissue a
+lost pass, and list passes. A pass code is shown once, when issued or reissued, and never
+again.
 
 (No ``from __future__ import annotations`` here: FastAPI must see the dependency types.)
 """
@@ -10,6 +11,7 @@ from typing import Annotated, Any, Literal, Self
 
 import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cordon_contracts.gate import OfficeReason
@@ -19,8 +21,10 @@ from cordon_core.idempotency import SHOWN_ONCE_OPERATION
 from cordon_core.inputs import Flag, Limit, Moment, Text
 from cordon_core.schema_rules import exactly_one_of
 from cordon_core.unit_of_work import run_command
-from cordon_gate.entrypoints.schemas import Id, Note, VisitorDocumentIn, field_error
-from cordon_gate.service.administration import AlreadyExists, NotFound
+from cordon_gate.adapters.pseudonyms import Pseudonymizer
+from cordon_gate.domain.passes import PassRequest, other_communities, repeated_holders
+from cordon_gate.entrypoints.schemas import Id, Note, VisitorDocumentIn
+from cordon_gate.service.administration import AlreadyExists, NotFound, UnknownHolders
 from cordon_gate.service.restrictions import OfficeCommand
 from cordon_gate.service.unit import Gate
 
@@ -50,6 +54,64 @@ class PassIn(BaseModel):
         if (self.holder_person_id is None) == (self.holder_visitor_document is None):
             raise ValueError("exactly one of holder_person_id or holder_visitor_document")
         return self
+
+    @property
+    def holder_field(self) -> str:
+        return "holder_person_id" if self.holder_person_id else "holder_visitor_document"
+
+    def request(self, pseudonyms: Pseudonymizer) -> PassRequest:
+        """The pass asked for; a holder named by a document is held by its visitor id."""
+        holder = self.holder_person_id
+        if (doc := self.holder_visitor_document) is not None:
+            holder = pseudonyms.visitor_id(doc.document_type, doc.document_number)
+        assert holder is not None
+        return PassRequest(
+            kind=self.kind,
+            holder_person_id=holder,
+            holder_is_resident=self.holder_person_id is not None,
+            community_id=self.community_id,
+            valid_from=self.valid_from,
+            valid_until=self.valid_until,
+            daily_exit_quota=self.daily_exit_quota,
+        )
+
+
+PASS_BATCH_MAX = 1000
+"""Rows in one ``POST /v1/passes/batch``: a large compound's list of temporary residents or
+delivery riders in one go; a district's lists are sent community by community."""
+
+
+class PassBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    passes: list[PassIn] = Field(
+        min_length=1,
+        max_length=PASS_BATCH_MAX,
+        description=f"1 to {PASS_BATCH_MAX:,} passes of one community, each holder once.",
+    )
+
+
+class IssuedPassOut(BaseModel):
+    pass_id: str
+    pass_code: str = Field(description="Shown this once; the gate keeps only its hash.")
+    holder_person_id: str = Field(
+        description="The holder's person id, or the visitor id their document gets at the gate."
+    )
+
+
+class PassBatchOut(BaseModel):
+    passes: list[IssuedPassOut] = Field(description="One per row, in the rows' order.")
+
+
+Loc = tuple[str | int, ...]
+UNKNOWN_HOLDER = (
+    "the gate has not heard of this person from the registry (yet): a pass is for a"
+    " registered resident; give holder_visitor_document for anyone else"
+)
+
+
+def problem(where: Loc, field: str, msg: str) -> dict[str, Any]:
+    return {"loc": (*where, field), "msg": msg, "type": "value_error"}
 
 
 class RevokeIn(BaseModel):
@@ -85,37 +147,67 @@ def passes_router(gate: Gate, admin: Callable[..., str], now: Callable[[], datet
             correlation_id=correlation_id(request),
         )
 
+    async def issue(
+        rows: list[PassIn], where: Callable[[int], Loc], actor: str, request: Request
+    ) -> list[IssuedPassOut]:
+        """Issue a pass for every row, in one transaction, or none: a bad row is a 422
+        naming ``where(row)`` and its field."""
+        requests = [row.request(gate.pseudonyms) for row in rows]
+        problems = [
+            problem(where(i), "valid_until", found)
+            for i, row in enumerate(rows)
+            if (found := gate.windows.pass_validity_problem(row.valid_from, row.valid_until))
+        ]
+        problems += [
+            problem(where(i), "community_id", f"a list is one community's: {rows[0].community_id}")
+            for i in other_communities(requests)
+        ]
+        problems += [
+            problem(
+                where(i),
+                rows[i].holder_field,
+                f"the same holder as row {earlier}: a list gives each person one pass (a"
+                " second one for them is issued on its own)",
+            )
+            for i, earlier in repeated_holders(requests).items()
+        ]
+        if problems:
+            raise RequestValidationError(sorted(problems, key=lambda p: p["loc"][:-1]))
+        try:
+            issued = await run_command(
+                runtime.pool,
+                lambda conn: gate.office.issue_passes(
+                    conn, requests, actor=actor, correlation_id=correlation_id(request)
+                ),
+            )
+        except UnknownHolders as error:
+            raise RequestValidationError(
+                [problem(where(i), "holder_person_id", UNKNOWN_HOLDER) for i in error.rows]
+            ) from error
+        return [
+            IssuedPassOut(pass_id=pass_id, pass_code=code, holder_person_id=r.holder_person_id)
+            for (pass_id, code), r in zip(issued, requests, strict=True)
+        ]
+
     @router.post("/v1/passes", status_code=201, openapi_extra=SHOWN_ONCE_OPERATION)
     async def issue_pass(body: PassIn, actor: Admin, request: Request) -> dict[str, str]:
         """Issue a pass; the returned code goes on the pass (QR) and is kept only as a hash."""
-        if problem := gate.windows.pass_validity_problem(body.valid_from, body.valid_until):
-            raise field_error(["body", "valid_until"], problem)
-        fields = body.model_dump(exclude={"holder_visitor_document"})
-        if (doc := body.holder_visitor_document) is not None:
-            fields["holder_person_id"] = gate.pseudonyms.visitor_id(
-                doc.document_type, doc.document_number
-            )
+        [issued] = await issue([body], lambda _: ("body",), actor, request)
+        return issued.model_dump()
 
-        async def issue(conn: asyncpg.Connection) -> tuple[str, str]:
-            holder = body.holder_person_id
-            # A holder named by id must be one the registry told the gate of; one who is
-            # not a resident is named by their document instead (holder_visitor_document).
-            if holder is not None and holder not in await gate.state.people(conn, [holder]):
-                raise field_error(
-                    ["body", "holder_person_id"],
-                    "the gate has not heard of this person from the registry (yet): a pass is"
-                    " for a registered resident; give holder_visitor_document for anyone else",
-                )
-            return await gate.office.issue_pass(
-                conn, **fields, actor=actor, correlation_id=correlation_id(request)
-            )
-
-        pass_id, code = await run_command(runtime.pool, issue)
-        return {
-            "pass_id": pass_id,
-            "pass_code": code,
-            "holder_person_id": fields["holder_person_id"],
-        }
+    @router.post(
+        "/v1/passes/batch",
+        status_code=201,
+        response_model=PassBatchOut,
+        openapi_extra=SHOWN_ONCE_OPERATION,
+    )
+    async def issue_passes(body: PassBatchIn, actor: Admin, request: Request) -> PassBatchOut:
+        """Issue passes for a list of up to 1,000 (one community's, each holder
+        once): all of them in one transaction, or, when any row is bad, none (a 422 names
+        each bad row and field). The codes come back once, in row order; a retry with the
+        same ``Idempotency-Key`` is answered 409 and issues nothing."""
+        issued = await issue(body.passes, lambda i: ("body", "passes", i), actor, request)
+        return PassBatchOut(passes=issued)
 
     @router.post("/v1/passes/{pass_id}/revoke", responses=errors(404))
     async def revoke_pass(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from datetime import datetime
 
@@ -21,14 +22,14 @@ from cordon_contracts.gate import (
     DeviceRegistered,
     GatePolicyPublished,
     PassIssued,
-    PassKind,
     PassReissued,
     PassRevoked,
 )
 from cordon_core.envelope import DomainEvent, EventMetadata, PendingEvent
-from cordon_core.store import ConcurrencyError, PostgresEventStore
+from cordon_core.store import ConcurrencyError, PostgresEventStore, StreamAppend
 from cordon_gate.adapters.state import GateState
 from cordon_gate.domain.outcomes import pass_stream
+from cordon_gate.domain.passes import PassRequest
 from cordon_gate.domain.state import Checkpoint, GatePolicy, PassState
 from cordon_gate.service.restrictions import OfficeCommand, RestrictionDesk
 
@@ -42,6 +43,14 @@ class NotFound(LookupError):
 
 class AlreadyExists(ValueError):
     pass
+
+
+class UnknownHolders(LookupError):
+    """Passes named residents the gate has not heard of from the registry (yet)."""
+
+    def __init__(self, rows: Sequence[int]) -> None:
+        super().__init__(f"unknown holders in rows {list(rows)}")
+        self.rows = list(rows)
 
 
 class GateOffice:
@@ -222,47 +231,69 @@ class GateOffice:
         await self.state.save_policy(conn, published)
         return published, True
 
-    async def issue_pass(
+    async def issue_passes(
         self,
         conn: asyncpg.Connection,
+        requests: Sequence[PassRequest],
         *,
-        kind: PassKind,
-        holder_person_id: str,
-        community_id: str,
-        valid_from: datetime,
-        valid_until: datetime,
-        daily_exit_quota: int | None,
         actor: str,
         correlation_id: uuid.UUID | None = None,
-    ) -> tuple[str, str]:
-        """Returns (pass id, pass code); the code goes on the printed pass / QR and is kept
-        only as a hash."""
-        pass_id = f"pass-{uuid.uuid4().hex[:12]}"
-        code = secrets.token_urlsafe(12)
-        state = PassState(
-            pass_id=pass_id,
-            kind=kind,
-            holder_person_id=holder_person_id,
-            community_id=community_id,
-            valid_from=valid_from,
-            valid_until=valid_until,
-            daily_exit_quota=daily_exit_quota,
-            revoked=False,
-            version=1,
+    ) -> list[tuple[str, str]]:
+        """Issue every pass or none: (pass id, pass code) for each request, in order. A code
+        goes on the printed pass / QR and is kept only as a hash.
+
+        A holder named by person id must be a resident the registry told the gate of; one
+        who is not a resident is named by their document instead. Otherwise
+        ``UnknownHolders`` names the rows, and nothing is recorded."""
+        residents = [r.holder_person_id for r in requests if r.holder_is_resident]
+        known = await self.state.people(conn, residents) if residents else {}
+        unknown = [
+            row
+            for row, r in enumerate(requests)
+            if r.holder_is_resident and r.holder_person_id not in known
+        ]
+        if unknown:
+            raise UnknownHolders(unknown)
+        issued = [(f"pass-{uuid.uuid4().hex[:12]}", secrets.token_urlsafe(12)) for _ in requests]
+        appends = []
+        for (pass_id, _), r in zip(issued, requests, strict=True):
+            event = PassIssued(
+                pass_id=pass_id,
+                kind=r.kind,
+                holder_person_id=r.holder_person_id,
+                community_id=r.community_id,
+                valid_from=r.valid_from,
+                valid_until=r.valid_until,
+                daily_exit_quota=r.daily_exit_quota,
+            )
+            meta = self._meta(actor, r.community_id, correlation_id)
+            appends.append(
+                StreamAppend(pass_stream(pass_id), [PendingEvent(event)], 0, meta, pass_id)
+            )
+        # New streams and fresh event ids: one INSERT of the events, one of the passes; the
+        # unit of work reruns the whole command on a conflict, so no savepoint is needed.
+        await self.store.append_many(appends, conn=conn, savepoint=False, known_new=True)
+        await self.state.save_passes(
+            conn,
+            [
+                (
+                    PassState(
+                        pass_id=pass_id,
+                        kind=r.kind,
+                        holder_person_id=r.holder_person_id,
+                        community_id=r.community_id,
+                        valid_from=r.valid_from,
+                        valid_until=r.valid_until,
+                        daily_exit_quota=r.daily_exit_quota,
+                        revoked=False,
+                        version=1,
+                    ),
+                    code,
+                )
+                for (pass_id, code), r in zip(issued, requests, strict=True)
+            ],
         )
-        event = PassIssued(
-            pass_id=pass_id,
-            kind=kind,
-            holder_person_id=holder_person_id,
-            community_id=community_id,
-            valid_from=valid_from,
-            valid_until=valid_until,
-            daily_exit_quota=daily_exit_quota,
-        )
-        meta = self._meta(actor, community_id, correlation_id)
-        await self._append(conn, pass_stream(pass_id), event, 0, meta, pass_id)
-        await self.state.save_pass(conn, state, code)
-        return pass_id, code
+        return issued
 
     async def revoke_pass(
         self,

@@ -1,0 +1,318 @@
+#!/usr/bin/env python
+"""Passes for a list: the office issuing N passes one by one (``POST /v1/passes``) and in
+batches (``POST /v1/passes/batch``), passes/s of each and their ratio.
+
+Run from the repository root:
+
+    UV_PYTHON_DOWNLOADS=never uv run python bench/bench_pass_batch.py            # 5,000 passes
+    UV_PYTHON_DOWNLOADS=never uv run python bench/bench_pass_batch.py --quick    # smoke run
+
+Against real Apache Kafka and PostgreSQL (the servers named by CORDON_KAFKA_BOOTSTRAP and
+CORDON_DATABASE_URL when both are set, otherwise a private pair started for the run), with
+the gate in its own OS process on a fresh database and fresh topics, as bench_gate.py does.
+
+1. 2 x N residents are published as the registry's events by a stand-in registry in this
+   process; the benchmark waits until the gate knows them all (a pass is for a resident
+   the gate has heard of, and each holder is looked up).
+2. One by one: N passes, each its own request, sent by ``--clients`` clients at once (1: an
+   office script sending one after the other), each to a holder of its own.
+3. In batches: N passes to the other N residents, in requests of ``--batch-size`` rows,
+   sent one after the other.
+
+Each phase checks that every request was answered 201 and that the gate's ``passes`` table
+holds exactly the passes issued. CPU use of the gate, the servers and other programs is
+reported per phase (harness.CpuMeter): a figure measured while other programs used 0.3 cores
+or more is marked disturbed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import (
+    QUIET_CORES,
+    CpuMeter,
+    HttpConnection,
+    delete_topics,
+    host_facts,
+    listening_processes,
+    processes,
+    save_results,
+    say,
+)
+
+from cordon_contracts import registry
+from cordon_core.envelope import EventMetadata, PendingEvent
+from cordon_core.observability import configure_logging
+from cordon_core.runtime import ServiceRuntime
+from cordon_core.settings import ServiceSettings
+from cordon_core.store import StreamAppend
+from cordon_devenv.infra import Infrastructure, temporary_infrastructure
+from cordon_testing.plugin import fresh_database, settings_env
+from cordon_testing.processes import ServiceProcess
+
+ADMIN = "bench-admin-token"
+COMMUNITY = "passbench-c1"
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--passes", type=int, default=None, help="passes per phase (5000)")
+    p.add_argument("--batch-size", type=int, default=500, help="rows per batch request")
+    p.add_argument("--clients", type=int, default=1, help="concurrent single-pass clients")
+    p.add_argument("--quick", action="store_true", help="500 passes in batches of 100")
+    p.add_argument("--quiet-wait", type=float, default=None, help="wait for a quiet host (s)")
+    p.add_argument("--json", type=Path, default=None, help="where to write the results")
+    p.add_argument("--no-json", action="store_true", help="write no results file")
+    p.add_argument("--keep-infra", action="store_true", help="leave self-started servers up")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.passes = args.passes or 500
+        args.batch_size = min(args.batch_size, 100)
+    args.passes = args.passes or 5000
+    args.quiet_wait = args.quiet_wait if args.quiet_wait is not None else (0 if args.quick else 30)
+    return args
+
+
+def pass_row(holder: str, start: datetime) -> dict[str, Any]:
+    return {
+        "kind": "temporary",
+        "holder_person_id": holder,
+        "community_id": COMMUNITY,
+        "valid_from": start.isoformat(),
+        "valid_until": (start + timedelta(days=14)).isoformat(),
+        "daily_exit_quota": 1,
+    }
+
+
+async def publish_residents(settings: ServiceSettings, people: Sequence[str]) -> None:
+    """The residents as the registry publishes them, 100 to a household stream."""
+    async with ServiceRuntime(
+        service="registry", settings=settings, registry=registry.registry
+    ).running() as runtime:
+        meta = EventMetadata.new(actor="bench", district=settings.district, community=COMMUNITY)
+        appends = [
+            StreamAppend(
+                f"household:{COMMUNITY}-h{start}",
+                [
+                    PendingEvent(
+                        registry.ResidentRegistered(
+                            person_id=person,
+                            household_id=f"{COMMUNITY}-h{start}",
+                            building_id="b1",
+                            compound_id=f"{COMMUNITY}-k1",
+                            grid_id="g1",
+                            community_id=COMMUNITY,
+                            sub_district_id="s1",
+                            residence_type="temporary",
+                            registered_at=datetime.now(UTC),
+                        )
+                    )
+                    for person in people[start : start + 100]
+                ],
+                None,
+                meta,
+            )
+            for start in range(0, len(people), 100)
+        ]
+        await runtime.store.append_many(appends)
+        # The relay publishes while the runtime runs: wait here until it has all of them.
+        await wait_for(
+            lambda: runtime.pool.fetchval(
+                "SELECT coalesce(min(global_position), 0) >= (SELECT max(global_position)"
+                " FROM registry.events) FROM registry.relay_positions"
+            ),
+            "the registry stand-in to publish the residents",
+        )
+
+
+async def wait_for(probe: Any, what: str, timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await probe():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+async def issued_count(db: asyncpg.Connection, holders: Sequence[str]) -> int:
+    count: int = await db.fetchval(
+        "SELECT count(*) FROM gate.passes WHERE holder_person_id = ANY($1::text[])", holders
+    )
+    return count
+
+
+async def one_by_one(gate: ServiceProcess, holders: Sequence[str], clients: int) -> list[int]:
+    host, port = "127.0.0.1", int(gate.url.rsplit(":", 1)[1])
+    start = datetime.now(UTC)
+    statuses: list[int] = []
+    queue = iter(holders)
+
+    async def client() -> None:
+        conn = await HttpConnection(host, port).open()
+        try:
+            for holder in queue:
+                body = json.dumps(pass_row(holder, start)).encode()
+                status, _ = await conn.post("/v1/passes", ADMIN, body)
+                statuses.append(status)
+        finally:
+            conn.close()
+
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return statuses
+
+
+async def in_batches(gate: ServiceProcess, holders: Sequence[str], size: int) -> list[int]:
+    host, port = "127.0.0.1", int(gate.url.rsplit(":", 1)[1])
+    start = datetime.now(UTC)
+    conn = await HttpConnection(host, port).open()
+    statuses = []
+    try:
+        for first in range(0, len(holders), size):
+            rows = [pass_row(h, start) for h in holders[first : first + size]]
+            status, _ = await conn.post(
+                "/v1/passes/batch", ADMIN, json.dumps({"passes": rows}).encode()
+            )
+            statuses.append(status)
+    finally:
+        conn.close()
+    return statuses
+
+
+async def phase(
+    name: str, meter: CpuMeter, quiet_wait: float, run: Any, passes: int
+) -> dict[str, Any]:
+    await meter.settle(quiet_wait)
+    with meter:
+        started = time.perf_counter()
+        statuses = await run()
+        took = time.perf_counter() - started
+    cores = meter.cores()
+    rate = passes / took
+    disturbed = (cores.get("others") or 0.0) >= QUIET_CORES
+    say(
+        f"  {name:<18} {passes:>6} passes in {took:7.2f} s: {rate:8.1f} passes/s"
+        f" (gate {cores.get('gate')} cores, servers {cores.get('servers')},"
+        f" others {cores.get('others')}){' [disturbed]' if disturbed else ''}"
+    )
+    return {
+        "passes": passes,
+        "requests": len(statuses),
+        "seconds": round(took, 3),
+        "passes_per_s": round(rate, 1),
+        "refused": sum(1 for s in statuses if s != 201),
+        "cores": cores,
+        "disturbed": disturbed,
+    }
+
+
+async def amain(args: argparse.Namespace, srv: Infrastructure) -> int:
+    configure_logging(level="WARNING", json_logs=False)
+    machine = host_facts()
+    machine["broker"] = srv.broker_kind
+    n = args.passes
+    people = [f"p-bench-{i:06d}-{uuid.uuid4().hex[:6]}" for i in range(2 * n)]
+    singles, batched = people[:n], people[n:]
+    prefix = f"passbench-{uuid.uuid4().hex[:8]}"
+    results: dict[str, Any] = {}
+    failures: list[str] = []
+    async with fresh_database(srv.database_url) as db_url:
+        settings = ServiceSettings(
+            database_url=db_url,
+            kafka_bootstrap=srv.kafka_bootstrap,
+            kafka_idempotence=srv.kafka_idempotence,
+            topic_prefix=prefix,
+            log_level="WARNING",
+            log_json=True,
+        )
+        env = {
+            **settings_env(settings),
+            "CORDON_GATE_ADMIN_TOKEN": ADMIN,
+            "CORDON_LOG_LEVEL": "WARNING",
+        }
+        gate = ServiceProcess("cordon_gate", env, Path(tempfile.mkdtemp(prefix="passbench-")))
+        try:
+            await asyncio.to_thread(gate.start, ready_timeout=180)
+            pid = gate.process.pid if gate.process else None
+            say(f"gate: pid {pid} at {gate.url}, topics {prefix}.*")
+            await publish_residents(settings, people)
+            db = await asyncpg.connect(db_url)
+            try:
+                await wait_for(
+                    lambda: db.fetchval(
+                        "SELECT count(*) >= $1 FROM gate.person_status WHERE community_id = $2",
+                        len(people),
+                        COMMUNITY,
+                    ),
+                    f"the gate to know the {len(people)} residents",
+                )
+                meter = CpuMeter(
+                    gate=processes(pid),
+                    servers=listening_processes(srv.kafka_bootstrap, srv.database_url),
+                )
+                say(f"issuing {n} passes each way (batches of {args.batch_size}):")
+                results["one_by_one"] = await phase(
+                    f"one by one ({args.clients})" if args.clients > 1 else "one by one",
+                    meter,
+                    args.quiet_wait,
+                    lambda: one_by_one(gate, singles, args.clients),
+                    n,
+                )
+                results["in_batches"] = await phase(
+                    f"batches of {args.batch_size}",
+                    meter,
+                    args.quiet_wait,
+                    lambda: in_batches(gate, batched, args.batch_size),
+                    n,
+                )
+                for name, holders in (("one_by_one", singles), ("in_batches", batched)):
+                    found = await issued_count(db, holders)
+                    if found != n or results[name]["refused"]:
+                        failures.append(f"{name}: {found} of {n} issued")
+            finally:
+                await db.close()
+        except Exception:
+            say(f"gate log ({gate.log_path}):\n{gate.log_tail(60)}")
+            raise
+        finally:
+            await asyncio.to_thread(gate.stop)
+            await delete_topics(srv.kafka_bootstrap, [prefix])
+    ratio = results["in_batches"]["passes_per_s"] / results["one_by_one"]["passes_per_s"]
+    results["ratio"] = round(ratio, 2)
+    say(f"  batches / one by one: {ratio:.1f}x")
+    if failures:
+        say(f"FAILED: {'; '.join(failures)}")
+    if not args.no_json:
+        report = {
+            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+            "passes": n,
+            "batch_size": args.batch_size,
+            "clients": args.clients,
+            "machine": machine,
+            "results": results,
+        }
+        save_results(report, "pass-batch", quick=args.quick, path=args.json)
+    return 1 if failures else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    with temporary_infrastructure("passbench", keep=args.keep_infra, report=say) as srv:
+        return asyncio.run(amain(args, srv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
