@@ -62,6 +62,7 @@ from cordon_core.runtime import ServiceRuntime
 from cordon_core.settings import ServiceSettings
 from cordon_core.store import StreamAppend
 from cordon_devenv.infra import Infrastructure, temporary_infrastructure
+from cordon_testing.devices import register_gate
 from cordon_testing.plugin import fresh_database, settings_env
 from cordon_testing.processes import ServiceProcess
 
@@ -248,6 +249,8 @@ async def amain(args: argparse.Namespace, srv: Infrastructure) -> int:
             await asyncio.to_thread(gate.start, ready_timeout=180)
             pid = gate.process.pid if gate.process else None
             say(f"gate: pid {pid} at {gate.url}, topics {prefix}.*")
+            # A pass admits at its community's gates: the community needs one registered.
+            await register_gate(gate.url, ADMIN, COMMUNITY)
             await publish_residents(settings, people)
             db = await asyncpg.connect(db_url)
             try:

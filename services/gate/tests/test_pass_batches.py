@@ -200,6 +200,14 @@ async def test_hostile_lists_get_a_4xx_naming_the_field_and_record_nothing(
         ("another community's row", [good, {**second, "community_id": "c-another"}],
          ["passes.1.community_id"]),
         ("a row with both holders", [{**good, **document("E12345678")}], ["passes.0"]),
+        ("a window in 2099", [{**good, "valid_from": "2099-01-01T00:00:00+08:00",
+                               "valid_until": "2099-01-02T00:00:00+08:00"}],
+         ["passes.0.valid_from"]),
+        ("a community with no gate", [{**good, "community_id": "c-nowhere"},
+                                      {**second, "community_id": "c-nowhere"}],
+         ["passes.0.community_id", "passes.1.community_id"]),
+        ("an ID number as the community", [{**good, "community_id": ID_NUMBER}],
+         ["passes.0.community_id"]),
         ("no rows at all", None, ["passes"]),
     ]  # fmt: skip
 
@@ -208,6 +216,13 @@ async def test_hostile_lists_get_a_4xx_naming_the_field_and_record_nothing(
     got = [(what, r.status_code, named(r)) for what, r in answers]
     assert got == [(what, 422, fields) for what, _, fields in cases]
     assert all(len(r.content) < 20_000 for _, r in answers), "errors do not echo the list"
+    assert all(ID_NUMBER not in r.text for _, r in answers), "an ID number is never echoed"
+    # The single endpoint shares the rules: a pass for 2099 is a typing slip.
+    single = await community.admin("POST", "/v1/passes", {
+        **good, "valid_from": "2099-01-01T00:00:00+08:00",
+        "valid_until": "2099-01-02T00:00:00+08:00"})  # fmt: skip
+    assert (single.status_code, [e["loc"] for e in single.json()["detail"]]) == (
+        422, [["body", "valid_from"]])  # fmt: skip
     assert await ServiceRecord(module_settings, "gate").count() == before, "nothing recorded"
     assert await passes_of(community) == []
 

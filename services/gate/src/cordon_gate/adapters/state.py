@@ -33,6 +33,17 @@ class GateState:
         )
         return {r["checkpoint_id"]: Checkpoint(**dict(r)) for r in rows}
 
+    async def communities_with_gates(
+        self, conn: asyncpg.Connection, community_ids: Iterable[str]
+    ) -> set[str]:
+        """Those of ``community_ids`` that have at least one registered checkpoint."""
+        rows = await conn.fetch(
+            f"""SELECT DISTINCT community_id FROM {self.schema}.checkpoints
+                WHERE community_id = ANY($1::text[])""",
+            list(set(community_ids)),
+        )
+        return {r["community_id"] for r in rows}
+
     async def checkpoint_version(self, conn: asyncpg.Connection, checkpoint_id: str) -> int | None:
         version: int | None = await conn.fetchval(
             f"SELECT version FROM {self.schema}.checkpoints WHERE checkpoint_id = $1", checkpoint_id

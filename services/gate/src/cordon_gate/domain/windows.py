@@ -26,12 +26,24 @@ class Windows:
             )
         return None
 
-    def pass_validity_problem(self, valid_from: datetime, valid_until: datetime) -> str | None:
+    def pass_window_problems(
+        self, valid_from: datetime, valid_until: datetime, now: datetime
+    ) -> list[tuple[str, str]]:
+        """(field, why) for each thing wrong with a pass's window: it ends before it starts,
+        lasts longer than ``pass_validity``, or starts further ahead than a pass may last (a
+        pass for 2099 is a typing slip, not a plan). A window already over is allowed: an
+        office may record a paper pass after the fact, for scans still in devices' backlogs."""
+        problems = []
+        span = _span(self.pass_validity)
         if valid_until <= valid_from:
-            return "must be after valid_from"
-        if valid_until - valid_from > self.pass_validity:
-            return f"a pass is valid at most {_span(self.pass_validity)}; issue a new one then"
-        return None
+            problems.append(("valid_until", "must be after valid_from"))
+        elif valid_until - valid_from > self.pass_validity:
+            problems.append(
+                ("valid_until", f"a pass is valid at most {span}; issue a new one then")
+            )
+        if valid_from > now + self.pass_validity:
+            problems.append(("valid_from", f"more than {span} ahead: issue it nearer the time"))
+        return problems
 
 
 def _span(length: timedelta) -> str:

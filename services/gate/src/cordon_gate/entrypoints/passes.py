@@ -24,7 +24,12 @@ from cordon_core.unit_of_work import run_command
 from cordon_gate.adapters.pseudonyms import Pseudonymizer
 from cordon_gate.domain.passes import PassRequest, other_communities, repeated_holders
 from cordon_gate.entrypoints.schemas import Id, Note, VisitorDocumentIn
-from cordon_gate.service.administration import AlreadyExists, NotFound, UnknownHolders
+from cordon_gate.service.administration import (
+    AlreadyExists,
+    NotFound,
+    UnknownCommunities,
+    UnknownHolders,
+)
 from cordon_gate.service.restrictions import OfficeCommand
 from cordon_gate.service.unit import Gate
 
@@ -104,6 +109,10 @@ class PassBatchOut(BaseModel):
 
 
 Loc = tuple[str | int, ...]
+UNKNOWN_COMMUNITY = (
+    "no gate of this community is registered: a pass admits at its community's gates, so"
+    " register a checkpoint of the community first"
+)
 UNKNOWN_HOLDER = (
     "the gate has not heard of this person from the registry (yet): a pass is for a"
     " registered resident; give holder_visitor_document for anyone else"
@@ -153,10 +162,13 @@ def passes_router(gate: Gate, admin: Callable[..., str], now: Callable[[], datet
         """Issue a pass for every row, in one transaction, or none: a bad row is a 422
         naming ``where(row)`` and its field."""
         requests = [row.request(gate.pseudonyms) for row in rows]
+        moment = now()
         problems = [
-            problem(where(i), "valid_until", found)
+            problem(where(i), field, why)
             for i, row in enumerate(rows)
-            if (found := gate.windows.pass_validity_problem(row.valid_from, row.valid_until))
+            for field, why in gate.windows.pass_window_problems(
+                row.valid_from, row.valid_until, moment
+            )
         ]
         problems += [
             problem(where(i), "community_id", f"a list is one community's: {rows[0].community_id}")
@@ -180,6 +192,10 @@ def passes_router(gate: Gate, admin: Callable[..., str], now: Callable[[], datet
                     conn, requests, actor=actor, correlation_id=correlation_id(request)
                 ),
             )
+        except UnknownCommunities as error:
+            raise RequestValidationError(
+                [problem(where(i), "community_id", UNKNOWN_COMMUNITY) for i in error.rows]
+            ) from error
         except UnknownHolders as error:
             raise RequestValidationError(
                 [problem(where(i), "holder_person_id", UNKNOWN_HOLDER) for i in error.rows]

@@ -45,6 +45,15 @@ class AlreadyExists(ValueError):
     pass
 
 
+class UnknownCommunities(LookupError):
+    """Passes named communities with no registered gate: they would admit no one, and an
+    unknown value (an ID number typed in) would travel on the topic."""
+
+    def __init__(self, rows: Sequence[int]) -> None:
+        super().__init__(f"communities without a gate in rows {list(rows)}")
+        self.rows = list(rows)
+
+
 class UnknownHolders(LookupError):
     """Passes named residents the gate has not heard of from the registry (yet)."""
 
@@ -242,9 +251,15 @@ class GateOffice:
         """Issue every pass or none: (pass id, pass code) for each request, in order. A code
         goes on the printed pass / QR and is kept only as a hash.
 
-        A holder named by person id must be a resident the registry told the gate of; one
-        who is not a resident is named by their document instead. Otherwise
-        ``UnknownHolders`` names the rows, and nothing is recorded."""
+        A pass's community must have a registered gate (else ``UnknownCommunities``). A
+        holder named by person id must be a resident the registry told the gate of; one who
+        is not a resident is named by their document instead (else ``UnknownHolders``). A
+        refusal names the rows, and nothing is recorded."""
+        with_gates = await self.state.communities_with_gates(
+            conn, {r.community_id for r in requests}
+        )
+        if no_gate := [row for row, r in enumerate(requests) if r.community_id not in with_gates]:
+            raise UnknownCommunities(no_gate)
         residents = [r.holder_person_id for r in requests if r.holder_is_resident]
         known = await self.state.people(conn, residents) if residents else {}
         unknown = [
