@@ -133,9 +133,22 @@ async def _why_not_stored(
         for d in dead_letters
         if d["topic"] == load.scans_topic
     }
+    decided = {
+        r["scan_id"]: f"decided as {r['event_type']} {r['why'] or ''}".rstrip()
+        for r in await fetch(
+            servers.infra.database_url,
+            "SELECT payload->>'scan_id' AS scan_id, event_type,"
+            " coalesce(payload->>'reasons', payload->>'reason') AS why"
+            " FROM gate.events WHERE payload->>'scan_id' = ANY($1)",
+            missing,
+        )
+        or ()
+    }
     why: dict[str, str] = {}
     for scan_id in missing:
-        if not scan_id.startswith("feed-"):
+        if scan_id in decided:  # the gate took it, and said no: a rule, not a loss
+            why[scan_id] = decided[scan_id]
+        elif not scan_id.startswith("feed-"):
             why[scan_id] = "answered 200 over HTTP"
         elif scan_id not in in_topic:
             why[scan_id] = "acknowledged, yet not on the feed topic"
