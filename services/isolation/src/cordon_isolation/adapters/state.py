@@ -172,6 +172,14 @@ class IsolationState:
         )
         return dict(row) if row else None
 
+    async def residents_among(self, conn: Executor, person_ids: Sequence[str]) -> set[str]:
+        """Which of ``person_ids`` the registry has told this service of (one query)."""
+        rows = await conn.fetch(
+            f"SELECT person_id FROM {self.schema}.residents WHERE person_id = ANY($1::text[])",
+            list(person_ids),
+        )
+        return {r["person_id"] for r in rows}
+
     async def household_of(self, conn: Executor, person_id: str) -> list[str]:
         rows = await conn.fetch(
             f"""SELECT m.person_id FROM {self.schema}.residents p
