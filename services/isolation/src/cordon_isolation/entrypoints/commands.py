@@ -17,16 +17,29 @@ from cordon_core.idempotency import connection
 from cordon_isolation.domain.orders import PersonIsolation
 from cordon_isolation.entrypoints.deps import Isolation
 from cordon_isolation.entrypoints.schemas import PrivateNote
+from cordon_isolation.service.orders import Decided, PersonDecision
 from cordon_isolation.service.unit import in_transaction
 
 
 @dataclass(frozen=True)
-class PersonDecision:
+class PersonCommand:
     """One row of a list: a decision on a person's record, and the staff's note with it."""
 
     person_id: str
     decision: Callable[[PersonIsolation], Sequence[DomainEvent]]
     note: PrivateNote | None = None
+
+
+def answer(person_id: str, decided: Decided) -> dict[str, Any]:
+    """What a command on a person did: the order it is about, and the events recorded."""
+    order = decided.record.active
+    touched = [getattr(e, "order_id", None) for e in decided.events]
+    return {
+        "person_id": person_id,
+        "order_id": order.order_id if order else next(filter(None, touched), None),
+        "level": order.level if order else None,
+        "events": [e.event_type for e in decided.events],
+    }
 
 
 class PersonCommands:
@@ -52,52 +65,34 @@ class PersonCommands:
     ) -> dict[str, Any]:
         """Decide on the person's record in one transaction; ``note``, the staff's own words,
         goes to the private notes with the events that name it."""
-        return await in_transaction(
-            self.pool(), lambda conn: self.decide(conn, person_id, decision, actor, request, note)
-        )
+        [answer] = await self.run_many([PersonCommand(person_id, decision, note)], actor, request)
+        return answer
 
     async def run_many(
-        self, decisions: Sequence[PersonDecision], actor: str, request: Request
+        self, commands: Sequence[PersonCommand], actor: str, request: Request
     ) -> list[dict[str, Any]]:
-        """Decide on each person's record in turn, all in ONE transaction: every decision
-        is recorded, or (a conflict rerun too often, an error) none. Answers in order."""
+        """Decide on each person's record, all in ONE transaction: every decision is
+        recorded, or (a conflict rerun too often, an error) none. Answers in order."""
+        desk, now = self.desk, self.now
+
+        def meta(record: PersonIsolation) -> EventMetadata:
+            community = record.active.community_id if record.active else None
+            return self.meta(actor, request, community)
 
         async def work(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-            return [
-                await self.decide(conn, d.person_id, d.decision, actor, request, d.note)
-                for d in decisions
-            ]
+            decisions = [PersonDecision(c.person_id, c.decision, meta) for c in commands]
+            decided = await desk.decide_many(conn, decisions, now=now())
+            notes = [
+                (c.person_id, c.note) for c, d in zip(commands, decided, strict=True)
+                if c.note is not None and d.events
+            ]  # fmt: skip
+            for person_id, note in notes:
+                await desk.casebook.write_note(
+                    conn, note.note_id, person_id, note.subject, note.body, actor, now()
+                )
+            return [answer(c.person_id, d) for c, d in zip(commands, decided, strict=True)]
 
         return await in_transaction(self.pool(), work)
-
-    async def decide(
-        self,
-        conn: asyncpg.Connection,
-        person_id: str,
-        decision: Callable[[PersonIsolation], Sequence[DomainEvent]],
-        actor: str,
-        request: Request,
-        note: PrivateNote | None = None,
-    ) -> dict[str, Any]:
-        """One person's decision in the caller's transaction, answered with what it did."""
-        desk, now = self.desk, self.now
-        record = await desk.load(conn, person_id)
-        community = record.active.community_id if record.active else None
-        decided = await desk.decide(
-            conn, person_id, decision, self.meta(actor, request, community), now=now()
-        )
-        if note is not None and decided.events:
-            await desk.casebook.write_note(
-                conn, note.note_id, person_id, note.subject, note.body, actor, now()
-            )
-        order = decided.record.active
-        touched = [getattr(e, "order_id", None) for e in decided.events]
-        return {
-            "person_id": person_id,
-            "order_id": order.order_id if order else next(filter(None, touched), None),
-            "level": order.level if order else None,
-            "events": [e.event_type for e in decided.events],
-        }
 
     async def known(self, person_id: str) -> bool:
         """Told of by the registry, or isolated here before (a reaction to a result)."""

@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from cordon_contracts.isolation import ORDER_REASONS
 from cordon_isolation.domain.orders import IsolationRequest
 from cordon_isolation.domain.reactions import order_id_for
-from cordon_isolation.entrypoints.commands import PersonCommands, PersonDecision
+from cordon_isolation.entrypoints.commands import PersonCommand, PersonCommands
 from cordon_isolation.entrypoints.deps import Isolation
 from cordon_isolation.entrypoints.schemas import OrderIn, PrivateNote
 
@@ -64,7 +64,7 @@ class OrderPlacement:
                 problems.append(problem(where(i), named, reason))
             if not row.unregistered and row.person_id not in known:
                 problems.append(problem(where(i), "person_id", UNKNOWN_PERSON))
-            decisions.append(PersonDecision(row.person_id, order.placed_on, note))
+            decisions.append(PersonCommand(row.person_id, order.placed_on, note))
         if problems:
             raise RequestValidationError(sorted(problems, key=lambda p: p["loc"][:-1]))
         for row in rows:

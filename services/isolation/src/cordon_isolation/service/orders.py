@@ -21,7 +21,7 @@ from cordon_contracts.isolation import (
     IsolationStarted,
 )
 from cordon_core.envelope import DomainEvent, EventMetadata, PendingEvent
-from cordon_core.store import PostgresEventStore
+from cordon_core.store import PostgresEventStore, StreamAppend
 from cordon_isolation.adapters.reviews import Casebook
 from cordon_isolation.adapters.state import IsolationState
 from cordon_isolation.adapters.timers import Timer, Timers
@@ -32,10 +32,23 @@ from cordon_isolation.domain.orders import (
     PersonIsolation,
     stream_of,
 )
+from cordon_isolation.domain.policy import IsolationPolicy
 from cordon_isolation.domain.reactions import derived_id
 
 CHECK_IN = "check_in_deadline"
 Decision = Callable[[PersonIsolation], Sequence[DomainEvent]]
+
+
+@dataclass(frozen=True)
+class PersonDecision:
+    """A decision to take on a person's record, with the metadata its events get (from the
+    record as loaded: the active order's community) and, optionally, the cause their ids
+    derive from."""
+
+    person_id: str
+    decision: Decision
+    meta: Callable[[PersonIsolation], EventMetadata]
+    cause: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,8 +74,17 @@ class IsolationDesk:
         self.district = district
 
     async def load(self, conn: asyncpg.Connection, person_id: str) -> PersonIsolation:
-        envelopes = await self.store.load_stream(stream_of(person_id), conn=conn)
-        return PersonIsolation.replay(person_id, (e.payload for e in envelopes))
+        return (await self.load_many(conn, [person_id]))[person_id]
+
+    async def load_many(
+        self, conn: asyncpg.Connection, person_ids: Sequence[str]
+    ) -> dict[str, PersonIsolation]:
+        """Several people's records in one query."""
+        streams = await self.store.load_streams([stream_of(p) for p in person_ids], conn=conn)
+        return {
+            p: PersonIsolation.replay(p, (e.payload for e in streams[stream_of(p)]))
+            for p in person_ids
+        }
 
     async def decide(
         self,
@@ -76,11 +98,48 @@ class IsolationDesk:
     ) -> Decided:
         """Apply ``decision`` to the person's record; with a ``cause``, the new events' ids
         derive from it, so deciding the same cause again appends nothing new."""
-        record = await self.load(conn, person_id)
-        before = record.active
-        events = list(decision(record))
-        if not events:
-            return Decided(record, [])
+        [decided] = await self.decide_many(
+            conn, [PersonDecision(person_id, decision, lambda _: meta, cause)], now=now
+        )
+        return decided
+
+    async def decide_many(
+        self, conn: asyncpg.Connection, decisions: Sequence[PersonDecision], *, now: datetime
+    ) -> list[Decided]:
+        """Each decision on its person's record (each person at most once), the records
+        loaded in one query and the events appended in one ``append_many``; then the
+        ledger, causes and deadlines kept in step. Answers in the decisions' order."""
+        records = await self.load_many(conn, [d.person_id for d in decisions])
+        before = {p: record.active for p, record in records.items()}
+        decided: list[Decided] = []
+        appends: list[StreamAppend] = []
+        for d in decisions:
+            record = records[d.person_id]
+            events = list(d.decision(record))
+            decided.append(Decided(record, events))
+            if events:
+                appends.append(self._append(record, events, d.meta(record), d.cause, now))
+        await self.store.append_many(appends, conn=conn)
+        timed = any(isinstance(e, IsolationStarted) for d in decided for e in d.events)
+        policy = await self.state.policy(conn, self.district) if timed else None
+        for d, done in zip(decisions, decided, strict=True):
+            for event in done.events:
+                done.record.apply(event)
+            if done.events:
+                previous = before[d.person_id]
+                previous_id = previous.order_id if previous else None
+                await self._keep_state(conn, done.record, previous_id, done.events, now, policy)
+        return decided
+
+    def _append(
+        self,
+        record: PersonIsolation,
+        events: list[DomainEvent],
+        meta: EventMetadata,
+        cause: str | None,
+        now: datetime,
+    ) -> StreamAppend:
+        person_id = record.person_id
         pending = [
             PendingEvent(
                 e,
@@ -91,18 +150,7 @@ class IsolationDesk:
             )
             for i, e in enumerate(events)
         ]
-        await self.store.append(
-            stream_of(person_id),
-            pending,
-            expected_version=record.version,
-            metadata=meta,
-            partition_key=person_id,
-            conn=conn,
-        )
-        for event in events:
-            record.apply(event)
-        await self._keep_state(conn, record, before.order_id if before else None, events, now)
-        return Decided(record, events)
+        return StreamAppend(stream_of(person_id), pending, record.version, meta, person_id)
 
     async def place(
         self,
@@ -127,6 +175,7 @@ class IsolationDesk:
         previous_order: str | None,
         events: list[DomainEvent],
         now: datetime,
+        policy: IsolationPolicy | None = None,
     ) -> None:
         order = record.active
         if order is not None and any(
@@ -145,12 +194,12 @@ class IsolationDesk:
                     conn, event.order_id, event.outcome, now, event.settled_by, event.review_id
                 )
             if isinstance(event, IsolationStarted):
-                await self._next_deadline(conn, record.person_id, event.order_id, now)
+                await self._next_deadline(conn, record.person_id, event.order_id, now, policy)
             elif isinstance(event, DailyCheckInRecorded):
                 await self.timers.cancel(
                     conn, CHECK_IN, "order_id", event.order_id, now, "checked_in"
                 )
-                await self._next_deadline(conn, record.person_id, event.order_id, now)
+                await self._next_deadline(conn, record.person_id, event.order_id, now, policy)
             elif isinstance(event, IsolationEnded | IsolationCancelled):
                 status = "ended" if isinstance(event, IsolationEnded) else "cancelled"
                 await self.state.close_order(conn, event.order_id, status, now)
@@ -163,9 +212,15 @@ class IsolationDesk:
         await self.timers.cancel(conn, CHECK_IN, "order_id", order_id, now, why)
 
     async def _next_deadline(
-        self, conn: asyncpg.Connection, person_id: str, order_id: str, now: datetime
+        self,
+        conn: asyncpg.Connection,
+        person_id: str,
+        order_id: str,
+        now: datetime,
+        policy: IsolationPolicy | None = None,
     ) -> None:
-        policy = await self.state.policy(conn, self.district)
+        """The next check-in deadline; ``policy``, when the caller read it already."""
+        policy = policy or await self.state.policy(conn, self.district)
         due = now + timedelta(seconds=policy.check_in_interval_s)
         payload = {"order_id": order_id, "person_id": person_id}
         timer_id = derived_id(CHECK_IN, order_id, due.isoformat())
