@@ -24,30 +24,27 @@ class IsolationState:
 
     # --- orders and the ledger ---------------------------------------------------------
 
-    async def save_order(
+    async def save_orders(
         self,
         conn: asyncpg.Connection,
-        person_id: str,
-        order: ActiveOrder,
+        orders: Sequence[tuple[str, ActiveOrder]],
         status: str,
         at: datetime,
     ) -> None:
-        await conn.execute(
+        """Keep each (person, order) row of the ledger as the order now stands."""
+        await conn.executemany(
             f"""INSERT INTO {self.schema}.orders AS o (order_id, person_id, community_id, level,
                     status, starts_at, planned_end_at, updated_at)
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                 ON CONFLICT (order_id) DO UPDATE SET level = EXCLUDED.level,
                     status = EXCLUDED.status, planned_end_at = EXCLUDED.planned_end_at,
                     updated_at = EXCLUDED.updated_at""",
-            order.order_id,
-            person_id,
-            order.community_id,
-            order.level,
-            status,
-            order.starts_at,
-            order.planned_end_at,
-            at,
-        )
+            [
+                (o.order_id, person_id, o.community_id, o.level, status, o.starts_at,
+                 o.planned_end_at, at)
+                for person_id, o in orders
+            ],
+        )  # fmt: skip
 
     async def ledger(self, conn: Executor, community_id: str | None) -> list[dict[str, Any]]:
         rows = await conn.fetch(

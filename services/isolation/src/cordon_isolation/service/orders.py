@@ -28,6 +28,7 @@ from cordon_isolation.adapters.timers import Timer, Timers
 from cordon_isolation.domain.followup import missed_check_in
 from cordon_isolation.domain.orders import (
     STAFF_CAUSE,
+    ActiveOrder,
     IsolationRequest,
     PersonIsolation,
     stream_of,
@@ -36,6 +37,8 @@ from cordon_isolation.domain.policy import IsolationPolicy
 from cordon_isolation.domain.reactions import derived_id
 
 CHECK_IN = "check_in_deadline"
+PLACING = (IsolationStarted, IsolationLevelChanged, IsolationExtended)
+"""Events that place an order or change its level or end: the ledger and causes follow."""
 Decision = Callable[[PersonIsolation], Sequence[DomainEvent]]
 
 
@@ -120,15 +123,15 @@ class IsolationDesk:
             if events:
                 appends.append(self._append(record, events, d.meta(record), d.cause, now))
         await self.store.append_many(appends, conn=conn)
-        timed = any(isinstance(e, IsolationStarted) for d in decided for e in d.events)
-        policy = await self.state.policy(conn, self.district) if timed else None
-        for d, done in zip(decisions, decided, strict=True):
+        for done in decided:
             for event in done.events:
                 done.record.apply(event)
+        await self._keep_placements(conn, decided, now)
+        for d, done in zip(decisions, decided, strict=True):
             if done.events:
                 previous = before[d.person_id]
                 previous_id = previous.order_id if previous else None
-                await self._keep_state(conn, done.record, previous_id, done.events, now, policy)
+                await self._keep_state(conn, done.record, previous_id, done.events, now)
         return decided
 
     def _append(
@@ -168,6 +171,33 @@ class IsolationDesk:
             cause=request.source_event_id,
         )
 
+    async def _keep_placements(
+        self, conn: asyncpg.Connection, decided: Sequence[Decided], now: datetime
+    ) -> None:
+        """What placing, upgrading or extending orders changes besides the events, for every
+        record at once (three statements however long the list): the ledger's rows, the
+        orders' causes, and a new order's first check-in deadline."""
+        ledger: list[tuple[str, ActiveOrder]] = []
+        causes: list[tuple[str, str, str]] = []
+        started: list[tuple[str, str]] = []
+        for done in decided:
+            person_id, order = done.record.person_id, done.record.active
+            placing = [e for e in done.events if isinstance(e, PLACING)]
+            if order is not None and placing:
+                ledger.append((person_id, order))
+            causes += [(e.source_event_id or STAFF_CAUSE, e.order_id, person_id) for e in placing]
+            started += [
+                (person_id, e.order_id) for e in done.events if isinstance(e, IsolationStarted)
+            ]
+        if ledger:
+            await self.state.save_orders(conn, ledger, "active", now)
+        if causes:
+            await self.casebook.add_causes(conn, causes)
+        if started:
+            policy = await self.state.policy(conn, self.district)
+            deadlines = [self._deadline(p, order_id, now, policy) for p, order_id in started]
+            await self.timers.schedule(conn, deadlines)
+
     async def _keep_state(
         self,
         conn: asyncpg.Connection,
@@ -175,31 +205,21 @@ class IsolationDesk:
         previous_order: str | None,
         events: list[DomainEvent],
         now: datetime,
-        policy: IsolationPolicy | None = None,
     ) -> None:
+        """The rest, record by record in the events' order (after ``_keep_placements``)."""
         order = record.active
-        if order is not None and any(
-            isinstance(e, IsolationStarted | IsolationLevelChanged | IsolationExtended)
-            for e in events
-        ):
-            await self.state.save_order(conn, record.person_id, order, "active", now)
         for event in events:
-            if isinstance(event, IsolationStarted | IsolationLevelChanged | IsolationExtended):
-                cause = event.source_event_id or STAFF_CAUSE
-                await self.casebook.add_causes(conn, event.order_id, record.person_id, [cause])
             if isinstance(event, IsolationReviewRequested) and order is not None:
                 await self.casebook.open_review(conn, event, order.community_id)
             elif isinstance(event, IsolationReviewSettled):
                 await self.casebook.close_reviews(
                     conn, event.order_id, event.outcome, now, event.settled_by, event.review_id
                 )
-            if isinstance(event, IsolationStarted):
-                await self._next_deadline(conn, record.person_id, event.order_id, now, policy)
-            elif isinstance(event, DailyCheckInRecorded):
+            if isinstance(event, DailyCheckInRecorded):
                 await self.timers.cancel(
                     conn, CHECK_IN, "order_id", event.order_id, now, "checked_in"
                 )
-                await self._next_deadline(conn, record.person_id, event.order_id, now, policy)
+                await self._next_deadline(conn, record.person_id, event.order_id, now)
             elif isinstance(event, IsolationEnded | IsolationCancelled):
                 status = "ended" if isinstance(event, IsolationEnded) else "cancelled"
                 await self.state.close_order(conn, event.order_id, status, now)
@@ -212,19 +232,16 @@ class IsolationDesk:
         await self.timers.cancel(conn, CHECK_IN, "order_id", order_id, now, why)
 
     async def _next_deadline(
-        self,
-        conn: asyncpg.Connection,
-        person_id: str,
-        order_id: str,
-        now: datetime,
-        policy: IsolationPolicy | None = None,
+        self, conn: asyncpg.Connection, person_id: str, order_id: str, now: datetime
     ) -> None:
-        """The next check-in deadline; ``policy``, when the caller read it already."""
-        policy = policy or await self.state.policy(conn, self.district)
+        policy = await self.state.policy(conn, self.district)
+        await self.timers.schedule(conn, [self._deadline(person_id, order_id, now, policy)])
+
+    @staticmethod
+    def _deadline(person_id: str, order_id: str, now: datetime, policy: IsolationPolicy) -> Timer:
         due = now + timedelta(seconds=policy.check_in_interval_s)
         payload = {"order_id": order_id, "person_id": person_id}
-        timer_id = derived_id(CHECK_IN, order_id, due.isoformat())
-        await self.timers.schedule(conn, Timer(timer_id, CHECK_IN, due, payload))
+        return Timer(derived_id(CHECK_IN, order_id, due.isoformat()), CHECK_IN, due, payload)
 
     async def deadline_passed(self, conn: asyncpg.Connection, timer: Timer, now: datetime) -> str:
         """A check-in deadline passed: record ``CheckInMissed`` unless it was met, and set
