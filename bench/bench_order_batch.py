@@ -20,6 +20,10 @@ the isolation service in its own OS process on a fresh database and fresh topics
 3. In lists: N orders for the other N residents, in requests of ``--batch-size`` rows, sent
    one after the other.
 
+The two ways alternate in ``--rounds`` rounds (5; ``--quick`` 2), each placing its share of
+the N, so that other programs on a shared machine weigh on both alike; each way's time is
+the sum of its rounds.
+
 Each phase checks that every request was answered 201 and that the service's ``orders``
 table holds exactly one active order per person. CPU use of the service, the servers and
 other programs is reported per phase (harness.CpuMeter): a figure measured while other
@@ -37,6 +41,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +81,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--orders", type=int, default=None, help="orders per phase (5000)")
     p.add_argument("--batch-size", type=int, default=1000, help="rows per list (at most 1000)")
     p.add_argument("--clients", type=int, default=1, help="concurrent single-order clients")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="alternate the two ways this many times (5; --quick 2), so that both meet the"
+        " same load from other programs on a shared machine",
+    )
     p.add_argument("--quick", action="store_true", help="1,000 orders in lists of 500")
-    p.add_argument("--quiet-wait", type=float, default=None, help="wait for a quiet host (s)")
+    p.add_argument(
+        "--quiet-wait", type=float, default=None, help="wait for a quiet host before each round (s)"
+    )
     p.add_argument("--json", type=Path, default=None, help="where to write the results")
     p.add_argument("--no-json", action="store_true", help="write no results file")
     p.add_argument("--keep-infra", action="store_true", help="leave self-started servers up")
@@ -86,7 +100,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.orders = args.orders or 1000
         args.batch_size = min(args.batch_size, 500)
     args.orders = args.orders or 5000
-    args.quiet_wait = args.quiet_wait if args.quiet_wait is not None else (0 if args.quick else 30)
+    args.rounds = args.rounds or (2 if args.quick else 5)
+    args.quiet_wait = args.quiet_wait if args.quiet_wait is not None else (0 if args.quick else 10)
     return args
 
 
@@ -183,35 +198,48 @@ async def in_lists(url: str, people: Sequence[str], size: int) -> list[int]:
     return statuses
 
 
-async def phase(
-    name: str,
-    meter: CpuMeter,
-    quiet_wait: float,
-    run: Callable[[], Awaitable[list[int]]],
-    orders: int,
-) -> dict[str, Any]:
-    await meter.settle(quiet_wait)
-    with meter:
-        started = time.perf_counter()
-        statuses = await run()
-        took = time.perf_counter() - started
-    cores = meter.cores()
-    rate = orders / took
-    disturbed = (cores.get("others") or 0.0) >= QUIET_CORES
-    say(
-        f"  {name:<18} {orders:>6} orders in {took:7.2f} s: {rate:8.1f} orders/s"
-        f" (isolation {cores.get('isolation')} cores, servers {cores.get('servers')},"
-        f" others {cores.get('others')}){' [disturbed]' if disturbed else ''}"
-    )
-    return {
-        "orders": orders,
-        "requests": len(statuses),
-        "seconds": round(took, 3),
-        "orders_per_s": round(rate, 1),
-        "refused": sum(1 for s in statuses if s != 201),
-        "cores": cores,
-        "disturbed": disturbed,
-    }
+class Phase:
+    """One way of placing orders, timed over the rounds it ran in: its seconds, answers, and
+    the cores each party used, weighted by each round's duration."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.seconds = 0.0
+        self.statuses: list[int] = []
+        self.core_seconds: dict[str, float] = {}
+
+    async def run(
+        self, meter: CpuMeter, quiet_wait: float, send: Callable[[], Awaitable[list[int]]]
+    ) -> None:
+        await meter.settle(quiet_wait)
+        with meter:
+            started = time.perf_counter()
+            self.statuses += await send()
+            took = time.perf_counter() - started
+        self.seconds += took
+        for party, cores in meter.cores(digits=None).items():
+            if party != "wall_s" and cores is not None:
+                self.core_seconds[party] = self.core_seconds.get(party, 0.0) + cores * took
+
+    def report(self, orders: int) -> dict[str, Any]:
+        rate = orders / self.seconds
+        cores = {k: round(v / self.seconds, 2) for k, v in self.core_seconds.items()}
+        disturbed = cores.get("others", 0.0) >= QUIET_CORES
+        say(
+            f"  {self.name:<18} {orders:>6} orders in {self.seconds:7.2f} s: {rate:8.1f}"
+            f" orders/s (isolation {cores.get('isolation')} cores, servers"
+            f" {cores.get('servers')}, others {cores.get('others')})"
+            f"{' [disturbed]' if disturbed else ''}"
+        )
+        return {
+            "orders": orders,
+            "requests": len(self.statuses),
+            "seconds": round(self.seconds, 3),
+            "orders_per_s": round(rate, 1),
+            "refused": sum(1 for s in self.statuses if s != 201),
+            "cores": cores,
+            "disturbed": disturbed,
+        }
 
 
 async def amain(args: argparse.Namespace, srv: Infrastructure) -> int:
@@ -253,21 +281,26 @@ async def amain(args: argparse.Namespace, srv: Infrastructure) -> int:
                     isolation=processes(pid),
                     servers=listening_processes(srv.kafka_bootstrap, srv.database_url),
                 )
-                say(f"placing {n} orders each way (lists of {args.batch_size}):")
-                results["one_by_one"] = await phase(
-                    f"one by one ({args.clients})" if args.clients > 1 else "one by one",
-                    meter,
-                    args.quiet_wait,
-                    lambda: one_by_one(service.url, singles, args.clients),
-                    n,
+                say(
+                    f"placing {n} orders each way (lists of {args.batch_size}), in"
+                    f" {args.rounds} alternating rounds:"
                 )
-                results["in_lists"] = await phase(
-                    f"lists of {args.batch_size}",
-                    meter,
-                    args.quiet_wait,
-                    lambda: in_lists(service.url, listed, args.batch_size),
-                    n,
-                )
+                single = Phase(f"one by one ({args.clients})" if args.clients > 1 else "one by one")
+                batched = Phase(f"lists of {args.batch_size}")
+                for r in range(args.rounds):
+                    mine = slice(r * n // args.rounds, (r + 1) * n // args.rounds)
+                    await single.run(
+                        meter,
+                        args.quiet_wait,
+                        partial(one_by_one, service.url, singles[mine], args.clients),
+                    )
+                    await batched.run(
+                        meter,
+                        args.quiet_wait,
+                        partial(in_lists, service.url, listed[mine], args.batch_size),
+                    )
+                results["one_by_one"] = single.report(n)
+                results["in_lists"] = batched.report(n)
                 for name, group in (("one_by_one", singles), ("in_lists", listed)):
                     found = await active_orders(db, group)
                     if found != n or results[name]["refused"]:
