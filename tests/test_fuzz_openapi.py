@@ -132,6 +132,8 @@ REGISTRY_UNCHECKED = [
 ISOLATION_UNCHECKED = [
     # An order ends after it starts and starts at most CORDON_MAX_ORDER_LEAD_DAYS ahead.
     unchecked("POST /v1/orders", ACCEPTANCE),
+    # The same for each row of a list, which is also one community's and names each person once.
+    unchecked("POST /v1/orders/batch", ACCEPTANCE),
     # A campaign closes after it opens; a sample is not collected ahead of the clock.
     unchecked("POST /v1/campaigns", ACCEPTANCE),
     unchecked("POST /v1/samples", ACCEPTANCE),

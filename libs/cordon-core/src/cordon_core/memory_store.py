@@ -157,6 +157,12 @@ class InMemoryEventStore:
         stream = self._streams.get(stream_id, [])
         return [self._read(row) for row in stream[after_version:]]
 
+    async def load_streams(
+        self, stream_ids: Sequence[str], *, conn: object | None = None
+    ) -> dict[str, list[Envelope]]:
+        """Several whole streams: each one's events in version order (empty when none)."""
+        return {stream_id: await self.load_stream(stream_id) for stream_id in stream_ids}
+
     async def stream_version(self, stream_id: str, *, conn: object | None = None) -> int:
         return self._version(stream_id)
 

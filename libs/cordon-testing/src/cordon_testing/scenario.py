@@ -366,6 +366,13 @@ SCENARIO: list[Step] = [
     Step("isolation", "POST", "/v1/people/{person_id}/isolation/cancel",
          "/v1/people/p-iso2/isolation/cancel",
          json={"reason_code": "entered_in_error", "note": "录错了"}),
+    Step("isolation", "POST", "/v1/orders/batch",
+         json={"orders": [
+             {"person_id": f"p-isob{i}", "level": "home", "community_id": "c1",
+              "reason_code": "close_contact", "starts_at": "$hour_ago", "days": 14,
+              "unregistered": True}
+             for i in (1, 2)
+         ]}),
     Step("isolation", "POST", "/v1/campaigns",
          json={"campaign_id": "cp1", "community_id": "c1", "name": "全员核酸第一轮",
                "sampling_point_ids": ["sp1"], "opens_at": "$hour_ago",

@@ -58,6 +58,12 @@ class IsolationSettings(ServiceSettings):
     isolation_max_lab_body_bytes: int = Field(
         default=4 * 1024 * 1024, ge=1024, description="Largest body of the lab endpoints."
     )
+    # A thousand orders (POST /v1/orders/batch) of about 300 bytes, or of a long private
+    # note each (up to 2,000 characters), fit; the shared limit (256 KiB) would refuse a
+    # full list with notes.
+    isolation_max_order_batch_body_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, description="Largest body of /v1/orders/batch."
+    )
 
     @property
     def collection_window(self) -> CollectionWindow:

@@ -61,6 +61,19 @@ class EventStoreContract:
         assert loaded[0].community == "c1" and loaded[0].district == "d1"
         assert loaded[0].partition_key == "counter-1"
 
+    async def test_several_streams_load_at_once_each_in_version_order(
+        self, store: EventStore
+    ) -> None:
+        await store.append("counter-1", bumps(2), expected_version=0, metadata=meta())
+        await store.append("counter-2", bumps(3), expected_version=0, metadata=meta())
+
+        loaded = await store.load_streams(["counter-2", "counter-9", "counter-1"])
+
+        assert list(loaded) == ["counter-2", "counter-9", "counter-1"]
+        assert loaded["counter-1"] == await store.load_stream("counter-1")
+        assert [e.stream_version for e in loaded["counter-2"]] == [1, 2, 3]
+        assert loaded["counter-9"] == []
+
     async def test_append_with_stale_expected_version_raises_and_writes_nothing(
         self, store: EventStore
     ) -> None:

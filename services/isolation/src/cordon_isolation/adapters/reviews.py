@@ -32,12 +32,14 @@ class Casebook:
         return dict(row) if row else None
 
     async def add_causes(
-        self, conn: asyncpg.Connection, order_id: str, person_id: str, causes: Iterable[str]
+        self, conn: asyncpg.Connection, causes: Iterable[tuple[str, str, str]]
     ) -> None:
+        """Record each (cause, order id, person id): the cause placed, upgraded or extended
+        the order."""
         await conn.executemany(
             f"""INSERT INTO {self.schema}.order_causes (source_event_id, order_id, person_id)
                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING""",
-            [(cause, order_id, person_id) for cause in causes],
+            list(causes),
         )
 
     async def active_orders_caused_by(

@@ -24,30 +24,27 @@ class IsolationState:
 
     # --- orders and the ledger ---------------------------------------------------------
 
-    async def save_order(
+    async def save_orders(
         self,
         conn: asyncpg.Connection,
-        person_id: str,
-        order: ActiveOrder,
+        orders: Sequence[tuple[str, ActiveOrder]],
         status: str,
         at: datetime,
     ) -> None:
-        await conn.execute(
+        """Keep each (person, order) row of the ledger as the order now stands."""
+        await conn.executemany(
             f"""INSERT INTO {self.schema}.orders AS o (order_id, person_id, community_id, level,
                     status, starts_at, planned_end_at, updated_at)
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                 ON CONFLICT (order_id) DO UPDATE SET level = EXCLUDED.level,
                     status = EXCLUDED.status, planned_end_at = EXCLUDED.planned_end_at,
                     updated_at = EXCLUDED.updated_at""",
-            order.order_id,
-            person_id,
-            order.community_id,
-            order.level,
-            status,
-            order.starts_at,
-            order.planned_end_at,
-            at,
-        )
+            [
+                (o.order_id, person_id, o.community_id, o.level, status, o.starts_at,
+                 o.planned_end_at, at)
+                for person_id, o in orders
+            ],
+        )  # fmt: skip
 
     async def ledger(self, conn: Executor, community_id: str | None) -> list[dict[str, Any]]:
         rows = await conn.fetch(
@@ -171,6 +168,14 @@ class IsolationState:
             person_id,
         )
         return dict(row) if row else None
+
+    async def residents_among(self, conn: Executor, person_ids: Sequence[str]) -> set[str]:
+        """Which of ``person_ids`` the registry has told this service of (one query)."""
+        rows = await conn.fetch(
+            f"SELECT person_id FROM {self.schema}.residents WHERE person_id = ANY($1::text[])",
+            list(person_ids),
+        )
+        return {r["person_id"] for r in rows}
 
     async def household_of(self, conn: Executor, person_id: str) -> list[str]:
         rows = await conn.fetch(

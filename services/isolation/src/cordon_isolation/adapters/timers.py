@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,15 +26,12 @@ class Timers:
     def __init__(self, schema: str) -> None:
         self.schema = schema
 
-    async def schedule(self, conn: asyncpg.Connection, timer: Timer) -> None:
+    async def schedule(self, conn: asyncpg.Connection, timers: Sequence[Timer]) -> None:
         """Idempotent: the same timer id scheduled twice is one timer."""
-        await conn.execute(
+        await conn.executemany(
             f"""INSERT INTO {self.schema}.timers (timer_id, kind, due_at, payload)
                 VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT (timer_id) DO NOTHING""",
-            timer.timer_id,
-            timer.kind,
-            timer.due_at,
-            json.dumps(timer.payload),
+            [(t.timer_id, t.kind, t.due_at, json.dumps(t.payload)) for t in timers],
         )
 
     async def cancel(

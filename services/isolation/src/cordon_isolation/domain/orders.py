@@ -59,6 +59,10 @@ class IsolationRequest:
     reason_code: OrderReason | None = None
     note_id: str | None = None
 
+    def placed_on(self, record: PersonIsolation) -> list[DomainEvent]:
+        """This request decided on the person's record (``PersonIsolation.place_under``)."""
+        return record.place_under(self)
+
 
 @dataclass(frozen=True)
 class BreachOnRecord:

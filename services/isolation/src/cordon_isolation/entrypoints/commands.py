@@ -4,6 +4,7 @@ answered with what it recorded, and whether the service knows the person at all.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,29 @@ from cordon_core.idempotency import connection
 from cordon_isolation.domain.orders import PersonIsolation
 from cordon_isolation.entrypoints.deps import Isolation
 from cordon_isolation.entrypoints.schemas import PrivateNote
+from cordon_isolation.service.orders import Decided, PersonDecision
 from cordon_isolation.service.unit import in_transaction
+
+
+@dataclass(frozen=True)
+class PersonCommand:
+    """One row of a list: a decision on a person's record, and the staff's note with it."""
+
+    person_id: str
+    decision: Callable[[PersonIsolation], Sequence[DomainEvent]]
+    note: PrivateNote | None = None
+
+
+def answer(person_id: str, decided: Decided) -> dict[str, Any]:
+    """What a command on a person did: the order it is about, and the events recorded."""
+    order = decided.record.active
+    touched = [getattr(e, "order_id", None) for e in decided.events]
+    return {
+        "person_id": person_id,
+        "order_id": order.order_id if order else next(filter(None, touched), None),
+        "level": order.level if order else None,
+        "events": [e.event_type for e in decided.events],
+    }
 
 
 class PersonCommands:
@@ -42,32 +65,45 @@ class PersonCommands:
     ) -> dict[str, Any]:
         """Decide on the person's record in one transaction; ``note``, the staff's own words,
         goes to the private notes with the events that name it."""
+        [answer] = await self.run_many([PersonCommand(person_id, decision, note)], actor, request)
+        return answer
+
+    async def run_many(
+        self, commands: Sequence[PersonCommand], actor: str, request: Request
+    ) -> list[dict[str, Any]]:
+        """Decide on each person's record, all in ONE transaction: every decision is
+        recorded, or (a conflict rerun too often, an error) none. Answers in order."""
         desk, now = self.desk, self.now
 
-        async def work(conn: asyncpg.Connection) -> dict[str, Any]:
-            record = await desk.load(conn, person_id)
+        def meta(record: PersonIsolation) -> EventMetadata:
             community = record.active.community_id if record.active else None
-            decided = await desk.decide(
-                conn, person_id, decision, self.meta(actor, request, community), now=now()
-            )
-            if note is not None and decided.events:
+            return self.meta(actor, request, community)
+
+        async def work(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+            decisions = [PersonDecision(c.person_id, c.decision, meta) for c in commands]
+            decided = await desk.decide_many(conn, decisions, now=now())
+            notes = [
+                (c.person_id, c.note) for c, d in zip(commands, decided, strict=True)
+                if c.note is not None and d.events
+            ]  # fmt: skip
+            for person_id, note in notes:
                 await desk.casebook.write_note(
                     conn, note.note_id, person_id, note.subject, note.body, actor, now()
                 )
-            order = decided.record.active
-            touched = [getattr(e, "order_id", None) for e in decided.events]
-            return {
-                "person_id": person_id,
-                "order_id": order.order_id if order else next(filter(None, touched), None),
-                "level": order.level if order else None,
-                "events": [e.event_type for e in decided.events],
-            }
+            return [answer(c.person_id, d) for c, d in zip(commands, decided, strict=True)]
 
         return await in_transaction(self.pool(), work)
 
     async def known(self, person_id: str) -> bool:
         """Told of by the registry, or isolated here before (a reaction to a result)."""
+        return person_id in await self.known_among([person_id])
+
+    async def known_among(self, person_ids: Sequence[str]) -> set[str]:
+        """Those of ``person_ids`` the service knows: the registry's residents (one query),
+        and anyone else isolated here before."""
         async with connection(self.pool()) as conn:
-            if await self.iso.state.resident(conn, person_id) is not None:
-                return True
-            return bool((await self.desk.load(conn, person_id)).orders_seen)
+            known = await self.iso.state.residents_among(conn, person_ids)
+            for person_id in set(person_ids) - known:
+                if (await self.desk.load(conn, person_id)).orders_seen:
+                    known.add(person_id)
+            return known

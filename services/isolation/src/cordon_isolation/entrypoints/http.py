@@ -56,6 +56,7 @@ def create_app(iso: Isolation, *, clock: Callable[[], datetime] | None = None) -
             "/v1/lab/results": lab_limit,
             "/v1/lab/results/csv": lab_limit,
             "/v1/samples": lab_limit,
+            "/v1/orders/batch": settings.isolation_max_order_batch_body_bytes,
         },
     )
     install_asyncapi(app)

@@ -1,34 +1,30 @@
-"""Order routes: placing a person under isolation, releasing them, and cancelling an order
-entered in error.
+"""Order routes: placing a person (or a list of people) under isolation, releasing them,
+and cancelling an order entered in error.
 
 (No ``from __future__ import annotations``: FastAPI must resolve the local ``Staff`` type.)
 """
 
-import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 import asyncpg
-import structlog
 from fastapi import APIRouter, Depends, Request
-from fastapi.exceptions import RequestValidationError
 
-from cordon_contracts.isolation import ORDER_REASONS
 from cordon_isolation.domain import followup
-from cordon_isolation.domain.orders import IsolationRequest
-from cordon_isolation.domain.reactions import order_id_for
+from cordon_isolation.domain.order_lists import other_communities, repeated_people
 from cordon_isolation.entrypoints.commands import PersonCommands
 from cordon_isolation.entrypoints.deps import Isolation
-from cordon_isolation.entrypoints.schemas import CancelIn, OrderIn, PrivateNote
-from cordon_isolation.service.unit import in_transaction
-
-log = structlog.get_logger(__name__)
-UNKNOWN_PERSON = (
-    "the registry has not told this service of this person (yet); to isolate someone"
-    " who is not registered (a visitor, a case flagged by police data) say so with"
-    ' "unregistered": true'
+from cordon_isolation.entrypoints.placing import OrderPlacement, problem
+from cordon_isolation.entrypoints.schemas import (
+    CancelIn,
+    OrderBatchIn,
+    OrderBatchOut,
+    OrderIn,
+    PlacedOut,
+    PrivateNote,
 )
+from cordon_isolation.service.unit import in_transaction
 
 
 def order_routes(
@@ -37,6 +33,7 @@ def order_routes(
     router = APIRouter(tags=["staff"])
     Staff = Annotated[str, Depends(staff)]
     commands = PersonCommands(iso, now)
+    placement = OrderPlacement(iso, now)
     desk = iso.desk
 
     @router.post("/v1/orders", status_code=201)
@@ -44,30 +41,31 @@ def order_routes(
         """Isolate a person; an active order is upgraded (stronger level) and/or extended
         (later end) instead of opening a second one. The reason is published as its code's
         fixed wording; a note stays private."""
-        starts = body.starts_at or now()
-        end = body.planned_end_at or starts + timedelta(days=body.days or 0)
-        refused = [
-            ("days" if name == "planned_end_at" and body.days else name, reason)
-            for name, reason in iso.order_windows.problems(starts, end, now())
-        ]
-        if not body.unregistered and not await commands.known(body.person_id):
-            refused.append(("person_id", UNKNOWN_PERSON))
-        if refused:
-            raise RequestValidationError(
-                [{"loc": ("body", n), "msg": m, "type": "value_error"} for n, m in refused]
-            )
-        if body.unregistered:
-            log.info("order_for_unregistered_person", person_id=body.person_id, actor=actor)
-        note = PrivateNote.of("order", body.note or body.reason)
-        order = IsolationRequest(
-            person_id=body.person_id, level=body.level, community_id=body.community_id,
-            reason=ORDER_REASONS[body.reason_code], reason_code=body.reason_code,
-            note_id=note.note_id if note else None, starts_at=starts, planned_end_at=end,
-            order_id=order_id_for(uuid.uuid4(), body.person_id), place=body.place, team=body.team,
-        )  # fmt: skip
-        return await commands.run(
-            body.person_id, lambda r: r.place_under(order), actor, request, note
-        )
+        [placed] = await placement.place([body], lambda _: ("body",), actor, request)
+        return placed
+
+    def where(row: int) -> tuple[str | int, ...]:
+        return ("body", "orders", row)
+
+    @router.post("/v1/orders/batch", status_code=201, response_model=OrderBatchOut)
+    async def place_orders(body: OrderBatchIn, actor: Staff, request: Request) -> OrderBatchOut:
+        """Place the orders of a list of 1 to 1,000 people of one community, each person once,
+        by the single order's rules: all in one transaction, or, when any row is bad, none
+        (a 422 names every bad row and field, ``["body", "orders", 17, "starts_at"]``). A
+        person under an active order has it upgraded or extended, or left as it is (that
+        row's ``events`` is empty). Answered in row order."""
+        rows = body.orders
+        first = rows[0].community_id
+        problems = [
+            problem(where(i), "community_id", f"a list is one community's: {first}")
+            for i in other_communities([row.community_id for row in rows])
+        ] + [
+            problem(where(i), "person_id", f"the same person as row {earlier}: a list names"
+                    " each person once (a second order for them is placed on its own)")
+            for i, earlier in repeated_people([row.person_id for row in rows]).items()
+        ]  # fmt: skip
+        placed = await placement.place(rows, where, actor, request, problems)
+        return OrderBatchOut(orders=[PlacedOut(**p) for p in placed])
 
     base = "/v1/people/{person_id}/isolation"
 

@@ -86,6 +86,36 @@ class OrderIn(BaseModel):
         return self
 
 
+ORDER_BATCH_MAX = 1000
+"""Rows of one ``POST /v1/orders/batch``: a community's close contacts after a cluster, or a
+building's residents, in one go; a district's lists are sent community by community."""
+
+
+class OrderBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    orders: list[OrderIn] = Field(
+        min_length=1,
+        max_length=ORDER_BATCH_MAX,
+        description=f"1 to {ORDER_BATCH_MAX:,} orders as POST /v1/orders takes them, all of"
+        " one community, each person once.",
+    )
+
+
+class PlacedOut(BaseModel):
+    person_id: str
+    order_id: str | None = Field(description="The person's active order, new or not.")
+    level: IsolationLevel | None
+    events: list[str] = Field(
+        description="What was recorded: IsolationStarted, or IsolationLevelChanged and/or "
+        "IsolationExtended on an active order; empty when the active order already covers it."
+    )
+
+
+class OrderBatchOut(BaseModel):
+    orders: list[PlacedOut] = Field(description="One per row, in the rows' order.")
+
+
 class CheckInIn(BaseModel):
     temperature_c: Number | None = Field(default=None, ge=34.0, le=43.0)
     symptoms: list[Annotated[Text, Field(min_length=1, max_length=40)]] = Field(

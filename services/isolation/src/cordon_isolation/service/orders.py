@@ -21,21 +21,37 @@ from cordon_contracts.isolation import (
     IsolationStarted,
 )
 from cordon_core.envelope import DomainEvent, EventMetadata, PendingEvent
-from cordon_core.store import PostgresEventStore
+from cordon_core.store import PostgresEventStore, StreamAppend
 from cordon_isolation.adapters.reviews import Casebook
 from cordon_isolation.adapters.state import IsolationState
 from cordon_isolation.adapters.timers import Timer, Timers
 from cordon_isolation.domain.followup import missed_check_in
 from cordon_isolation.domain.orders import (
     STAFF_CAUSE,
+    ActiveOrder,
     IsolationRequest,
     PersonIsolation,
     stream_of,
 )
+from cordon_isolation.domain.policy import IsolationPolicy
 from cordon_isolation.domain.reactions import derived_id
 
 CHECK_IN = "check_in_deadline"
+PLACING = (IsolationStarted, IsolationLevelChanged, IsolationExtended)
+"""Events that place an order or change its level or end: the ledger and causes follow."""
 Decision = Callable[[PersonIsolation], Sequence[DomainEvent]]
+
+
+@dataclass(frozen=True)
+class PersonDecision:
+    """A decision to take on a person's record, with the metadata its events get (from the
+    record as loaded: the active order's community) and, optionally, the cause their ids
+    derive from."""
+
+    person_id: str
+    decision: Decision
+    meta: Callable[[PersonIsolation], EventMetadata]
+    cause: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,8 +77,17 @@ class IsolationDesk:
         self.district = district
 
     async def load(self, conn: asyncpg.Connection, person_id: str) -> PersonIsolation:
-        envelopes = await self.store.load_stream(stream_of(person_id), conn=conn)
-        return PersonIsolation.replay(person_id, (e.payload for e in envelopes))
+        return (await self.load_many(conn, [person_id]))[person_id]
+
+    async def load_many(
+        self, conn: asyncpg.Connection, person_ids: Sequence[str]
+    ) -> dict[str, PersonIsolation]:
+        """Several people's records in one query."""
+        streams = await self.store.load_streams([stream_of(p) for p in person_ids], conn=conn)
+        return {
+            p: PersonIsolation.replay(p, (e.payload for e in streams[stream_of(p)]))
+            for p in person_ids
+        }
 
     async def decide(
         self,
@@ -76,11 +101,48 @@ class IsolationDesk:
     ) -> Decided:
         """Apply ``decision`` to the person's record; with a ``cause``, the new events' ids
         derive from it, so deciding the same cause again appends nothing new."""
-        record = await self.load(conn, person_id)
-        before = record.active
-        events = list(decision(record))
-        if not events:
-            return Decided(record, [])
+        [decided] = await self.decide_many(
+            conn, [PersonDecision(person_id, decision, lambda _: meta, cause)], now=now
+        )
+        return decided
+
+    async def decide_many(
+        self, conn: asyncpg.Connection, decisions: Sequence[PersonDecision], *, now: datetime
+    ) -> list[Decided]:
+        """Each decision on its person's record (each person at most once), the records
+        loaded in one query and the events appended in one ``append_many``; then the
+        ledger, causes and deadlines kept in step. Answers in the decisions' order."""
+        records = await self.load_many(conn, [d.person_id for d in decisions])
+        before = {p: record.active for p, record in records.items()}
+        decided: list[Decided] = []
+        appends: list[StreamAppend] = []
+        for d in decisions:
+            record = records[d.person_id]
+            events = list(d.decision(record))
+            decided.append(Decided(record, events))
+            if events:
+                appends.append(self._append(record, events, d.meta(record), d.cause, now))
+        await self.store.append_many(appends, conn=conn)
+        for done in decided:
+            for event in done.events:
+                done.record.apply(event)
+        await self._keep_placements(conn, decided, now)
+        for d, done in zip(decisions, decided, strict=True):
+            if done.events:
+                previous = before[d.person_id]
+                previous_id = previous.order_id if previous else None
+                await self._keep_state(conn, done.record, previous_id, done.events, now)
+        return decided
+
+    def _append(
+        self,
+        record: PersonIsolation,
+        events: list[DomainEvent],
+        meta: EventMetadata,
+        cause: str | None,
+        now: datetime,
+    ) -> StreamAppend:
+        person_id = record.person_id
         pending = [
             PendingEvent(
                 e,
@@ -91,18 +153,7 @@ class IsolationDesk:
             )
             for i, e in enumerate(events)
         ]
-        await self.store.append(
-            stream_of(person_id),
-            pending,
-            expected_version=record.version,
-            metadata=meta,
-            partition_key=person_id,
-            conn=conn,
-        )
-        for event in events:
-            record.apply(event)
-        await self._keep_state(conn, record, before.order_id if before else None, events, now)
-        return Decided(record, events)
+        return StreamAppend(stream_of(person_id), pending, record.version, meta, person_id)
 
     async def place(
         self,
@@ -120,6 +171,33 @@ class IsolationDesk:
             cause=request.source_event_id,
         )
 
+    async def _keep_placements(
+        self, conn: asyncpg.Connection, decided: Sequence[Decided], now: datetime
+    ) -> None:
+        """What placing, upgrading or extending orders changes besides the events, for every
+        record at once (three statements however long the list): the ledger's rows, the
+        orders' causes, and a new order's first check-in deadline."""
+        ledger: list[tuple[str, ActiveOrder]] = []
+        causes: list[tuple[str, str, str]] = []
+        started: list[tuple[str, str]] = []
+        for done in decided:
+            person_id, order = done.record.person_id, done.record.active
+            placing = [e for e in done.events if isinstance(e, PLACING)]
+            if order is not None and placing:
+                ledger.append((person_id, order))
+            causes += [(e.source_event_id or STAFF_CAUSE, e.order_id, person_id) for e in placing]
+            started += [
+                (person_id, e.order_id) for e in done.events if isinstance(e, IsolationStarted)
+            ]
+        if ledger:
+            await self.state.save_orders(conn, ledger, "active", now)
+        if causes:
+            await self.casebook.add_causes(conn, causes)
+        if started:
+            policy = await self.state.policy(conn, self.district)
+            deadlines = [self._deadline(p, order_id, now, policy) for p, order_id in started]
+            await self.timers.schedule(conn, deadlines)
+
     async def _keep_state(
         self,
         conn: asyncpg.Connection,
@@ -128,25 +206,16 @@ class IsolationDesk:
         events: list[DomainEvent],
         now: datetime,
     ) -> None:
+        """The rest, record by record in the events' order (after ``_keep_placements``)."""
         order = record.active
-        if order is not None and any(
-            isinstance(e, IsolationStarted | IsolationLevelChanged | IsolationExtended)
-            for e in events
-        ):
-            await self.state.save_order(conn, record.person_id, order, "active", now)
         for event in events:
-            if isinstance(event, IsolationStarted | IsolationLevelChanged | IsolationExtended):
-                cause = event.source_event_id or STAFF_CAUSE
-                await self.casebook.add_causes(conn, event.order_id, record.person_id, [cause])
             if isinstance(event, IsolationReviewRequested) and order is not None:
                 await self.casebook.open_review(conn, event, order.community_id)
             elif isinstance(event, IsolationReviewSettled):
                 await self.casebook.close_reviews(
                     conn, event.order_id, event.outcome, now, event.settled_by, event.review_id
                 )
-            if isinstance(event, IsolationStarted):
-                await self._next_deadline(conn, record.person_id, event.order_id, now)
-            elif isinstance(event, DailyCheckInRecorded):
+            if isinstance(event, DailyCheckInRecorded):
                 await self.timers.cancel(
                     conn, CHECK_IN, "order_id", event.order_id, now, "checked_in"
                 )
@@ -166,10 +235,13 @@ class IsolationDesk:
         self, conn: asyncpg.Connection, person_id: str, order_id: str, now: datetime
     ) -> None:
         policy = await self.state.policy(conn, self.district)
+        await self.timers.schedule(conn, [self._deadline(person_id, order_id, now, policy)])
+
+    @staticmethod
+    def _deadline(person_id: str, order_id: str, now: datetime, policy: IsolationPolicy) -> Timer:
         due = now + timedelta(seconds=policy.check_in_interval_s)
         payload = {"order_id": order_id, "person_id": person_id}
-        timer_id = derived_id(CHECK_IN, order_id, due.isoformat())
-        await self.timers.schedule(conn, Timer(timer_id, CHECK_IN, due, payload))
+        return Timer(derived_id(CHECK_IN, order_id, due.isoformat()), CHECK_IN, due, payload)
 
     async def deadline_passed(self, conn: asyncpg.Connection, timer: Timer, now: datetime) -> str:
         """A check-in deadline passed: record ``CheckInMissed`` unless it was met, and set
