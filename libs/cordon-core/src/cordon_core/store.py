@@ -293,6 +293,21 @@ class PostgresEventStore:
         )
         return [self._envelope(r) for r in rows]
 
+    async def load_streams(
+        self, stream_ids: Sequence[str], *, conn: asyncpg.Connection | None = None
+    ) -> dict[str, list[Envelope]]:
+        """Several whole streams in one query, each in version order (absent: not stored)."""
+        executor: Executor = conn or self.pool
+        rows = await executor.fetch(
+            f"SELECT {_COLUMNS} FROM {self.schema}.events"
+            " WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, stream_version",
+            list(stream_ids),
+        )
+        streams: dict[str, list[Envelope]] = {}
+        for row in rows:
+            streams.setdefault(row["stream_id"], []).append(self._envelope(row))
+        return streams
+
     async def stream_version(
         self, stream_id: str, *, conn: asyncpg.Connection | None = None
     ) -> int:
