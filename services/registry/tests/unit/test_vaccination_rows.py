@@ -48,3 +48,10 @@ def test_a_file_past_the_row_bound_is_refused_before_its_rows_are_kept() -> None
     content = b"person_id,dose_number,vaccinated_on\n" + b"p-1,1,2021-04-02\n" * 3
     with pytest.raises(InvalidInput, match="more than 2 rows"):
         read_csv(content, LAYOUT)
+
+
+def test_a_long_person_id_is_refused_without_being_repeated() -> None:
+    cells = {"person_id": "p" * 5000, "dose_number": "1", "vaccinated_on": "2021-04-02"}
+    assert parse_dose_row(2, cells, today=TODAY) == [
+        RowError(2, "person_id", "at most 100 characters")
+    ]

@@ -44,6 +44,7 @@ FIRST_DOSE_DAY = date(2020, 3, 16)
 dose dated earlier is a typo, not a vaccination the screening counts."""
 _DAY = re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?")
 _VACCINE_LONGEST = 100
+_ID_LONGEST = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,9 @@ def parse_dose_row(
     cells = {k: " ".join(v.split()) for k, v in raw.items() if k}
     errors: list[RowError] = []
     person_id = cells.get("person_id") or None
+    if person_id is not None and len(person_id) > _ID_LONGEST:
+        # A person id is short; the answer never repeats a long cell back.
+        errors.append(RowError(row, "person_id", f"at most {_ID_LONGEST} characters"))
     document = None
     if cells.get("document_number"):
         try:
