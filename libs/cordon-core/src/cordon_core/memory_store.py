@@ -157,6 +157,16 @@ class InMemoryEventStore:
         stream = self._streams.get(stream_id, [])
         return [self._read(row) for row in stream[after_version:]]
 
+    async def load_streams(
+        self, stream_ids: Sequence[str], *, conn: object | None = None
+    ) -> dict[str, list[Envelope]]:
+        """Several whole streams, each in version order (absent: not stored)."""
+        return {
+            s: [self._read(row) for row in self._streams[s]]
+            for s in stream_ids
+            if s in self._streams
+        }
+
     async def stream_version(self, stream_id: str, *, conn: object | None = None) -> int:
         return self._version(stream_id)
 

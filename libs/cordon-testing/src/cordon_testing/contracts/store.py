@@ -153,6 +153,18 @@ class EventStoreContract:
         loaded = await store.load_stream("a")
         assert loaded[1:] == [*results[0], *results[2]], "returned envelopes equal stored ones"
 
+    async def test_load_streams_reads_several_whole_streams_each_in_version_order(
+        self, store: EventStore
+    ) -> None:
+        await store.append_many(
+            [StreamAppend("a", bumps(3), 0, meta()), StreamAppend("b", bumps(1), 0, meta())]
+        )
+
+        loaded = await store.load_streams(["b", "a", "never-written"])
+
+        assert loaded == {"a": await store.load_stream("a"), "b": await store.load_stream("b")}
+        assert [e.stream_version for e in loaded["a"]] == [1, 2, 3]
+
     async def test_append_many_is_all_or_nothing_on_a_conflict(self, store: EventStore) -> None:
         await store.append("a", bumps(1), expected_version=0, metadata=meta())
 
