@@ -128,6 +128,11 @@ REGISTRY_UNCHECKED = [
     # "text/csv" cannot say which columns it needs. And a text/csv body is text whatever it
     # holds: there is no "schema-violating" CSV to send.
     unchecked("POST /v1/communities/{community_id}/imports", ACCEPTANCE, "negative_data_rejection"),
+    unchecked(
+        "POST /v1/communities/{community_id}/vaccination-imports",
+        ACCEPTANCE,
+        "negative_data_rejection",
+    ),
 ]
 ISOLATION_UNCHECKED = [
     # An order ends after it starts and starts at most CORDON_MAX_ORDER_LEAD_DAYS ahead.

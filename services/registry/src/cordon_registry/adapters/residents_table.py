@@ -287,6 +287,18 @@ class ResidentsTable:
             source,
         )
 
+    async def add_doses(
+        self, conn: asyncpg.Connection, doses: Sequence[tuple[str, int, date, str | None, str]]
+    ) -> None:
+        """Many ``add_dose`` rows (person, dose, day, vaccine, source) in one statement."""
+        if not doses:
+            return
+        await conn.execute(
+            f"INSERT INTO {self.schema}.vaccinations"
+            " SELECT * FROM unnest($1::text[], $2::int[], $3::date[], $4::text[], $5::text[])",
+            *(list(column) for column in zip(*doses, strict=True)),
+        )
+
     async def doses(self, conn: asyncpg.Connection, person_id: str) -> list[dict[str, Any]]:
         rows = await conn.fetch(
             f"SELECT dose_number, vaccinated_on, vaccine, source FROM {self.schema}.vaccinations"

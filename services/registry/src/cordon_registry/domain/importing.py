@@ -92,9 +92,9 @@ class ImportedResident:
         return self.places[-1].place_id
 
 
-def header_columns(header: Iterable[str]) -> list[str]:
+def header_columns(header: Iterable[str], aliases: Mapping[str, str] = HEADER_ALIASES) -> list[str]:
     """Spreadsheet headers as column names (English or the usual Chinese ones)."""
-    return [HEADER_ALIASES.get(h.strip(), h.strip().lower()) for h in header]
+    return [aliases.get(h.strip().lower(), h.strip().lower()) for h in header]
 
 
 def missing_columns(columns: Iterable[str]) -> list[RowError]:

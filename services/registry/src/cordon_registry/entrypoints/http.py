@@ -11,8 +11,9 @@ from fastapi import Depends, FastAPI, Request
 from cordon_contracts.asyncapi import install_asyncapi
 from cordon_core.http import install_service_http
 from cordon_core.runtime import ServiceRuntime
-from cordon_registry.adapters.spreadsheets import read_csv, read_xlsx
+from cordon_registry.adapters.spreadsheets import RESIDENTS, Rows, SheetLayout, read_csv, read_xlsx
 from cordon_registry.domain.errors import InvalidInput
+from cordon_registry.domain.vaccination_import import HEADER_ALIASES as DOSE_HEADERS
 from cordon_registry.entrypoints.auth import (
     REFUSALS,
     WRITE_REFUSALS,
@@ -25,6 +26,7 @@ from cordon_registry.entrypoints.screening_api import screening_router
 from cordon_registry.entrypoints.staff_api import staff_router
 from cordon_registry.service.importing import import_rows
 from cordon_registry.service.unit import Caller, Registry
+from cordon_registry.service.vaccination_import import import_doses
 from cordon_registry.settings import RegistrySettings
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -58,7 +60,12 @@ def create_app(
     install_service_http(
         app,
         runtime,
-        body_limits={"/v1/communities/{community_id}/imports": settings.registry_max_import_bytes},
+        body_limits={
+            "/v1/communities/{community_id}/imports": settings.registry_max_import_bytes,
+            "/v1/communities/{community_id}/vaccination-imports": (
+                settings.registry_max_import_bytes
+            ),
+        },
     )
     install_error_handlers(app)
     install_asyncapi(app)
@@ -77,14 +84,33 @@ def create_app(
         community_id: str, request: Request, who: Caller = caller
     ) -> dict[str, Any]:
         """Import a spreadsheet sent as the body (text/csv or XLSX); see docs/registry.md."""
-        content_type = request.headers.get("content-type", "")
-        content = await request.body()
-        if content_type.startswith("text/csv"):
-            columns, rows = read_csv(content)
-        elif content_type.startswith(XLSX):
-            columns, rows = read_xlsx(content)
-        else:
-            raise InvalidInput("content-type", f"send text/csv or {XLSX}")
+        columns, rows = await _spreadsheet(request, RESIDENTS)
         return (await import_rows(reg, who, community_id, columns, rows)).as_dict()
 
+    doses = SheetLayout(DOSE_HEADERS, settings.registry_max_vaccination_rows)
+
+    @app.post(
+        "/v1/communities/{community_id}/vaccination-imports",
+        tags=["residents"],
+        openapi_extra=SPREADSHEET,
+        responses={**REFUSALS, **WRITE_REFUSALS},
+    )
+    async def import_vaccinations(
+        community_id: str, request: Request, who: Caller = caller
+    ) -> dict[str, Any]:
+        """Record the doses of a spreadsheet sent as the body, one dose per row, each row
+        accepted, already recorded or refused by row and column; see docs/registry.md."""
+        columns, rows = await _spreadsheet(request, doses)
+        return (await import_doses(reg, who, community_id, columns, rows)).as_dict()
+
     return app
+
+
+async def _spreadsheet(request: Request, layout: SheetLayout) -> tuple[list[str], Rows]:
+    content_type = request.headers.get("content-type", "")
+    content = await request.body()
+    if content_type.startswith("text/csv"):
+        return read_csv(content, layout)
+    if content_type.startswith(XLSX):
+        return read_xlsx(content, layout)
+    raise InvalidInput("content-type", f"send text/csv or {XLSX}")

@@ -226,9 +226,14 @@ async def record_dose(
 async def birth_date(reg: Registry, conn: asyncpg.Connection, person_id: str) -> date | None:
     """The birth date in the person's resident ID, opened for a check and never shown (so
     not a read of personal data to audit); None for other documents or once erased."""
-    row = await reg.residents.get(conn, person_id)
+    return birth_date_in(reg, await reg.residents.get(conn, person_id))
+
+
+def birth_date_in(reg: Registry, row: asyncpg.Record | None) -> date | None:
+    """``birth_date`` from a row of ``reg.residents.get`` or ``many``."""
     if row is None or row["document_type"] != "resident_id" or row["wrapped_key"] is None:
         return None
+    person_id = row["person_id"]
     try:
         key = reg.vault.unwrap(person_id, bytes(row["wrapped_key"]))
         number = reg.vault.open(key, person_id, "document_number", row["sealed_document_number"])
