@@ -193,3 +193,33 @@ async def test_places_keep_their_history_and_merging_a_household_moves_its_resid
     assert [h["event_type"] for h in history] == ["PlaceAdded", "PlaceRenamed"]
     assert history[1]["event"]["previous_name"] == "Grid 1"
     await district.call("POST", "/v1/places/heping-g1-h101/rename", json={"name": "x"}, expect=409)
+
+
+async def test_the_resident_ledger_travels_a_page_at_a_time_with_its_total_and_filters(
+    district: Registry,
+) -> None:
+    households = ["heping-g1-h101", "heping-g1-h102", "heping-g2-h101"]
+    people = sorted(
+        [
+            await district.register(
+                households[i % 3], f"居民{i}", resident_id(sequence=f"{600 + i}")
+            )
+            for i in range(7)
+        ]
+    )
+    url = "/v1/communities/heping/residents"
+
+    async def page(**params: str) -> tuple[list[str], int]:
+        answer = await district.client.get(url, params=params, headers=district.as_("admin"))
+        assert answer.status_code == 200, answer.text
+        return [r["person_id"] for r in answer.json()], int(answer.headers["X-Total-Count"])
+
+    first, total = await page(limit="3")
+    second, _ = await page(limit="3", after=first[-1])
+    rest, _ = await page(limit="3", after=second[-1])
+    assert first + second + rest == people and total == 7, "each resident once, in id order"
+    in_g2, in_g2_total = await page(grid_id="heping-g2")
+    assert in_g2_total == 2 and len(in_g2) == 2
+    for params in ({"limit": "0"}, {"limit": "100000"}, {"after": "a\x00b"}):
+        refused = await district.client.get(url, params=params, headers=district.as_("admin"))
+        assert refused.status_code == 422, (params, refused.text)

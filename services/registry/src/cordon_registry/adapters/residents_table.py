@@ -161,19 +161,29 @@ class ResidentsTable:
         *,
         category: str | None,
         key_persons: bool,
-    ) -> list[dict[str, Any]]:
-        rows = await conn.fetch(
-            f"""SELECT person_id, household_id, grid_id, residence_type, categories,
-                       key_person_reason FROM {self.schema}.residents
+        grid_id: str | None = None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """A page of the community's active residents by person id (those after ``after``),
+        and how many the filters keep in all."""
+        kept = f"""FROM {self.schema}.residents
                 WHERE community_id = $1 AND status = 'active'
                   AND ($2::text IS NULL OR $2 = ANY(categories))
                   AND (NOT $3 OR key_person_reason IS NOT NULL)
-                ORDER BY person_id""",
-            community_id,
-            category,
-            key_persons,
+                  AND ($4::text IS NULL OR grid_id = $4)"""
+        filters = (community_id, category, key_persons, grid_id)
+        total: int = await conn.fetchval(f"SELECT count(*) {kept}", *filters)
+        rows = await conn.fetch(
+            f"""SELECT person_id, household_id, grid_id, residence_type, categories,
+                       key_person_reason {kept}
+                  AND ($5::text IS NULL OR person_id > $5)
+                ORDER BY person_id LIMIT $6""",
+            *filters,
+            after,
+            limit,
         )
-        return [dict(r) for r in rows]
+        return [dict(r) for r in rows], total
 
     async def search(
         self, conn: asyncpg.Connection, community_id: str, field: str, term: bytes

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
+from cordon_core.inputs import Limit, Text
 from cordon_registry.domain.contact import (
     PersonalDetails,
     normalise_address,
@@ -112,14 +113,23 @@ def residents_router(reg: Registry) -> APIRouter:
     @router.get("/v1/communities/{community_id}/residents")
     async def ledger(
         community_id: str,
-        category: str | None = None,
+        response: Response,
+        category: Text | None = None,
         key_persons: bool = False,
+        grid_id: Text | None = None,
+        after: Text | None = None,
+        limit: Limit = 100,
         who: Caller = caller,
     ) -> list[dict[str, Any]]:
-        """Residents by pseudonymous id, optionally one ledger or key persons only."""
-        return await residents.community_residents(
-            reg, who, community_id, category=category, key_persons=key_persons
-        )
+        """A page of the community's residents by pseudonymous id (``after``: the last id of
+        the previous page), optionally one ledger, one grid or key persons only; the
+        ``X-Total-Count`` header says how many the filters keep in all."""
+        page, total = await residents.community_residents(
+            reg, who, community_id, category=category, key_persons=key_persons,
+            grid_id=grid_id, after=after, limit=limit,
+        )  # fmt: skip
+        response.headers["X-Total-Count"] = str(total)
+        return page
 
     @router.get("/v1/communities/{community_id}/counts")
     async def counts(community_id: str, who: Caller = caller) -> dict[str, Any]:

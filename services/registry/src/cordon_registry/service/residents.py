@@ -292,13 +292,23 @@ async def resident_record(reg: Registry, caller: Caller, person_id: str) -> dict
 
 
 async def community_residents(
-    reg: Registry, caller: Caller, community_id: str, *, category: str | None, key_persons: bool
-) -> list[dict[str, Any]]:
+    reg: Registry,
+    caller: Caller,
+    community_id: str,
+    *,
+    category: str | None,
+    key_persons: bool,
+    grid_id: str | None = None,
+    after: str | None = None,
+    limit: int = 100,
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of the community's residents (by person id, after ``after``) and the total."""
     caller.staff.require("read_places", community_id)
     async with reg.connection() as conn:
         return await reg.residents.in_community(
-            conn, community_id, category=category, key_persons=key_persons
-        )
+            conn, community_id, category=category, key_persons=key_persons,
+            grid_id=grid_id, after=after, limit=limit,
+        )  # fmt: skip
 
 
 async def community_counts(reg: Registry, caller: Caller, community_id: str) -> dict[str, Any]:
