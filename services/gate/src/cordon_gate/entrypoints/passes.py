@@ -19,10 +19,11 @@ from cordon_core.api_errors import errors
 from cordon_core.http import correlation_id
 from cordon_core.idempotency import SHOWN_ONCE_OPERATION
 from cordon_core.inputs import Flag, Limit, Moment, Text
+from cordon_core.lists import repeated, unlike_the_first
 from cordon_core.schema_rules import exactly_one_of
 from cordon_core.unit_of_work import run_command
 from cordon_gate.adapters.pseudonyms import Pseudonymizer
-from cordon_gate.domain.passes import PassRequest, other_communities, repeated_holders
+from cordon_gate.domain.passes import PassRequest
 from cordon_gate.entrypoints.schemas import Id, Note, VisitorDocumentIn
 from cordon_gate.service.administration import (
     AlreadyExists,
@@ -172,7 +173,7 @@ def passes_router(gate: Gate, admin: Callable[..., str], now: Callable[[], datet
         ]
         problems += [
             problem(where(i), "community_id", f"a list is one community's: {rows[0].community_id}")
-            for i in other_communities(requests)
+            for i in unlike_the_first([r.community_id for r in requests])
         ]
         problems += [
             problem(
@@ -181,7 +182,7 @@ def passes_router(gate: Gate, admin: Callable[..., str], now: Callable[[], datet
                 f"the same holder as row {earlier}: a list gives each person one pass (a"
                 " second one for them is issued on its own)",
             )
-            for i, earlier in repeated_holders(requests).items()
+            for i, earlier in repeated([r.holder_person_id for r in requests]).items()
         ]
         if problems:
             raise RequestValidationError(sorted(problems, key=lambda p: p["loc"][:-1]))

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import APIRouter, Depends, Request
 
+from cordon_core.lists import repeated, unlike_the_first
 from cordon_isolation.domain import followup
-from cordon_isolation.domain.order_lists import other_communities, repeated_people
 from cordon_isolation.entrypoints.commands import PersonCommands
 from cordon_isolation.entrypoints.deps import Isolation
 from cordon_isolation.entrypoints.placing import OrderPlacement, problem
@@ -58,11 +58,11 @@ def order_routes(
         first = rows[0].community_id
         problems = [
             problem(where(i), "community_id", f"a list is one community's: {first}")
-            for i in other_communities([row.community_id for row in rows])
+            for i in unlike_the_first([row.community_id for row in rows])
         ] + [
             problem(where(i), "person_id", f"the same person as row {earlier}: a list names"
                     " each person once (a second order for them is placed on its own)")
-            for i, earlier in repeated_people([row.person_id for row in rows]).items()
+            for i, earlier in repeated([row.person_id for row in rows]).items()
         ]  # fmt: skip
         placed = await placement.place(rows, where, actor, request, problems)
         return OrderBatchOut(orders=[PlacedOut(**p) for p in placed])
