@@ -40,7 +40,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -60,13 +59,10 @@ from harness import (
     save_results,
     say,
 )
+from stand_in import publish_residents, wait_for
 
-from cordon_contracts import registry
-from cordon_core.envelope import EventMetadata, PendingEvent
 from cordon_core.observability import configure_logging
-from cordon_core.runtime import ServiceRuntime
 from cordon_core.settings import ServiceSettings
-from cordon_core.store import StreamAppend
 from cordon_devenv.infra import Infrastructure, temporary_infrastructure
 from cordon_testing.plugin import fresh_database, settings_env
 from cordon_testing.processes import ServiceProcess
@@ -113,46 +109,6 @@ def order_row(person: str) -> dict[str, Any]:
         "reason_code": "close_contact",
         "days": 14,
     }
-
-
-def resident(person: str, household: str) -> registry.ResidentRegistered:
-    return registry.ResidentRegistered(
-        person_id=person, household_id=household, building_id="b1",
-        compound_id=f"{COMMUNITY}-k1", grid_id="g1", community_id=COMMUNITY,
-        sub_district_id="s1", residence_type="owner", registered_at=datetime.now(UTC),
-    )  # fmt: skip
-
-
-async def publish_residents(settings: ServiceSettings, people: Sequence[str]) -> None:
-    """The residents as the registry publishes them, households of four."""
-    async with ServiceRuntime(
-        service="registry", settings=settings, registry=registry.registry
-    ).running() as runtime:
-        meta = EventMetadata.new(actor="bench", district=settings.district, community=COMMUNITY)
-        appends = []
-        for start in range(0, len(people), PER_HOUSEHOLD):
-            household = f"{COMMUNITY}-h{start}"
-            members = people[start : start + PER_HOUSEHOLD]
-            events = [PendingEvent(resident(p, household)) for p in members]
-            appends.append(StreamAppend(f"household:{household}", events, None, meta))
-        for first in range(0, len(appends), 500):
-            await runtime.store.append_many(appends[first : first + 500])
-        # The relay publishes while the runtime runs: wait here until it has all of them.
-        await wait_for(
-            lambda: runtime.pool.fetchval(
-                "SELECT coalesce(min(global_position), 0) >= (SELECT max(global_position)"
-                " FROM registry.events) FROM registry.relay_positions"
-            ),
-            "the registry stand-in to publish the residents",
-        )
-
-
-async def wait_for(probe: Callable[[], Awaitable[Any]], what: str, timeout: float = 300.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await probe():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.2)
 
 
 async def active_orders(db: asyncpg.Connection, people: Sequence[str]) -> int:
@@ -266,7 +222,9 @@ async def amain(args: argparse.Namespace, srv: Infrastructure) -> int:
             await asyncio.to_thread(service.start, ready_timeout=180)
             pid = service.process.pid if service.process else None
             say(f"isolation: pid {pid} at {service.url}, topics {prefix}.*")
-            await publish_residents(settings, people)
+            await publish_residents(
+                settings, people, community=COMMUNITY, per_household=PER_HOUSEHOLD
+            )
             db = await asyncpg.connect(db_url)
             try:
                 await wait_for(

@@ -54,13 +54,10 @@ from harness import (
     save_results,
     say,
 )
+from stand_in import publish_residents, wait_for
 
-from cordon_contracts import registry
-from cordon_core.envelope import EventMetadata, PendingEvent
 from cordon_core.observability import configure_logging
-from cordon_core.runtime import ServiceRuntime
 from cordon_core.settings import ServiceSettings
-from cordon_core.store import StreamAppend
 from cordon_devenv.infra import Infrastructure, temporary_infrastructure
 from cordon_testing.devices import register_gate
 from cordon_testing.plugin import fresh_database, settings_env
@@ -98,55 +95,6 @@ def pass_row(holder: str, start: datetime) -> dict[str, Any]:
         "valid_until": (start + timedelta(days=14)).isoformat(),
         "daily_exit_quota": 1,
     }
-
-
-async def publish_residents(settings: ServiceSettings, people: Sequence[str]) -> None:
-    """The residents as the registry publishes them, 100 to a household stream."""
-    async with ServiceRuntime(
-        service="registry", settings=settings, registry=registry.registry
-    ).running() as runtime:
-        meta = EventMetadata.new(actor="bench", district=settings.district, community=COMMUNITY)
-        appends = [
-            StreamAppend(
-                f"household:{COMMUNITY}-h{start}",
-                [
-                    PendingEvent(
-                        registry.ResidentRegistered(
-                            person_id=person,
-                            household_id=f"{COMMUNITY}-h{start}",
-                            building_id="b1",
-                            compound_id=f"{COMMUNITY}-k1",
-                            grid_id="g1",
-                            community_id=COMMUNITY,
-                            sub_district_id="s1",
-                            residence_type="temporary",
-                            registered_at=datetime.now(UTC),
-                        )
-                    )
-                    for person in people[start : start + 100]
-                ],
-                None,
-                meta,
-            )
-            for start in range(0, len(people), 100)
-        ]
-        await runtime.store.append_many(appends)
-        # The relay publishes while the runtime runs: wait here until it has all of them.
-        await wait_for(
-            lambda: runtime.pool.fetchval(
-                "SELECT coalesce(min(global_position), 0) >= (SELECT max(global_position)"
-                " FROM registry.events) FROM registry.relay_positions"
-            ),
-            "the registry stand-in to publish the residents",
-        )
-
-
-async def wait_for(probe: Any, what: str, timeout: float = 300.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await probe():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.2)
 
 
 async def issued_count(db: asyncpg.Connection, holders: Sequence[str]) -> int:
@@ -251,7 +199,9 @@ async def amain(args: argparse.Namespace, srv: Infrastructure) -> int:
             say(f"gate: pid {pid} at {gate.url}, topics {prefix}.*")
             # A pass admits at its community's gates: the community needs one registered.
             await register_gate(gate.url, ADMIN, COMMUNITY)
-            await publish_residents(settings, people)
+            await publish_residents(
+                settings, people, community=COMMUNITY, per_household=100, residence_type="temporary"
+            )
             db = await asyncpg.connect(db_url)
             try:
                 await wait_for(
