@@ -4,8 +4,10 @@ over what the read models found (shared passages, household, building)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from cordon_contracts.isolation import ContactEvidence, ContactRankKey
 
@@ -37,6 +39,37 @@ class Candidate:
     decision: str | None = None
 
 
+Pair = tuple[str, str, str, datetime, datetime]
+"""(candidate id, subject kind, checkpoint, their time, the positive person's time)."""
+
+
+def shared_candidates(pairs: Iterable[Pair], via: str | None = None) -> list[Candidate]:
+    """One candidate per person found near the positive person's passages: how many of those
+    passages they shared, the closest gap, and the closest ``EVIDENCE_SHOWN`` pairs."""
+    by_person: dict[str, list[Pair]] = {}
+    for pair in pairs:
+        by_person.setdefault(pair[0], []).append(pair)
+    found = []
+    for person, theirs in by_person.items():
+        shown = sorted(
+            (SharedPassage(cp, at, index_at, (at - index_at).total_seconds())
+             for _, _, cp, at, index_at in theirs),
+            key=lambda p: abs(p.gap_s),
+        )  # fmt: skip
+        found.append(
+            Candidate(
+                candidate_id=person,
+                evidence=("contact_of_contact",) if via else ("passage",),
+                subject_kind=theirs[0][1],
+                shared_passages=len({(p[2], p[4]) for p in theirs}),
+                closest_gap_s=abs(shown[0].gap_s),
+                passages=tuple(shown[:EVIDENCE_SHOWN]),
+                via=via,
+            )
+        )
+    return found
+
+
 def _key(candidate: Candidate, rank: ContactRankKey) -> float:
     if rank == "household":
         return 0 if "household" in candidate.evidence else 1
@@ -55,6 +88,23 @@ def ranked(candidates: list[Candidate], ranking: tuple[ContactRankKey, ...]) -> 
         candidates,
         key=lambda c: (c.via is not None, *(_key(c, r) for r in ranking), c.candidate_id),
     )
+
+
+def as_json(candidate: Candidate) -> dict[str, Any]:
+    """The candidate as the API answers it (``dataclasses.asdict`` and FastAPI's encoder
+    took longer than the query for a few hundred candidates)."""
+    c = candidate
+    return {
+        "candidate_id": c.candidate_id, "evidence": list(c.evidence),
+        "subject_kind": c.subject_kind, "shared_passages": c.shared_passages,
+        "closest_gap_s": c.closest_gap_s,
+        "passages": [
+            {"checkpoint_id": p.checkpoint_id, "their_at": p.their_at.isoformat(),
+             "index_at": p.index_at.isoformat(), "gap_s": p.gap_s}
+            for p in c.passages
+        ],
+        "via": c.via, "active_order": c.active_order, "decision": c.decision,
+    }  # fmt: skip
 
 
 @dataclass

@@ -6,16 +6,17 @@ contacts from gate traffic").
 """
 
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from cordon_core.inputs import Moment
+from cordon_isolation.domain.contacts import as_json
 from cordon_isolation.entrypoints.commands import PersonCommands
 from cordon_isolation.entrypoints.deps import Isolation
 from cordon_isolation.entrypoints.schemas import Id, PseudonymousId
@@ -65,21 +66,22 @@ def contact_routes(
             int, Query(ge=1, le=2, description="2: contacts of confirmed contacts too.")
         ] = 1,
         limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         """Who may have been in close contact with the person, ranked by the policy, each
         with its evidence; candidates under an active order are marked."""
         until = checked(as_of)
         async with iso.runtime.pool.acquire() as conn:
             report = await tracing.candidates(conn, person_id, until, ring)
         policy = report.policy
-        return {
+        return JSONResponse({
             "person_id": person_id, "policy_version": policy.version,
             "window_minutes": policy.contact_window_minutes,
-            "lookback_days": policy.contact_lookback_days, "ranking": policy.contact_ranking,
-            "since": report.since, "until": report.until, "passages": report.passages,
+            "lookback_days": policy.contact_lookback_days,
+            "ranking": list(policy.contact_ranking), "since": report.since.isoformat(),
+            "until": report.until.isoformat(), "passages": report.passages,
             "total": len(report.candidates),
-            "candidates": [asdict(c) for c in report.candidates[:limit]],
-        }  # fmt: skip
+            "candidates": [as_json(c) for c in report.candidates[:limit]],
+        })  # fmt: skip
 
     async def decide(
         verb: Literal["confirm", "dismiss"],
