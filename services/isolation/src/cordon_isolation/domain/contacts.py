@@ -51,19 +51,22 @@ def shared_candidates(pairs: Iterable[Pair], via: str | None = None) -> list[Can
         by_person.setdefault(pair[0], []).append(pair)
     found = []
     for person, theirs in by_person.items():
-        shown = sorted(
-            (SharedPassage(cp, at, index_at, (at - index_at).total_seconds())
-             for _, _, cp, at, index_at in theirs),
-            key=lambda p: abs(p.gap_s),
-        )  # fmt: skip
+        # Sorted as plain tuples; only the pairs shown become objects (thousands of
+        # candidates at busy gates).
+        gaps = sorted(((at - index_at).total_seconds(), cp, at, index_at)
+                      for _, _, cp, at, index_at in theirs)  # fmt: skip
+        gaps.sort(key=lambda g: abs(g[0]))
         found.append(
             Candidate(
                 candidate_id=person,
                 evidence=("contact_of_contact",) if via else ("passage",),
                 subject_kind=theirs[0][1],
                 shared_passages=len({(p[2], p[4]) for p in theirs}),
-                closest_gap_s=abs(shown[0].gap_s),
-                passages=tuple(shown[:EVIDENCE_SHOWN]),
+                closest_gap_s=abs(gaps[0][0]),
+                passages=tuple(
+                    SharedPassage(cp, at, index_at, gap)
+                    for gap, cp, at, index_at in gaps[:EVIDENCE_SHOWN]
+                ),
                 via=via,
             )
         )

@@ -84,6 +84,8 @@ class ContactTracing:
                 active_order=orders.get(c.candidate_id),
                 decision=(decisions.get(c.candidate_id) or {}).get("decision"),
             )
+            if c.candidate_id in orders or c.candidate_id in decisions
+            else c
             for c in found.found.values()
         ]
         return CandidateReport(
