@@ -282,3 +282,26 @@ async def test_the_window_is_policy_and_the_answer_names_its_version(
     assert body["policy_version"] == published.json()["version"] >= 1
     assert body["window_minutes"] == 45
     assert scene.far in by_id(body)  # 40 minutes after P: inside 45
+
+
+async def test_passages_older_than_the_retention_are_pruned_as_the_traffic_moves_on(
+    isolation: ServiceProcess, gate_stand_in: Upstream, module_settings: ServiceSettings
+) -> None:
+    community, old_timer, today = new_id("c"), new_id("p"), new_id("p")
+    gate = f"{community}-a"
+    now = datetime.now(UTC)
+
+    # 20 days ago: beyond CORDON_ISOLATION_PASSAGES_KEEP_DAYS (15) before the next passages.
+    await gate_stand_in.publish(
+        f"scan:{gate}", passage(old_timer, gate, community, now - timedelta(days=20))
+    )
+    # Pruning runs once per hour of traffic time, and the scene's traffic (up to an hour
+    # ago) pruned already: the next prune comes with a passage more than an hour later.
+    later = now + timedelta(hours=2)
+    await gate_stand_in.publish(f"scan:{gate}", passage(today, gate, community, later))
+
+    await wait_until(
+        lambda: passages_projected(module_settings, [today]), until=lambda n: n == 1,
+        timeout=TIMEOUT, what="today's passage",
+    )  # fmt: skip
+    assert await passages_projected(module_settings, [old_timer]) == 0
