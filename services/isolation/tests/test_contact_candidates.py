@@ -240,6 +240,39 @@ async def test_the_second_ring_lists_the_contacts_of_confirmed_contacts(
     assert scene.positive not in found
 
 
+async def test_confirming_a_second_ring_contact_orders_monitoring_as_a_secondary_contact(
+    isolation: ServiceProcess, scene: Scene, module_settings: ServiceSettings
+) -> None:
+    path = f"/v1/people/{scene.positive}/contact-candidates/{scene.second_ring}/confirm"
+
+    confirmed = await call(isolation, STAFF, "POST", path, json={"decided_by": "staff-7"})
+
+    assert confirmed.status_code == 200, confirmed.text
+    await order_level(isolation, scene.second_ring, "monitoring")
+    [(_, started)] = await isolation_events(module_settings, f"isolation:{scene.second_ring}")
+    assert started["reason_code"] == "secondary_contact"
+    assert started["community_id"] == scene.community  # from the passages: not a resident
+    decisions = await isolation_events(module_settings, f"contacts:{scene.positive}")
+    assert decisions[-1][1]["via"] == scene.twice
+    assert decisions[-1][1]["evidence"] == ["contact_of_contact"]
+
+
+async def test_a_confirm_sent_again_with_its_idempotency_key_gets_the_first_answer_back(
+    isolation: ServiceProcess, scene: Scene, module_settings: ServiceSettings
+) -> None:
+    path = f"/v1/people/{scene.positive}/contact-candidates/{scene.visitor}/confirm"
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+
+    first = await call(isolation, STAFF, "POST", path, key, json={"decided_by": "staff-7"})
+    again = await call(isolation, STAFF, "POST", path, key, json={"decided_by": "staff-7"})
+
+    assert first.status_code == 200 and again.status_code == 200
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json() == first.json()
+    assert first.json()["events"] == ["ContactCandidateConfirmed", "IsolationStarted"]
+    assert len(await isolation_events(module_settings, f"isolation:{scene.visitor}")) == 1
+
+
 async def test_hostile_inputs_are_refused_naming_the_field(
     isolation: ServiceProcess, scene: Scene
 ) -> None:
