@@ -43,7 +43,17 @@ from typing import Any
 
 import asyncpg
 import httpx
-from harness import delete_topics, host_facts, percentile, save_results, say
+from harness import (
+    QUIET_CORES,
+    CpuMeter,
+    delete_topics,
+    host_facts,
+    listening_processes,
+    percentile,
+    processes,
+    save_results,
+    say,
+)
 
 from cordon_core.observability import configure_logging
 from cordon_core.settings import ServiceSettings
@@ -212,7 +222,10 @@ async def run(args: argparse.Namespace, srv: Infrastructure) -> dict[str, Any]:
                 say(f"   {loaded:,} passages in {time.perf_counter() - started:.0f} s;"
                     f" table and indexes {size // 2**20} MB")  # fmt: skip
                 say(f"2-3. candidates of {args.index_people} commuters (28 passages each):")
-                results.update(await measure(process.url, db, args, now))
+                servers = listening_processes(srv.kafka_bootstrap, srv.database_url)
+                with CpuMeter(service=processes(process.process.pid), servers=servers) as meter:
+                    results.update(await measure(process.url, db, args, now))
+                results["cpu_cores"] = meter.cores()
             finally:
                 await asyncio.to_thread(process.stop)
     finally:
@@ -224,6 +237,11 @@ async def run(args: argparse.Namespace, srv: Infrastructure) -> dict[str, Any]:
     say(f"   ratio (query / raw, p50) {results['ratio_p50']}; candidates per person: median "
         f"{results['candidates_median']}, max {results['candidates_max']}; pairs: median "
         f"{results['pairs_median']}")  # fmt: skip
+    cpu = results["cpu_cores"]
+    others = cpu.get("others")
+    mark = " [disturbed]" if others is not None and others >= QUIET_CORES else ""
+    say(f"   cores used meanwhile: service {cpu.get('service')}, servers {cpu.get('servers')},"
+        f" bench {cpu.get('bench')}, other programs {others}{mark}")  # fmt: skip
     return results
 
 
