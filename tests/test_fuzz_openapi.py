@@ -150,6 +150,8 @@ ISOLATION_UNCHECKED = [
     # has no minimum or maximum to say it with.
     unchecked("POST /v1/people/{person_id}/isolation/check-ins", ACCEPTANCE),
     unchecked("POST /v1/people/{person_id}/isolation/breaches", ACCEPTANCE),
+    # as_of at most 5 minutes ahead of the clock and within the passages kept.
+    unchecked("GET /v1/people/{person_id}/contact-candidates", ACCEPTANCE),
 ]
 AREA_VIEWS = (
     "",

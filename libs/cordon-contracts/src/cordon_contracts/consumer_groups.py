@@ -25,6 +25,10 @@ CONSUMER_GROUPS: Mapping[str, tuple[str, tuple[str, ...]]] = {
         "isolation",
         ("registry.events",),
     ),
+    "isolation-passages": (
+        "isolation",
+        ("gate.events",),
+    ),
     "isolation-policy": (
         "isolation",
         (

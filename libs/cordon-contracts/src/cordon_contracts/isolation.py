@@ -44,6 +44,19 @@ that caused the order was corrected (automatically by policy, or confirmed by th
 ReviewReason = Literal["positive_corrected"]
 ReviewOutcome = Literal["ended", "kept"]
 CorrectedPositiveAction = Literal["end", "review"]
+ContactRankKey = Literal["household", "building", "shared_passages", "closest_gap"]
+"""What ranks close-contact candidates, in the policy's order: a household member, someone
+of the same building, more passages shared with the positive person, the closest gap."""
+DEFAULT_CONTACT_RANKING: tuple[ContactRankKey, ...] = (
+    "household",
+    "shared_passages",
+    "closest_gap",
+    "building",
+)
+ContactEvidence = Literal["passage", "household", "building", "contact_of_contact"]
+"""Why someone is a candidate: a passage through the same checkpoint within the window, the
+same household, the same building, or (second ring) a passage or home shared with a
+confirmed contact."""
 
 ORDER_REASONS: dict[OrderReason, str] = {
     "close_contact": "close contact (密接)",
@@ -313,3 +326,56 @@ class IsolationPolicyPublished(DomainEvent):
         default=30,
         description="A staff report of leaving and a gate denial this close are one breach.",
     )
+    contact_window_minutes: int = Field(
+        default=15,
+        description="Two passages through one checkpoint this close make a contact candidate.",
+    )
+    contact_lookback_days: int = Field(
+        default=4, description="Days of the positive person's passages looked at."
+    )
+    contact_ranking: list[ContactRankKey] = Field(
+        default_factory=lambda: list(DEFAULT_CONTACT_RANKING),
+        description="How candidates are ordered, most important first.",
+    )
+    contact_building: bool = Field(
+        default=True, description="People of the same building are candidates."
+    )
+    contact_order_level: IsolationLevel = Field(
+        default="monitoring", description="The order a confirmed contact is placed under."
+    )
+    contact_order_days: int = Field(default=7, description="How long that order runs.")
+
+
+class _ContactDecision(DomainEvent):
+    person_id: str = Field(description="The positive (index) person.")
+    candidate_id: str = Field(
+        description="The candidate: a person id, or a visitor's pseudonymous id."
+    )
+    evidence: list[ContactEvidence]
+    shared_passages: int = Field(description="Passages shared within the window.")
+    closest_gap_s: float | None = Field(
+        default=None, description="The smallest gap between two shared passages, seconds."
+    )
+    via: str | None = Field(
+        default=None, description="Second ring: the confirmed contact it was found through."
+    )
+    decided_by: str = Field(description="Pseudonymous staff id.")
+    decided_at: datetime
+    policy_version: int
+
+
+@registry.register
+class ContactCandidateConfirmed(_ContactDecision):
+    """The office confirmed a close-contact candidate (密接); the policy's order follows
+    (``IsolationStarted`` on the contact's own stream, caused by this event)."""
+
+    event_type = "ContactCandidateConfirmed"
+    order_id: str = Field(description="The order the confirmation places the contact under.")
+    order_level: IsolationLevel
+
+
+@registry.register
+class ContactCandidateDismissed(_ContactDecision):
+    """The office dismissed a close-contact candidate: no order."""
+
+    event_type = "ContactCandidateDismissed"

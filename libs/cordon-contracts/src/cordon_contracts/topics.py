@@ -81,6 +81,7 @@ GROUP_PURPOSES: Mapping[str, str] = {
     "gate-person-status": "people's residence, isolation and test status",
     "gate-scan-feed": "raw scans from device gateways",
     "isolation-households": "households and their residents",
+    "isolation-passages": "who passed which checkpoint when (close-contact candidates)",
     "isolation-policy": "orders decided from results, travel, fevers",
     "notification-dispatch": "messages to send about other services' events",
     "projection-gate-traffic": "the daily gate traffic read model",

@@ -4,7 +4,7 @@ only module that knows every part; the entrypoints are handed what it built."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cordon_contracts import gate, isolation, lab, registry
 from cordon_core.envelope import EventRegistry, utc_now
@@ -15,6 +15,7 @@ from cordon_isolation.adapters.state import IsolationState
 from cordon_isolation.adapters.timers import Timers
 from cordon_isolation.entrypoints.deps import Isolation
 from cordon_isolation.projections.households import HouseholdProjection
+from cordon_isolation.projections.passages import PassageProjection
 from cordon_isolation.service.deadlines import DeadlineWorker
 from cordon_isolation.service.lab import LabIntake
 from cordon_isolation.service.office import EpidemicOffice
@@ -72,6 +73,17 @@ def build(
             topics=[runtime.topics.events("registry")],
             handler=households,
             event_types=households.event_types,
+        )
+    )
+    passages = PassageProjection(
+        runtime.schema, timedelta(days=settings.isolation_passages_keep_days)
+    )
+    runtime.subscribe(
+        Subscription(
+            name="isolation-passages",
+            topics=[runtime.topics.events("gate")],
+            handler=passages,
+            event_types=passages.event_types,
         )
     )
     reactions = PolicyReactions(desk, state, now)

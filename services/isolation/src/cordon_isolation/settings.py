@@ -65,6 +65,12 @@ class IsolationSettings(ServiceSettings):
         default=4 * 1024 * 1024, ge=1024, description="Largest body of /v1/orders/batch."
     )
 
+    # The gate's passages are kept for the contact look-back only (docs/isolation.md,
+    # "Close contacts from gate traffic"); the policy's look-back may not exceed 14 days.
+    isolation_passages_keep_days: int = Field(
+        default=15, ge=1, le=60, description="Days of gate passages kept for contact tracing."
+    )
+
     @property
     def collection_window(self) -> CollectionWindow:
         return CollectionWindow(

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cordon_contracts.isolation import (
+    DEFAULT_CONTACT_RANKING,
+    ContactRankKey,
     CorrectedPositiveAction,
     EscalatedTo,
     IsolationLevel,
@@ -58,6 +60,14 @@ class IsolationPolicy:
     corrected_positive: CorrectedPositiveAction = "review"
     gate_breach_escalated_to: EscalatedTo | None = "sub_district"
     breach_match_minutes: int = 30
+    # Close contacts from gate traffic (docs/isolation.md): two passages through one
+    # checkpoint within the window, in the positive person's look-back days.
+    contact_window_minutes: int = 15
+    contact_lookback_days: int = 4
+    contact_ranking: tuple[ContactRankKey, ...] = DEFAULT_CONTACT_RANKING
+    contact_building: bool = True
+    contact_order_level: IsolationLevel = "monitoring"
+    contact_order_days: int = 7
 
     def release_rule(self, level: IsolationLevel) -> ReleaseRule:
         return self.release.get(level, ReleaseRule())
@@ -65,6 +75,7 @@ class IsolationPolicy:
     def to_event(self) -> IsolationPolicyPublished:
         data: dict[str, Any] = asdict(self)
         data["travel_risk_levels"] = list(self.travel_risk_levels)
+        data["contact_ranking"] = list(self.contact_ranking)
         return IsolationPolicyPublished.model_validate(data)
 
     @classmethod
@@ -72,6 +83,8 @@ class IsolationPolicy:
         """From an ``IsolationPolicyPublished`` payload (or its stored JSON)."""
         fields = dict(data)
         fields["travel_risk_levels"] = tuple(fields["travel_risk_levels"])
+        if "contact_ranking" in fields:  # policies published before contacts had none
+            fields["contact_ranking"] = tuple(fields["contact_ranking"])
         fields["release"] = {
             level: ReleaseRule(**rule) for level, rule in fields["release"].items()
         }

@@ -21,6 +21,7 @@ from cordon_isolation.domain.errors import (
     ReleaseRefused,
 )
 from cordon_isolation.entrypoints.breaches import breach_routes
+from cordon_isolation.entrypoints.contacts import contact_routes
 from cordon_isolation.entrypoints.deps import Isolation, lab_caller, staff_caller
 from cordon_isolation.entrypoints.followup import followup_routes
 from cordon_isolation.entrypoints.labs import lab_routes
@@ -70,6 +71,7 @@ def create_app(iso: Isolation, *, clock: Callable[[], datetime] | None = None) -
         followup_routes(iso, staff, now),
         breach_routes(iso, staff, now),
         people_routes(iso, staff),
+        contact_routes(iso, staff, now),
     ):
         app.include_router(staff_router, responses=errors(404, 409))
     app.include_router(office_routes(iso, staff, now), responses=errors(409))

@@ -41,6 +41,7 @@ def office_routes(
         """Publish the district's next policy version; every later decision names it."""
         fields = body.model_dump(exclude={"release"})
         fields["travel_risk_levels"] = tuple(fields["travel_risk_levels"])
+        fields["contact_ranking"] = tuple(dict.fromkeys(fields["contact_ranking"]))
         policy = IsolationPolicy(office.district, **fields)
         overrides = {k: ReleaseRule(**v.model_dump()) for k, v in (body.release or {}).items()}
         policy = IsolationPolicy(

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from cordon_contracts.isolation import (
     BreachKind,
     CancelReason,
+    ContactRankKey,
     CorrectedPositiveAction,
     EscalatedTo,
     IsolationLevel,
@@ -203,6 +204,19 @@ class PolicyIn(BaseModel):
         description="A staff report of leaving within this many minutes of a gate denial "
         "(either first) is the same breach.",
     )
+    contact_window_minutes: int = Field(default=DEFAULT.contact_window_minutes, ge=1, le=240)
+    contact_lookback_days: int = Field(
+        default=DEFAULT.contact_lookback_days,
+        ge=1,
+        le=14,
+        description="At most 14: the gate's passages are kept 15 days.",
+    )
+    contact_ranking: list[ContactRankKey] = Field(
+        default=list(DEFAULT.contact_ranking), min_length=1, max_length=4
+    )
+    contact_building: Flag = DEFAULT.contact_building
+    contact_order_level: IsolationLevel = DEFAULT.contact_order_level
+    contact_order_days: int = Field(default=DEFAULT.contact_order_days, ge=1, le=60)
 
 
 class CampaignIn(BaseModel):

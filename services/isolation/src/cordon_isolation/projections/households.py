@@ -26,13 +26,15 @@ class HouseholdProjection:
             if isinstance(p, ResidentRegistered | ResidentMoved):
                 await conn.execute(
                     f"""INSERT INTO {self.schema}.residents AS r (person_id, household_id,
-                            community_id, as_of) VALUES ($1, $2, $3, $4)
+                            community_id, as_of, building_id) VALUES ($1, $2, $3, $4, $5)
                         ON CONFLICT (person_id) DO UPDATE SET household_id = EXCLUDED.household_id,
-                            community_id = EXCLUDED.community_id, as_of = EXCLUDED.as_of""",
+                            community_id = EXCLUDED.community_id, as_of = EXCLUDED.as_of,
+                            building_id = EXCLUDED.building_id""",
                     p.person_id,
                     p.household_id,
                     p.community_id,
                     envelope.recorded_at,
+                    p.building_id,
                 )
             elif isinstance(p, ResidentLeft):
                 await conn.execute(
