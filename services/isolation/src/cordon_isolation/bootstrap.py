@@ -16,6 +16,7 @@ from cordon_isolation.adapters.timers import Timers
 from cordon_isolation.entrypoints.deps import Isolation
 from cordon_isolation.projections.households import HouseholdProjection
 from cordon_isolation.projections.passages import PassageProjection
+from cordon_isolation.service.contacts import ContactTracing
 from cordon_isolation.service.deadlines import DeadlineWorker
 from cordon_isolation.service.lab import LabIntake
 from cordon_isolation.service.office import EpidemicOffice
@@ -64,6 +65,7 @@ def build(
             chunk_rows=settings.lab_chunk_rows,
         ),
         deadlines=DeadlineWorker(lambda: runtime.pool, desk, timers, now),
+        tracing=ContactTracing(runtime.store, state, desk),
         clock=now,
     )
     households = HouseholdProjection(runtime.schema)

@@ -20,7 +20,6 @@ from cordon_isolation.domain.contacts import as_json
 from cordon_isolation.entrypoints.commands import PersonCommands
 from cordon_isolation.entrypoints.deps import Isolation
 from cordon_isolation.entrypoints.schemas import Id, PseudonymousId
-from cordon_isolation.service.contacts import ContactTracing
 from cordon_isolation.service.unit import in_transaction
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -37,7 +36,7 @@ def contact_routes(
 ) -> APIRouter:
     router = APIRouter(tags=["staff"])
     Staff = Annotated[str, Depends(staff)]
-    tracing = ContactTracing(iso.runtime.store, iso.state, iso.desk)
+    tracing = iso.tracing
     commands = PersonCommands(iso, now)
     base = "/v1/people/{person_id}/contact-candidates"
 

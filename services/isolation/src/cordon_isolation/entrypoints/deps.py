@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from cordon_core.runtime import ServiceRuntime
 from cordon_isolation.adapters.state import IsolationState
 from cordon_isolation.domain.windows import OrderWindows
+from cordon_isolation.service.contacts import ContactTracing
 from cordon_isolation.service.deadlines import DeadlineWorker
 from cordon_isolation.service.lab import LabIntake
 from cordon_isolation.service.office import EpidemicOffice
@@ -37,6 +38,7 @@ class Isolation:
     office: EpidemicOffice
     intake: LabIntake
     deadlines: DeadlineWorker
+    tracing: ContactTracing
     clock: Callable[[], datetime]
 
     @property
