@@ -90,6 +90,20 @@ async def test_results_come_a_page_at_a_time(district: Registry) -> None:
     assert {first[0]["name"], second[0]["name"]} == {"王小明", "王芳"}
 
 
+async def test_an_exact_search_is_paged_too_and_audits_only_the_page(district: Registry) -> None:
+    ids = await people(district)
+    namesake = await district.register("heping-g2-h101", "王芳", resident_id(sequence="305"))
+
+    page = await district.call(
+        "GET", SEARCH.format("heping"), params={"field": "name", "value": "王芳", "limit": 1}
+    )
+
+    [shown] = [card["person_id"] for card in page]
+    [unseen] = {ids["王芳"], namesake} - {shown}
+    assert await district.call("GET", "/v1/audit", params={"person_id": unseen}) == []
+    assert len(await district.call("GET", "/v1/audit", params={"person_id": shown})) == 1
+
+
 async def test_every_person_shown_is_audited_and_no_one_else(district: Registry) -> None:
     ids = await people(district)
 

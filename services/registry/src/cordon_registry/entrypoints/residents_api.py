@@ -121,9 +121,8 @@ def residents_router(reg: Registry) -> APIRouter:
         else:
             exact = cast(personal.SearchField, field)
             found = await personal.search_residents(
-                reg, who, community_id, exact, value, document_type
+                reg, who, community_id, exact, value, document_type, after=after, limit=limit
             )
-            found = [c for c in found if c.person_id > after][:limit]
         return [asdict(c) for c in found]
 
     @router.get("/v1/communities/{community_id}/residents")
