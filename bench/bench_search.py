@@ -256,8 +256,8 @@ async def measure(args: argparse.Namespace, database_url: str) -> dict[str, Any]
             measured["under_budget_p95"] = measured["search"]["p95_ms"] < BUDGET_MS
             measured["cores"] = meter.cores()
             measured["quiet_wait_s"] = round(waited, 1)
-            others = measured["cores"]["others"]
-            measured["disturbed"] = others is None or others >= QUIET_CORES
+            busy = measured["cores"]["others"]
+            measured["disturbed"] = busy is None or busy >= QUIET_CORES
             measured["examples"] = values[:4]
             results[kind] = measured
             say(
