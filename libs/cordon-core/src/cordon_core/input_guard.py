@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import unquote_to_bytes
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -161,8 +161,11 @@ def _too_large(limit: int) -> str:
 def _nul_outside_body(scope: Scope) -> list[str | int] | None:
     if "\x00" in scope.get("path", "") or b"%00" in scope.get("raw_path", b"").lower():
         return ["path"]
-    if b"\x00" in unquote_to_bytes(scope.get("query_string", b"")):
-        return ["query"]
+    query = scope.get("query_string", b"")
+    if b"\x00" in unquote_to_bytes(query):
+        pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True, errors="replace")
+        named = next((name for name, value in pairs if "\x00" in name + value), None)
+        return ["query"] if named is None else ["query", _printable(named)]
     for name, value in scope.get("headers", []):
         if b"\x00" in value:
             return ["header", name.decode("latin-1")]

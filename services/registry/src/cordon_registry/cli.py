@@ -24,6 +24,7 @@ from cordon_registry.bootstrap import build_runtime, vault_from
 from cordon_registry.domain.errors import RegistryError
 from cordon_registry.domain.staff import StaffMember
 from cordon_registry.service.importing import ImportReport, import_rows
+from cordon_registry.service.search import reindex_search
 from cordon_registry.service.unit import Caller, Registry
 from cordon_registry.settings import RegistrySettings
 
@@ -77,25 +78,48 @@ def import_command(
         raise typer.Exit(1)
 
 
-async def _import(file: Path, community: str, operator: str) -> ImportReport:
-    columns, rows = read_spreadsheet(file)
+@app.command("reindex-search")
+def reindex_search_command() -> None:
+    """Write the partial, pinyin and last-digits search tokens of every resident whose
+    details can be opened (those registered before search tokens existed). Idempotent."""
+    typer.echo(f"{asyncio.run(_reindex())} residents indexed")
+
+
+async def _reindex() -> int:
+    pool, registry = await _direct_registry()
+    try:
+        return await reindex_search(registry)
+    finally:
+        await pool.close()
+
+
+async def _direct_registry() -> tuple[asyncpg.Pool, Registry]:
+    """The registry on its database, migrated, without the service's Kafka side."""
     settings = RegistrySettings()
     runtime = build_runtime(settings)
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
     try:
         async with pool.acquire() as conn:
             await apply_migrations(conn, runtime.schema, runtime.migrations)
-        store = PostgresEventStore(
-            pool, runtime.schema, runtime.registry, source="/cordon/registry"
-        )
-        registry = Registry(
-            storage=DirectStorage(pool, store, runtime.schema),
-            vault=vault_from(settings),
-            district=settings.district,
-            clock=utc_now,
-            import_batch_size=settings.registry_import_batch_size,
-            admin_token="",
-        )
+    except BaseException:
+        await pool.close()
+        raise
+    store = PostgresEventStore(pool, runtime.schema, runtime.registry, source="/cordon/registry")
+    registry = Registry(
+        storage=DirectStorage(pool, store, runtime.schema),
+        vault=vault_from(settings),
+        district=settings.district,
+        clock=utc_now,
+        import_batch_size=settings.registry_import_batch_size,
+        admin_token="",
+    )
+    return pool, registry
+
+
+async def _import(file: Path, community: str, operator: str) -> ImportReport:
+    columns, rows = read_spreadsheet(file)
+    pool, registry = await _direct_registry()
+    try:
         caller = Caller(StaffMember(f"cli:{operator}", "district_staff", None), uuid.uuid4())
         return await import_rows(registry, caller, community, columns, rows)
     finally:

@@ -48,6 +48,8 @@ class RegistrationRows:
     """document type, name, document number, phone, address (all but the type sealed)."""
     document_hash: bytes
     search_terms: Sequence[tuple[str, bytes]]
+    search_tokens: Sequence[bytes] = ()
+    """Keyed hashes of the partial, pinyin and last-digits search tokens."""
 
 
 class ResidentsTable:
@@ -220,11 +222,12 @@ class ResidentsTable:
             to["sub_district_id"],
             residence_type,
         )
-        await conn.execute(
-            f"UPDATE {s}.search_terms SET community_id = $2 WHERE person_id = $1",
-            person_id,
-            to["community_id"],
-        )
+        for index in ("search_terms", "search_tokens"):
+            await conn.execute(
+                f"UPDATE {s}.{index} SET community_id = $2 WHERE person_id = $1",
+                person_id,
+                to["community_id"],
+            )
         await self._end_residence(conn, person_id, at)
         await conn.execute(
             f"INSERT INTO {s}.residence_history (person_id, household_id, community_id,"
@@ -320,7 +323,13 @@ class ResidentsTable:
     async def erase(self, conn: asyncpg.Connection, person_id: str, at: datetime) -> None:
         """Shred: the data key goes, and with it every sealed copy; hashes go too."""
         s = self.schema
-        for table in ("person_keys", "personal_details", "documents", "search_terms"):
+        for table in (
+            "person_keys",
+            "personal_details",
+            "documents",
+            "search_terms",
+            "search_tokens",
+        ):
             await conn.execute(f"DELETE FROM {s}.{table} WHERE person_id = $1", person_id)
         await conn.execute(
             f"UPDATE {s}.residents SET erased_at = $2 WHERE person_id = $1", person_id, at

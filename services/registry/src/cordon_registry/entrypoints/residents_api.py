@@ -4,7 +4,7 @@ erasure, and the audited reads of personal data."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from fastapi import APIRouter, Depends, Query, Response
 
@@ -16,10 +16,12 @@ from cordon_registry.domain.contact import (
     normalise_phone,
 )
 from cordon_registry.domain.identity import parse_document
+from cordon_registry.domain.search_tokens import SEARCH_KINDS
 from cordon_registry.entrypoints.auth import REFUSALS, WRITE_REFUSALS, caller_of
 from cordon_registry.entrypoints.bodies import CategoriesIn, DoseIn, MoveIn, ReasonIn, ResidentIn
 from cordon_registry.service import personal, residents
 from cordon_registry.service.registration import NewResident
+from cordon_registry.service.search import find_residents
 from cordon_registry.service.unit import Caller, Registry
 
 
@@ -101,13 +103,27 @@ def residents_router(reg: Registry) -> APIRouter:
     @router.get("/v1/communities/{community_id}/residents/search")
     async def search(
         community_id: str,
-        field: Literal["name", "phone", "document"] = Query(),
+        field: Literal[
+            "name", "phone", "document", "name_part", "pinyin", "phone_last4", "document_last4"
+        ] = Query(),
         value: str = Query(min_length=1, max_length=100),
         document_type: str = "resident_id",
+        after: str = Query("", max_length=64, description="the last person_id of the page before"),
+        limit: int = Query(20, ge=1, le=100),
         who: Caller = caller,
     ) -> list[dict[str, Any]]:
-        """Exact match on name, phone or document within the community (audited)."""
-        found = await personal.search_residents(reg, who, community_id, field, value, document_type)
+        """Residents of the community by exact name, phone or document, or by part of the
+        name, its pinyin, or the last 4 digits of phone or document (docs/registry.md);
+        one page in person_id order (audited)."""
+        if field in SEARCH_KINDS:
+            found = await find_residents(
+                reg, who, community_id, field, value, after=after, limit=limit
+            )
+        else:
+            exact = cast(personal.SearchField, field)
+            found = await personal.search_residents(
+                reg, who, community_id, exact, value, document_type, after=after, limit=limit
+            )
         return [asdict(c) for c in found]
 
     @router.get("/v1/communities/{community_id}/residents")

@@ -139,11 +139,16 @@ async def search_residents(
     field: SearchField,
     value: str,
     document_type: str = "resident_id",
+    *,
+    after: str = "",
+    limit: int | None = None,
 ) -> list[ResidentCard]:
-    """Exact-match search by name, phone or document within one community."""
+    """Exact-match search by name, phone or document within one community: the page of
+    at most ``limit`` people after ``after`` in person_id order (only they are audited)."""
     caller.staff.require("read_personal_data", community_id)
     term = search_term(reg, field, value, document_type)
     async with reg.transaction() as conn:
         found = await reg.residents.search(conn, community_id, field, term)
-        rows = await reg.residents.many(conn, found)
+        page = [person for person in found if person > after][:limit]
+        rows = await reg.residents.many(conn, page)
         return await _read(reg, conn, caller, rows, f"search_by_{field}")

@@ -14,6 +14,7 @@ import asyncpg
 from cordon_core.envelope import DomainEvent, EventMetadata, PendingEvent
 from cordon_core.store import StreamAppend
 from cordon_registry.adapters.residents_table import RegistrationRows
+from cordon_registry.adapters.search_tokens_table import PersonTokens
 from cordon_registry.domain.contact import PersonalDetails
 from cordon_registry.domain.events import PersonalDetailsRecorded
 from cordon_registry.domain.residents import (
@@ -23,6 +24,7 @@ from cordon_registry.domain.residents import (
     person_stream,
     registration,
 )
+from cordon_registry.service.search import token_hashes
 from cordon_registry.service.unit import Registry
 
 EVENT_IDS = uuid.UUID("2b0c8f4e-4d7a-4f0e-9b61-5a3f4e2c9d17")
@@ -112,6 +114,7 @@ def prepare(
         sealed=(d.document.type, sealed_name, sealed_number, sealed_phone, sealed_address),
         document_hash=doc_hash,
         search_terms=terms,
+        search_tokens=token_hashes(vault, d.name, d.phone, d.document.number),
     )
     return stream, rows
 
@@ -134,4 +137,11 @@ async def write_registrations(
         conn=conn,
     )
     await reg.residents.register(conn, [rows for _, rows in prepared])
+    await reg.search_tokens.add(
+        conn,
+        [
+            PersonTokens(r.registered.community_id, r.registered.person_id, r.search_tokens)
+            for _, r in prepared
+        ],
+    )
     return sum(len(s.events) for s in streams)

@@ -20,6 +20,7 @@ from cordon_registry.adapters.crypto import PersonalDataVault
 from cordon_registry.adapters.places_table import PlacesTable
 from cordon_registry.adapters.residents_table import ResidentsTable
 from cordon_registry.adapters.screening_table import ScreeningTable
+from cordon_registry.adapters.search_tokens_table import SearchTokensTable
 from cordon_registry.adapters.staff_table import StaffTable
 from cordon_registry.domain.staff import StaffMember
 
@@ -66,6 +67,7 @@ class Registry:
         self.residents = ResidentsTable(schema, self.district)
         self.screening = ScreeningTable(schema)
         self.staff = StaffTable(schema)
+        self.search_tokens = SearchTokensTable(schema)
 
     @property
     def pool(self) -> asyncpg.Pool:
