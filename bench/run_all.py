@@ -14,9 +14,12 @@ Their results (JSON) give each figure and the raw baseline measured in the same 
 table puts them beside the ratio, the target (issue #16) and whether it was met.
 
 Exit status 1 when a script failed (its own checks: a scan or delivery lost or doubled, a
-time limit hit) or a figure fell past its floor. Floors sit well under the targets, at about
-half of what a quick run on the shared 2-core machine measured, so that only a real
-regression trips them, not a busy host. A missed target alone does not fail the run.
+time limit hit) or a figure fell past its floor, unless other programs used CROWDED_CORES
+(1 of the 2 cores) or more meanwhile. Floors sit well under the targets, at half
+or less of the lowest of four quick runs on the shared 2-core machine (2026-12-03, other
+programs using 0.5-1.7 cores): a quick run's baselines last a fraction of a second and vary
+up to threefold, so only a real regression trips them, not a busy host. A missed target
+alone does not fail the run.
 """
 
 from __future__ import annotations
@@ -43,6 +46,11 @@ from harness import CpuMeter, host_facts, listening_processes, save_results, say
 from cordon_devenv.infra import temporary_infrastructure
 
 BENCH_DIR = Path(__file__).resolve().parent
+
+CROWDED_CORES = 1.0
+"""Cores used by other programs during a script at which its floors no longer count: with
+half of the 2-core machine taken, a service gets a fraction of the CPU its baseline got a
+moment before, and a quick run's ratios fell to a third (the table still shows them)."""
 
 Results = dict[str, Any]
 
@@ -111,7 +119,7 @@ def store_relay_figures(r: Results, _out: str) -> list[Figure]:
     metrics = {m["key"]: m for m in r.get("metrics", [])}
     out = []
     for key, label, floor, peer_floor in (
-        ("append_single", "store append, 1 event/append, 4 writers", 0.12, 0.5),
+        ("append_single", "store append, 1 event/append, 4 writers", 0.1, 0.4),
         ("append_batch", "store append, 100 events/append, 4 writers", 0.2, 0.55),
     ):
         m = metrics.get(key, {})
@@ -180,7 +188,7 @@ def projector_figures(r: Results, _out: str) -> list[Figure]:
         Figure(
             "projector", "projection rebuild vs raw Kafka read", rate, "events/s", raw,
             "plain aiokafka read", ratio, ">= 0.45x raw read",
-            None if ratio is None else ratio >= 0.45, Floor(0.08),
+            None if ratio is None else ratio >= 0.45, Floor(0.03),
         ),
         Figure(
             "projector", "scan-to-dashboard lag p99", worst, "ms", None, "", None,
@@ -202,7 +210,7 @@ def gate_figures(r: Results, _out: str) -> list[Figure]:
         Figure(
             "gate", "gate Kafka feed, scans/s (steady)", scans, "scans/s", raw,
             "asyncpg insert of the outcome rows", ratio, ">= 3,000 scans/s",
-            None if scans is None else scans >= 3_000, Floor(0.06),
+            None if scans is None else scans >= 3_000, Floor(0.05),
         ),
         Figure(
             "gate", "gate single-scan p99", p99, "ms", None, "", None, "< 25 ms",
@@ -220,7 +228,7 @@ def notification_figures(r: Results, _out: str) -> list[Figure]:
         Figure(
             "notification", "notification deliveries (burst)", rate, "deliveries/s", raw,
             "bare POSTs, asyncio streams", ratio, ">= 3,000 deliveries/s",
-            None if rate is None else rate >= 3_000, Floor(0.03),
+            None if rate is None else rate >= 3_000, Floor(0.015),
             f"{r.get('events', '?')} events",
         ),
     ]  # fmt: skip
@@ -258,7 +266,7 @@ def registry_figures(r: Results, _out: str) -> list[Figure]:
         Figure(
             "registry_import", "registry import", rate, "residents/s", raw,
             "asyncpg rows/s", ratio, f">= {RESIDENTS // 10:,}/s ({RESIDENTS:,} in < 10 s)",
-            None if rate is None else rate >= RESIDENTS / 10, Floor(0.02),
+            None if rate is None else rate >= RESIDENTS / 10, Floor(0.012),
             f"{people:,} residents; {seconds}" if isinstance(people, int) else seconds,
         ),
     ]  # fmt: skip
@@ -388,6 +396,14 @@ class Outcome:
     checks: list[str] = field(default_factory=list)  # the script's own RESULT lines
     others_cores: float | None = None  # CPU used by programs that were not this run's
 
+    @property
+    def crowded(self) -> bool:
+        """Other programs took so much CPU that a floor missed says nothing about Cordon."""
+        return self.others_cores is not None and self.others_cores >= CROWDED_CORES
+
+    def below_floor(self) -> list[Figure]:
+        return [f for f in self.figures if f.within_floor is False]
+
 
 JSON_PATH = re.compile(r"^(?:results|wrote):? (\S+\.json)\s*$", re.MULTILINE)
 
@@ -511,7 +527,13 @@ def table(outcomes: Sequence[Outcome]) -> str:
             if f.floor is not None:
                 held = f.within_floor
                 floor = f.floor.text(f.unit) + (
-                    "" if held is None else (" ok" if held else " BELOW")
+                    ""
+                    if held is None
+                    else " ok"
+                    if held
+                    else " below, crowded host"
+                    if o.crowded
+                    else " BELOW"
                 )
             name = f.name + "".join(
                 f" {part}" if part.startswith("[") else f" ({part})"
@@ -585,7 +607,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     figures = [f for o in outcomes for f in o.figures]
     failed = [o.bench.name for o in outcomes if o.status not in (None, 0)]
-    below = [f.name for f in figures if f.within_floor is False]
+    below = [f.name for o in outcomes if not o.crowded for f in o.below_floor()]
+    excused = [f.name for o in outcomes if o.crowded for f in o.below_floor()]
     say("")
     say(
         f"Cordon benchmarks, {'--quick' if args.quick else 'full sizes'}:"
@@ -615,6 +638,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "not_run": o.why_not or None,
                 "seconds": round(o.seconds, 1),
                 "other_programs_cores": o.others_cores,
+                "crowded": o.crowded,
                 "checks": o.checks,
                 "log": str(o.log) if o.log else None,
             }
@@ -625,6 +649,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ],
         "failed": failed,
         "below_floor": below,
+        "below_floor_on_a_crowded_host": excused,
     }
     if not args.no_json:
         save_results(result, "run_all", quick=args.quick, path=args.json)
@@ -632,6 +657,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"FAILED: {', '.join(failed)} exited non-zero (see their logs)")
     if below:
         say(f"FAILED: below the floor: {'; '.join(below)}")
+    if excused:
+        say(
+            f"not counted: below the floor while other programs used {CROWDED_CORES:g} cores"
+            f" or more: {'; '.join(excused)}; run again on a quieter host"
+        )
     return 1 if failed or below else 0
 
 
