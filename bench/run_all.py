@@ -325,7 +325,7 @@ class Bench:
     full: tuple[str, ...]
     figures: Callable[[Results, str], list[Figure]]
     json_flag: bool = True  # takes --json PATH; else its JSON is found in what it prints
-    servers: bool = True
+    own_servers: bool = False  # starts (and stops, to inject faults) servers of its own
     not_quick: str = ""  # why --quick leaves it out
     not_run: str = ""  # why it is never run here
     counts: Callable[[Results], list[str]] | None = None  # checks its JSON holds, as lines
@@ -336,7 +336,10 @@ class Bench:
 BENCHES: tuple[Bench, ...] = (
     Bench("store_relay", "bench_store_relay.py", ("--quick",), (), store_relay_figures),
     Bench("gate", "bench_gate.py", ("--quick",), (), gate_figures, json_flag=False),
-    Bench("projector", "bench_projector.py", ("--quick",), (), projector_figures),
+    Bench(
+        "projector", "bench_projector.py", ("--quick",), (), projector_figures,
+        timeout_full=7200,
+    ),
     Bench(
         "notification", "bench_notification.py", ("--quick",), (), notification_figures,
         json_flag=False, counts=delivery_counts,
@@ -356,21 +359,21 @@ BENCHES: tuple[Bench, ...] = (
     ),
     Bench(
         "gc_pause", "bench_gc_pause.py", ("--repeat", "5"), (), gc_pause_figures,
-        json_flag=False, servers=False,
+        json_flag=False,
     ),
     Bench(
         "pages", "bench_pages.py", ("--quick",), (), pages_figures,
         not_quick="builds a district and waits for autovacuum: minutes even with --quick",
     ),
+    # Full sizes only, and no figures read from them yet: the table says whether they ran
+    # clean, and their own output (kept with --logs) has their figures.
     Bench(
-        "faults", "bench_faults.py", (), (), lambda _r, _o: [], json_flag=True,
-        not_quick="stops and pauses the servers for minutes", servers=False,
-        not_run="starts and kills servers of its own; run it alone",
+        "faults", "bench_faults.py", (), (), lambda _r, _o: [], own_servers=True,
+        not_quick="stops, pauses and restarts servers of its own for 5 minutes",
     ),
     Bench(
-        "scaling", "bench_scaling.py", ("--quick",), (), lambda _r, _o: [],
+        "scaling", "bench_scaling.py", (), (), lambda _r, _o: [],
         not_quick="starts 1-3 processes per service: minutes even with --quick",
-        not_run="runs its own processes for minutes; run it alone",
     ),
 )  # fmt: skip
 
@@ -405,6 +408,14 @@ class Outcome:
         return [f for f in self.figures if f.within_floor is False]
 
 
+SERVER_VARIABLES = (
+    "CORDON_KAFKA_BOOTSTRAP",
+    "CORDON_DATABASE_URL",
+    "CORDON_KAFKA_IDEMPOTENCE",
+    "CORDON_TOPIC_REPLICATION",
+)
+"""What points a script at the shared servers (``Infrastructure.env``)."""
+
 JSON_PATH = re.compile(r"^(?:results|wrote):? (\S+\.json)\s*$", re.MULTILINE)
 
 
@@ -429,6 +440,8 @@ def run_bench(
     json_path = run_dir / f"{bench.name}.json"
     if bench.json_flag:
         args += ["--json", str(json_path)]
+    if bench.own_servers:
+        env = {k: v for k, v in env.items() if k not in SERVER_VARIABLES}
     log = run_dir / f"{bench.name}.log"
     command = [sys.executable, str(BENCH_DIR / bench.script), *args]
     say(f"--- {bench.name}: {' '.join(['bench/' + bench.script, *args])}")
@@ -518,8 +531,9 @@ def table(outcomes: Sequence[Outcome]) -> str:
         if o.status is None:
             rows.append((f"{o.bench.name}: not run ({o.why_not})", "", "", "", "", "", ""))
             continue
-        if o.status != 0 and not o.figures:
-            rows.append((f"{o.bench.name}: FAILED (exit {o.status})", "", "", "", "", "", ""))
+        if not o.figures:
+            what = "ran clean" if o.status == 0 else f"FAILED (exit {o.status})"
+            rows.append((f"{o.bench.name}: {what}, figures in {o.log}", "", "", "", "", "", ""))
         for f in o.figures:
             baseline = fmt(f.baseline) + (f" ({f.baseline_what})" if f.baseline_what else "")
             met = "-" if f.met is None else ("met" if f.met else "missed")
@@ -659,7 +673,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"FAILED: below the floor: {'; '.join(below)}")
     if excused:
         say(
-            f"not counted: below the floor while other programs used {CROWDED_CORES:g} cores"
+            f"not counted: below the floor while other programs used {CROWDED_CORES:.1f} cores"
             f" or more: {'; '.join(excused)}; run again on a quieter host"
         )
     return 1 if failed or below else 0
