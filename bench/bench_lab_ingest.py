@@ -60,7 +60,9 @@ def say(text: str) -> None:
 def lab_csv(results: int, seed: int) -> str:
     """A day's batch: one row per swab, mostly negative, a few invalid, rare positives."""
     rng = random.Random(seed)
-    day = datetime(2022, 4, 2, 6, 0, tzinfo=UTC)
+    # Yesterday's swabs: intake refuses results collected more than 30 days ago, so a fixed
+    # date made every row an error once it was that old.
+    day = datetime.now(UTC).replace(hour=6, minute=0, second=0, microsecond=0) - timedelta(days=1)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["sample_id", "person_id", "collected_at", "result"])

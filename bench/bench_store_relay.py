@@ -20,6 +20,10 @@ Measured, each beside its raw baseline (see docs/benchmarks.md for what the rati
    copy of the events table in another schema.
 2. append, ``--batch`` events per append: the same, vs. one multi-row ``INSERT ... SELECT
    FROM unnest(...)`` per batch.
+
+   Both appends are also measured against a peer, pyeventsourcing's
+   ``PostgresApplicationRecorder.insert_events`` (``eventsourcing[postgres]``, a thread per
+   appender, the same events and payload, a schema of its own; ``--no-peer`` skips it).
 3. relay: ``OutboxRelay.publish_batch`` in a loop until ``--events`` pre-filled events are
    acknowledged by Kafka, vs. a plain aiokafka producer (same settings as ``make_producer``)
    sending records of the same key, value and headers and awaiting every acknowledgement.
@@ -53,6 +57,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -210,6 +215,7 @@ class Metric:
     label: str
     cordon: list[Run] = field(default_factory=list)
     raw: list[Run] = field(default_factory=list)
+    peer: list[Run] = field(default_factory=list)  # pyeventsourcing (appends only)
 
     @staticmethod
     def usable(runs: Sequence[Run]) -> list[Run]:
@@ -245,7 +251,9 @@ class Metric:
     @property
     def disturbed(self) -> bool:
         """Every run of one side was disturbed by other programs: treat with suspicion."""
-        return any(all(r.disturbed for r in side) for side in (self.cordon, self.raw) if side)
+        return any(
+            all(r.disturbed for r in side) for side in (self.cordon, self.raw, self.peer) if side
+        )
 
     @property
     def ratio(self) -> float:
@@ -253,8 +261,14 @@ class Metric:
         return self.median_rate(self.cordon) / raw if raw else 0.0
 
     @property
+    def peer_ratio(self) -> float | None:
+        """Cordon's rate as a multiple of pyeventsourcing's; None when it was not run."""
+        peer = self.median_rate(self.peer)
+        return self.median_rate(self.cordon) / peer if peer else None
+
+    @property
     def truncated(self) -> bool:
-        return any(r.truncated for r in (*self.cordon, *self.raw))
+        return any(r.truncated for r in (*self.cordon, *self.raw, *self.peer))
 
 
 # ----------------------------------------------------------------------- infrastructure
@@ -459,6 +473,7 @@ VARIANTS: dict[str, str] = {
     "store_conn": "PostgresEventStore.append(conn=...) on a dedicated connection",
     "store_reset": "the same from a pool with asyncpg's default reset query on release",
     "store": "PostgresEventStore.append from a pool, as a service calls it (Cordon)",
+    "peer": "pyeventsourcing PostgresApplicationRecorder.insert_events, a thread per appender",
 }
 
 # The statements PostgresEventStore._append_many runs (store.py at the time of writing),
@@ -650,6 +665,108 @@ async def appends(
             await conn.close()
         if pool is not None:
             await pool.close()
+
+
+# ------------------------------------------------------------- the peer: pyeventsourcing
+
+PEER = "pyeventsourcing"
+PEER_TOPIC = f"{CounterBumped.__module__}:{CounterBumped.__qualname__}"
+"""The event's topic as pyeventsourcing names a class ("module:qualname")."""
+
+
+def peer_version() -> str:
+    from importlib.metadata import version
+
+    return version("eventsourcing")
+
+
+async def peer_appends(
+    db_url: str, schema: str, plan: AppendPlan, *, warmup: int, deadline: float
+) -> Run:
+    """``plan`` written with pyeventsourcing's ``PostgresApplicationRecorder.insert_events``
+    (its defaults: a psycopg pool, one transaction per call that locks the table, notifies
+    and inserts in a pipeline), in a fresh schema of the same database.
+
+    The recorder is synchronous, so each appender is a thread of its own with a pooled
+    connection, as a pyeventsourcing application serves concurrent requests. Every event
+    carries the same payload bytes as Cordon's append; the peer stores no metadata columns.
+    """
+    from eventsourcing.persistence import StoredEvent
+    from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+
+    conn = await asyncpg.connect(db_url)
+    try:
+        await conn.execute(f"CREATE SCHEMA {schema}")
+    finally:
+        await conn.close()
+    where = urlsplit(db_url)
+    concurrency = len(plan.ops)
+    datastore = PostgresDatastore(
+        dbname=where.path.lstrip("/"),
+        host=where.hostname or "127.0.0.1",
+        port=where.port or 5432,
+        user=unquote(where.username or "postgres"),
+        password=unquote(where.password or ""),
+        pool_size=concurrency,
+        schema=schema,
+    )
+    try:
+        recorder = PostgresApplicationRecorder(datastore)
+        await asyncio.to_thread(recorder.create_table)
+        state = payload_json().encode()
+
+        def inputs(tag: str, ops: list[int]) -> list[list[list[StoredEvent]]]:
+            ids = {(w, s): uuid.uuid4() for w in range(concurrency) for s in range(plan.streams)}
+            return [
+                [
+                    [
+                        StoredEvent(
+                            ids[w, i % plan.streams],
+                            plan.expected_version(i) + 1 + k,
+                            PEER_TOPIC,
+                            state,
+                        )
+                        for k in range(plan.per_op)
+                    ]
+                    for i in range(n)
+                ]
+                for w, n in enumerate(ops)
+            ]
+
+        async def run(tag: str, ops: list[int], until: float) -> Run:
+            data = inputs(tag, ops)
+            latencies: list[list[float]] = [[] for _ in ops]
+            done = [0] * len(ops)
+
+            def writer(w: int) -> bool:
+                """Appender ``w``'s calls in order; True when the deadline stopped it."""
+                clock = time.perf_counter
+                mine = latencies[w]
+                for events in data[w]:
+                    t0 = clock()
+                    if t0 >= until:
+                        return True
+                    recorder.insert_events(events)
+                    mine.append((clock() - t0) * 1000)
+                    done[w] += 1
+                return False
+
+            if tag != "warm":
+                until += await settle()
+            watch = Stopwatch()
+            stopped = await asyncio.gather(*(asyncio.to_thread(writer, w) for w in range(len(ops))))
+            return Run.timed(
+                watch,
+                sum(done) * plan.per_op,
+                truncated=any(stopped),
+                latencies_ms=[x for per in latencies for x in per],
+            )
+
+        await run("warm", [warmup] * concurrency, time.perf_counter() + 30)
+        await checkpoint(db_url)
+        return await run("s", plan.ops, deadline)
+    finally:
+        await asyncio.to_thread(datastore.close)
 
 
 # ------------------------------------------------------------------------------ relay
@@ -866,7 +983,15 @@ def spread(runs: Sequence[Run]) -> str:
 
 
 def render_table(metrics: Sequence[Metric], repeat: int) -> str:
-    head = ("metric", "Cordon events/s", "raw baseline events/s", "ratio (Cordon/raw)")
+    head: tuple[str, ...] = (
+        "metric",
+        "Cordon events/s",
+        "raw baseline events/s",
+        "ratio (Cordon/raw)",
+    )
+    peers = any(m.peer for m in metrics)
+    if peers:
+        head += (f"{PEER} events/s", f"ratio (Cordon/{PEER})")
     rows = []
     for m in metrics:
         cordon = Metric.median_rate(m.cordon)
@@ -877,8 +1002,14 @@ def render_table(metrics: Sequence[Metric], repeat: int) -> str:
             r_txt += spread(m.raw)
         label = m.label + (" [truncated]" if m.truncated else "")
         label += " [disturbed]" if m.disturbed else ""
-        rows.append((label, c_txt, r_txt, f"{m.ratio:.2f}"))
-    widths = [max(len(str(r[i])) for r in (head, *rows)) for i in range(4)]
+        row: tuple[str, ...] = (label, c_txt, r_txt, f"{m.ratio:.2f}")
+        if peers:
+            p_txt = fmt_rate(Metric.median_rate(m.peer)) if m.peer else "-"
+            if m.peer and repeat > 1:
+                p_txt += spread(m.peer)
+            row += (p_txt, "-" if m.peer_ratio is None else f"{m.peer_ratio:.2f}")
+        rows.append(row)
+    widths = [max(len(str(r[i])) for r in (head, *rows)) for i in range(len(head))]
     line = "-+-".join("-" * w for w in widths)
     out = [
         " | ".join(
@@ -905,6 +1036,8 @@ def render_latency(metrics: Sequence[Metric]) -> str:
         c_cpu, r_cpu = Metric.median_cpu(m.cordon), Metric.median_cpu(m.raw)
         if m.key.startswith("append"):
             lat = f"p50 per append {c:.2f} ms vs {r:.2f} ms; " if c is not None and r else ""
+            peer = Metric.median_p50(m.peer)
+            lat += f"{PEER} {peer:.2f} ms; " if peer is not None else ""
         else:
             lat = f"p50 per relay batch {c:.1f} ms; " if c is not None else ""
         c_srv, r_srv = Metric.median_server_cpu(m.cordon), Metric.median_server_cpu(m.raw)
@@ -986,6 +1119,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="write results here (default bench/results/store_relay-<time>.json)",
     )
     parser.add_argument("--no-json", action="store_true", help="do not write a JSON file")
+    parser.add_argument(
+        "--no-peer",
+        action="store_true",
+        help="do not measure the pyeventsourcing recorder beside the appends",
+    )
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database")
     parser.add_argument(
         "--keep-infra", action="store_true", help="leave self-started servers running"
@@ -1015,6 +1153,7 @@ SHORT = {
     "store_conn": "store.append(conn=...)",
     "store_reset": "store, pool with default reset",
     "store": "Cordon: PostgresEventStore.append",
+    "peer": "pyeventsourcing insert_events",
     "raw_stop_and_wait": "raw, acks awaited per relay batch",
     "relay": "Cordon: OutboxRelay",
     "relay_x5": "OutboxRelay, 5x batch_size",
@@ -1105,6 +1244,22 @@ async def bench(args: argparse.Namespace, srv: Infrastructure) -> dict[str, Any]
                     metric.raw.append(run)
                 elif variant == "store":
                     metric.cordon.append(run)
+            if args.no_peer:
+                return
+            for attempt in range(args.retry_disturbed + 1):
+                run = await peer_appends(
+                    db_url,
+                    f"{phase}_peer_{tag}_{attempt}",
+                    plan,
+                    warmup=warm,
+                    deadline=time.perf_counter() + args.phase_timeout,
+                )
+                report("peer", run)
+                if not run.disturbed or attempt == args.retry_disturbed:
+                    break
+                say("      measuring again (--retry-disturbed)")
+            keep(phase, "peer", run)
+            metric.peer.append(run)
 
         try:
             for rep in range(1, args.repeat + 1):
@@ -1142,6 +1297,7 @@ async def bench(args: argparse.Namespace, srv: Infrastructure) -> dict[str, Any]
             "relay_batch_size": args.relay_batch,
             "topic_partitions": settings.topic_partitions,
             "streams_per_appender": args.streams,
+            "peer": None if args.no_peer else f"eventsourcing {peer_version()}",
             "producer": {
                 k: v for k, v in producer_config(settings).items() if k != "bootstrap_servers"
             },
@@ -1154,9 +1310,12 @@ async def bench(args: argparse.Namespace, srv: Infrastructure) -> dict[str, Any]
                 "cordon_events_per_s": round(Metric.median_rate(m.cordon), 1),
                 "raw_events_per_s": round(Metric.median_rate(m.raw), 1),
                 "ratio": round(m.ratio, 3),
+                "peer_events_per_s": round(Metric.median_rate(m.peer), 1) if m.peer else None,
+                "peer_ratio": None if m.peer_ratio is None else round(m.peer_ratio, 3),
                 "truncated": m.truncated,
                 "cordon_runs": [r.summary() for r in m.cordon],
                 "raw_runs": [r.summary() for r in m.raw],
+                "peer_runs": [r.summary() for r in m.peer],
             }
             for m in metrics
         ],
