@@ -312,6 +312,25 @@ def pages_figures(r: Results, _out: str) -> list[Figure]:
     ]  # fmt: skip
 
 
+def batch_figures(
+    unit: str, one: str, many: str, key: str
+) -> Callable[[Results, str], list[Figure]]:
+    """A batch command's benchmark: the list's rate beside the single command's, same run."""
+
+    def figures(r: Results, _out: str) -> list[Figure]:
+        single = dig(r, "results", one, key)
+        batched = dig(r, "results", many, key)
+        return [
+            Figure(
+                unit, f"{unit} in one request, beside one request each", batched, "/s",
+                single, "one request each", ratio_of(batched, single), "-", None,
+                Floor(3.0),
+            ),
+        ]  # fmt: skip
+
+    return figures
+
+
 # --------------------------------------------------------------------------- the scripts
 
 
@@ -374,6 +393,33 @@ BENCHES: tuple[Bench, ...] = (
     Bench(
         "scaling", "bench_scaling.py", (), (), lambda _r, _o: [],
         not_quick="starts 1-3 processes per service: minutes even with --quick",
+    ),
+    Bench(
+        "order_batch", "bench_order_batch.py", ("--quick",), (),
+        batch_figures("orders", "one_by_one", "in_lists", "orders_per_s"),
+        not_quick="CI runs it small on its own (test_bench_order_batch_smoke.py)",
+    ),
+    Bench(
+        "pass_batch", "bench_pass_batch.py", ("--quick",), (),
+        batch_figures("passes", "one_by_one", "in_batches", "passes_per_s"),
+        not_quick="CI runs it small on its own (test_bench_pass_batch_smoke.py)",
+    ),
+    Bench(
+        "vaccination_import", "bench_vaccination_import.py", ("--quick",), (),
+        lambda _r, _o: [], not_quick="full sizes only here; its figures are in its output",
+    ),
+    Bench(
+        "contacts", "bench_contacts.py", ("--quick",), (), lambda _r, _o: [],
+        not_quick="loads a week of passages: full sizes only; its figures are in its output",
+    ),
+    Bench(
+        "search", "bench_search.py", ("--quick",), (), lambda _r, _o: [], json_flag=False,
+        not_quick="loads a district's search index: full sizes only; figures in its output",
+    ),
+    Bench(
+        "districts", "bench_districts.py", ("--quick",), (), lambda _r, _o: [],
+        own_servers=True,
+        not_quick="starts a 3-broker cluster and 20 service processes: full sizes only",
     ),
 )  # fmt: skip
 
