@@ -172,6 +172,23 @@ async def a_review(system: System, ctx: Context) -> None:
         ctx["review_id"] = reviews[0]["review_id"]
 
 
+async def housemates_listed(system: System, ctx: Context) -> None:
+    """The isolation service has heard of $person's housemates: they are its candidates."""
+    async with httpx.AsyncClient(base_url=system.url("isolation")) as client:
+
+        async def probe() -> Any:
+            answer = await client.get(
+                f"/v1/people/{ctx['person']}/contact-candidates",
+                headers=system.admin("isolation"),
+            )
+            if answer.status_code != 200:
+                return None
+            listed = {c["candidate_id"] for c in answer.json()["candidates"]}
+            return {ctx["person4"], ctx["person5"]} <= listed
+
+        await poll("$person's housemates among the contact candidates", probe)
+
+
 def place(place_id: str, kind: str, name: str, parent: str | None, example: bool = False) -> Step:
     body = {"place_id": place_id, "kind": kind, "name": name, "parent_id": parent}
     return Step("registry", "POST", "/v1/places", json=body, example=example)
@@ -240,6 +257,8 @@ SCENARIO: list[Step] = [
     resident("c1-h1", 11, "王五", "person", example=True),
     resident("c1-h1", 12, "赵六", "person2", example=False),
     resident("c1-h1", 13, "钱七", "person3", example=False),
+    resident("c1-h2", 14, "孙九", "person4", example=False),  # $person's housemates once
+    resident("c1-h2", 15, "周十", "person5", example=False),  # $person has moved to c1-h2
     Step("registry", "POST", "/v1/residents/{person_id}/move", "/v1/residents/$person/move",
          json={"household_id": "c1-h2"}),
     Step("registry", "PUT", "/v1/residents/{person_id}/categories",
@@ -251,6 +270,9 @@ SCENARIO: list[Step] = [
     Step("registry", "POST", "/v1/residents/{person_id}/vaccinations",
          "/v1/residents/$person/vaccinations",
          json={"dose_number": 1, "vaccinated_on": "2021-05-01", "vaccine": "科兴"}),
+    Step("registry", "POST", "/v1/communities/{community_id}/vaccination-imports",
+         "/v1/communities/c1/vaccination-imports",
+         csv="person_id,dose_number,vaccinated_on,vaccine\n$person,2,2021-06-01,科兴\n"),
     Step("registry", "POST", "/v1/residents/{person_id}/leave", "/v1/residents/$person3/leave",
          json={"reason": "搬离本社区"}),
     Step("registry", "POST", "/v1/residents/{person_id}/erase", "/v1/residents/$person2/erase",
@@ -387,6 +409,14 @@ SCENARIO: list[Step] = [
          "sa2,$person,$hour_ago,positive\n"),
     Step("isolation", "POST", "/v1/lab/results", auth="lab", example=False,
          json={"results": [{"sample_id": "sa2", "result": "negative"}]}),
+    Step("isolation", "POST",
+         "/v1/people/{person_id}/contact-candidates/{candidate_id}/confirm",
+         "/v1/people/$person/contact-candidates/$person4/confirm",
+         json={"decided_by": "c1-office"}, prepare=housemates_listed),
+    Step("isolation", "POST",
+         "/v1/people/{person_id}/contact-candidates/{candidate_id}/dismiss",
+         "/v1/people/$person/contact-candidates/$person5/dismiss",
+         json={"decided_by": "c1-office"}),
     Step("isolation", "POST", "/v1/reviews/{review_id}/settle", "/v1/reviews/$review_id/settle",
          json={"outcome": "ended", "settled_by": "c1-office", "note": "复核为阴性"},
          prepare=a_review),
