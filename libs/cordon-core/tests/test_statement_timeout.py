@@ -34,14 +34,3 @@ async def test_no_timeout_lets_a_statement_run_to_its_end(settings: ServiceSetti
         assert await pool.fetchval("SELECT pg_sleep(0.5)::text") == ""
     finally:
         await pool.close()
-
-
-async def test_the_pools_work_mem_is_the_services_setting(settings: ServiceSettings) -> None:
-    roomy = settings.model_copy(update={"work_mem_mb": 32})
-    pool = await asyncpg.create_pool(
-        roomy.database_url, min_size=1, max_size=1, server_settings=server_settings(roomy)
-    )
-    try:
-        assert await pool.fetchval("SHOW work_mem") == "32MB"
-    finally:
-        await pool.close()

@@ -24,13 +24,6 @@ class ServiceSettings(BaseSettings):
         " 503 to the caller); 0: no limit. A query whose caller went away otherwise runs on"
         " to its end.",
     )
-    work_mem_mb: int = Field(
-        default=0,
-        ge=0,
-        le=1024,
-        description="PostgreSQL's work_mem for the service's pool, in MiB (per sort or hash of a"
-        " statement): enough keeps a read model's aggregation in memory; 0: the server's.",
-    )
     kafka_bootstrap: str = Field(
         default="127.0.0.1:19092",
         description="host:port of one broker, or of several separated by commas (a cluster).",
@@ -101,9 +94,6 @@ class ServiceSettings(BaseSettings):
 
 def server_settings(settings: ServiceSettings) -> dict[str, str]:
     """PostgreSQL session settings for the service's pool."""
-    session: dict[str, str] = {}
-    if settings.statement_timeout_s > 0:
-        session["statement_timeout"] = str(max(1, round(settings.statement_timeout_s * 1000)))
-    if settings.work_mem_mb > 0:
-        session["work_mem"] = f"{settings.work_mem_mb}MB"
-    return session
+    if settings.statement_timeout_s <= 0:
+        return {}
+    return {"statement_timeout": str(max(1, round(settings.statement_timeout_s * 1000)))}

@@ -37,14 +37,6 @@ class ProjectorSettings(ServiceSettings):
         description="A dashboard query running longer is cancelled (503): with a district's"
         " data, a page whose caller has given up must not keep PostgreSQL's cores busy.",
     )
-    work_mem_mb: int = Field(
-        default=32,
-        ge=0,
-        le=1024,
-        description="work_mem of the dashboard's queries, in MiB: a community's map groups"
-        " 50,000 residents into households, which spilled to disk at the server's 4 MB"
-        " (32: the map and the ledger 18-20% faster, docs/benchmarks.md).",
-    )
     asof_cache_size: int = Field(default=4, ge=1, description="Past moments kept replayed.")
     asof_cache_seconds: float = Field(default=300.0, gt=0)
     live_refresh_s: float = Field(
