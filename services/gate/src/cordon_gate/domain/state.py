@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from cordon_contracts.gate import PassKind
+from cordon_contracts.gate import PassIssued, PassKind
 
 IsolationLevel = Literal["centralized", "home", "monitoring"]
 YellowCodeRule = Literal["deny", "alert"]
@@ -58,6 +58,16 @@ class PassState:
     daily_exit_quota: int | None
     revoked: bool
     version: int
+
+    @classmethod
+    def issued(cls, event: PassIssued) -> PassState:
+        """A pass as ``PassIssued`` leaves it: in force, version 1."""
+        return cls(
+            pass_id=event.pass_id, kind=event.kind, holder_person_id=event.holder_person_id,
+            community_id=event.community_id, valid_from=event.valid_from,
+            valid_until=event.valid_until, daily_exit_quota=event.daily_exit_quota,
+            revoked=False, version=1,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

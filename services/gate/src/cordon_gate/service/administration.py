@@ -270,43 +270,30 @@ class GateOffice:
         if unknown:
             raise UnknownHolders(unknown)
         issued = [(f"pass-{uuid.uuid4().hex[:12]}", secrets.token_urlsafe(12)) for _ in requests]
-        appends = []
-        for (pass_id, _), r in zip(issued, requests, strict=True):
-            event = PassIssued(
-                pass_id=pass_id,
-                kind=r.kind,
-                holder_person_id=r.holder_person_id,
-                community_id=r.community_id,
-                valid_from=r.valid_from,
-                valid_until=r.valid_until,
+        events = [
+            PassIssued(
+                pass_id=pass_id, kind=r.kind, holder_person_id=r.holder_person_id,
+                community_id=r.community_id, valid_from=r.valid_from, valid_until=r.valid_until,
                 daily_exit_quota=r.daily_exit_quota,
             )
-            meta = self._meta(actor, r.community_id, correlation_id)
-            appends.append(
-                StreamAppend(pass_stream(pass_id), [PendingEvent(event)], 0, meta, pass_id)
+            for (pass_id, _), r in zip(issued, requests, strict=True)
+        ]  # fmt: skip
+        appends = [
+            StreamAppend(
+                pass_stream(e.pass_id),
+                [PendingEvent(e)],
+                0,
+                self._meta(actor, e.community_id, correlation_id),
+                e.pass_id,
             )
+            for e in events
+        ]
         # New streams and fresh event ids: one INSERT of the events, one of the passes; the
         # unit of work reruns the whole command on a conflict, so no savepoint is needed.
         await self.store.append_many(appends, conn=conn, savepoint=False, known_new=True)
         await self.state.save_passes(
             conn,
-            [
-                (
-                    PassState(
-                        pass_id=pass_id,
-                        kind=r.kind,
-                        holder_person_id=r.holder_person_id,
-                        community_id=r.community_id,
-                        valid_from=r.valid_from,
-                        valid_until=r.valid_until,
-                        daily_exit_quota=r.daily_exit_quota,
-                        revoked=False,
-                        version=1,
-                    ),
-                    code,
-                )
-                for (pass_id, code), r in zip(issued, requests, strict=True)
-            ],
+            [(PassState.issued(e), code) for e, (_, code) in zip(events, issued, strict=True)],
         )
         return issued
 
