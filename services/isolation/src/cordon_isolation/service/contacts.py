@@ -116,9 +116,9 @@ class ContactTracing:
         decided = (await self.records.decisions(conn, person_id)).get(candidate_id)
         if decided is not None and decided["decision"] == "confirmed":
             return []
-        policy, candidate = await self._candidate(conn, person_id, candidate_id, now)
-        version = len(await self.store.load_stream(contacts_stream(person_id), conn=conn))
-        event_id = derived_id("contact-confirmed", person_id, candidate_id, version)
+        policy, candidate, version, event_id = await self._deciding(
+            conn, person_id, candidate_id, now, "contact-confirmed"
+        )
         order_id = order_id_for(event_id, candidate_id)
         community = (
             await self.records.community_of(conn, candidate_id)
@@ -168,9 +168,9 @@ class ContactTracing:
                 f"candidate_id: {candidate_id!r} was confirmed and its order placed;"
                 " cancel the order instead"
             )
-        policy, candidate = await self._candidate(conn, person_id, candidate_id, now)
-        version = len(await self.store.load_stream(contacts_stream(person_id), conn=conn))
-        event_id = derived_id("contact-dismissed", person_id, candidate_id, version)
+        policy, candidate, version, event_id = await self._deciding(
+            conn, person_id, candidate_id, now, "contact-dismissed"
+        )
         dismissed = ContactCandidateDismissed(
             **self._fields(person_id, candidate, policy, decided_by, now)
         )
@@ -179,6 +179,20 @@ class ContactTracing:
             conn, person_id, candidate_id, "dismissed", now, decided_by, None
         )
         return [dismissed.event_type]
+
+    async def _deciding(
+        self,
+        conn: asyncpg.Connection,
+        person_id: str,
+        candidate_id: str,
+        now: datetime,
+        kind: str,
+    ) -> tuple[IsolationPolicy, Candidate, int, uuid.UUID]:
+        """The candidate as listed now, the contacts stream's version, and the decision's
+        event id (derived: the same decision at the same version is the same event)."""
+        policy, candidate = await self._candidate(conn, person_id, candidate_id, now)
+        version = await self.store.stream_version(contacts_stream(person_id), conn=conn)
+        return policy, candidate, version, derived_id(kind, person_id, candidate_id, version)
 
     @staticmethod
     def _fields(
