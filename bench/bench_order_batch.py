@@ -34,12 +34,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -49,9 +47,7 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (
-    QUIET_CORES,
     CpuMeter,
-    HttpConnection,
     delete_topics,
     host_facts,
     listening_processes,
@@ -59,7 +55,7 @@ from harness import (
     save_results,
     say,
 )
-from stand_in import publish_residents, wait_for
+from stand_in import Phase, in_lists, one_request_each, publish_residents, wait_for
 
 from cordon_core.observability import configure_logging
 from cordon_core.settings import ServiceSettings
@@ -120,84 +116,6 @@ async def active_orders(db: asyncpg.Connection, people: Sequence[str]) -> int:
     return count
 
 
-async def one_by_one(url: str, people: Sequence[str], clients: int) -> list[int]:
-    host, port = "127.0.0.1", int(url.rsplit(":", 1)[1])
-    statuses: list[int] = []
-    queue = iter(people)
-
-    async def client() -> None:
-        conn = await HttpConnection(host, port).open()
-        try:
-            for person in queue:
-                body = json.dumps(order_row(person)).encode()
-                status, _ = await conn.post("/v1/orders", STAFF, body)
-                statuses.append(status)
-        finally:
-            conn.close()
-
-    await asyncio.gather(*(client() for _ in range(clients)))
-    return statuses
-
-
-async def in_lists(url: str, people: Sequence[str], size: int) -> list[int]:
-    host, port = "127.0.0.1", int(url.rsplit(":", 1)[1])
-    conn = await HttpConnection(host, port).open()
-    statuses = []
-    try:
-        for first in range(0, len(people), size):
-            rows = [order_row(p) for p in people[first : first + size]]
-            body = json.dumps({"orders": rows}).encode()
-            status, _ = await conn.post("/v1/orders/batch", STAFF, body)
-            statuses.append(status)
-    finally:
-        conn.close()
-    return statuses
-
-
-class Phase:
-    """One way of placing orders, timed over the rounds it ran in: its seconds, answers, and
-    the cores each party used, weighted by each round's duration."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.seconds = 0.0
-        self.statuses: list[int] = []
-        self.core_seconds: dict[str, float] = {}
-
-    async def run(
-        self, meter: CpuMeter, quiet_wait: float, send: Callable[[], Awaitable[list[int]]]
-    ) -> None:
-        await meter.settle(quiet_wait)
-        with meter:
-            started = time.perf_counter()
-            self.statuses += await send()
-            took = time.perf_counter() - started
-        self.seconds += took
-        for party, cores in meter.cores(digits=None).items():
-            if party != "wall_s" and cores is not None:
-                self.core_seconds[party] = self.core_seconds.get(party, 0.0) + cores * took
-
-    def report(self, orders: int) -> dict[str, Any]:
-        rate = orders / self.seconds
-        cores = {k: round(v / self.seconds, 2) for k, v in self.core_seconds.items()}
-        disturbed = cores.get("others", 0.0) >= QUIET_CORES
-        say(
-            f"  {self.name:<18} {orders:>6} orders in {self.seconds:7.2f} s: {rate:8.1f}"
-            f" orders/s (isolation {cores.get('isolation')} cores, servers"
-            f" {cores.get('servers')}, others {cores.get('others')})"
-            f"{' [disturbed]' if disturbed else ''}"
-        )
-        return {
-            "orders": orders,
-            "requests": len(self.statuses),
-            "seconds": round(self.seconds, 3),
-            "orders_per_s": round(rate, 1),
-            "refused": sum(1 for s in self.statuses if s != 201),
-            "cores": cores,
-            "disturbed": disturbed,
-        }
-
-
 async def amain(args: argparse.Namespace, srv: Infrastructure) -> int:
     configure_logging(level="WARNING", json_logs=False)
     machine = host_facts()
@@ -243,19 +161,38 @@ async def amain(args: argparse.Namespace, srv: Infrastructure) -> int:
                     f"placing {n} orders each way (lists of {args.batch_size}), in"
                     f" {args.rounds} alternating rounds:"
                 )
-                single = Phase(f"one by one ({args.clients})" if args.clients > 1 else "one by one")
-                batched = Phase(f"lists of {args.batch_size}")
+                single = Phase(
+                    f"one by one ({args.clients})" if args.clients > 1 else "one by one",
+                    "orders",
+                    "isolation",
+                )
+                batched = Phase(f"lists of {args.batch_size}", "orders", "isolation")
                 for r in range(args.rounds):
                     mine = slice(r * n // args.rounds, (r + 1) * n // args.rounds)
                     await single.run(
                         meter,
                         args.quiet_wait,
-                        partial(one_by_one, service.url, singles[mine], args.clients),
+                        partial(
+                            one_request_each,
+                            service.url,
+                            STAFF,
+                            "/v1/orders",
+                            [order_row(p) for p in singles[mine]],
+                            args.clients,
+                        ),
                     )
                     await batched.run(
                         meter,
                         args.quiet_wait,
-                        partial(in_lists, service.url, listed[mine], args.batch_size),
+                        partial(
+                            in_lists,
+                            service.url,
+                            STAFF,
+                            "/v1/orders/batch",
+                            "orders",
+                            [order_row(p) for p in listed[mine]],
+                            args.batch_size,
+                        ),
                     )
                 results["one_by_one"] = single.report(n)
                 results["in_lists"] = batched.report(n)

@@ -29,13 +29,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +43,7 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (
-    QUIET_CORES,
     CpuMeter,
-    HttpConnection,
     delete_topics,
     host_facts,
     listening_processes,
@@ -54,7 +51,7 @@ from harness import (
     save_results,
     say,
 )
-from stand_in import publish_residents, wait_for
+from stand_in import Phase, in_lists, one_request_each, publish_residents, wait_for
 
 from cordon_core.observability import configure_logging
 from cordon_core.settings import ServiceSettings
@@ -102,70 +99,6 @@ async def issued_count(db: asyncpg.Connection, holders: Sequence[str]) -> int:
         "SELECT count(*) FROM gate.passes WHERE holder_person_id = ANY($1::text[])", holders
     )
     return count
-
-
-async def one_by_one(gate: ServiceProcess, holders: Sequence[str], clients: int) -> list[int]:
-    host, port = "127.0.0.1", int(gate.url.rsplit(":", 1)[1])
-    start = datetime.now(UTC)
-    statuses: list[int] = []
-    queue = iter(holders)
-
-    async def client() -> None:
-        conn = await HttpConnection(host, port).open()
-        try:
-            for holder in queue:
-                body = json.dumps(pass_row(holder, start)).encode()
-                status, _ = await conn.post("/v1/passes", ADMIN, body)
-                statuses.append(status)
-        finally:
-            conn.close()
-
-    await asyncio.gather(*(client() for _ in range(clients)))
-    return statuses
-
-
-async def in_batches(gate: ServiceProcess, holders: Sequence[str], size: int) -> list[int]:
-    host, port = "127.0.0.1", int(gate.url.rsplit(":", 1)[1])
-    start = datetime.now(UTC)
-    conn = await HttpConnection(host, port).open()
-    statuses = []
-    try:
-        for first in range(0, len(holders), size):
-            rows = [pass_row(h, start) for h in holders[first : first + size]]
-            status, _ = await conn.post(
-                "/v1/passes/batch", ADMIN, json.dumps({"passes": rows}).encode()
-            )
-            statuses.append(status)
-    finally:
-        conn.close()
-    return statuses
-
-
-async def phase(
-    name: str, meter: CpuMeter, quiet_wait: float, run: Any, passes: int
-) -> dict[str, Any]:
-    await meter.settle(quiet_wait)
-    with meter:
-        started = time.perf_counter()
-        statuses = await run()
-        took = time.perf_counter() - started
-    cores = meter.cores()
-    rate = passes / took
-    disturbed = (cores.get("others") or 0.0) >= QUIET_CORES
-    say(
-        f"  {name:<18} {passes:>6} passes in {took:7.2f} s: {rate:8.1f} passes/s"
-        f" (gate {cores.get('gate')} cores, servers {cores.get('servers')},"
-        f" others {cores.get('others')}){' [disturbed]' if disturbed else ''}"
-    )
-    return {
-        "passes": passes,
-        "requests": len(statuses),
-        "seconds": round(took, 3),
-        "passes_per_s": round(rate, 1),
-        "refused": sum(1 for s in statuses if s != 201),
-        "cores": cores,
-        "disturbed": disturbed,
-    }
 
 
 async def amain(args: argparse.Namespace, srv: Infrastructure) -> int:
@@ -217,20 +150,25 @@ async def amain(args: argparse.Namespace, srv: Infrastructure) -> int:
                     servers=listening_processes(srv.kafka_bootstrap, srv.database_url),
                 )
                 say(f"issuing {n} passes each way (batches of {args.batch_size}):")
-                results["one_by_one"] = await phase(
+                start = datetime.now(UTC)
+                single = Phase(
                     f"one by one ({args.clients})" if args.clients > 1 else "one by one",
-                    meter,
-                    args.quiet_wait,
-                    lambda: one_by_one(gate, singles, args.clients),
-                    n,
+                    "passes",
+                    "gate",
                 )
-                results["in_batches"] = await phase(
-                    f"batches of {args.batch_size}",
-                    meter,
-                    args.quiet_wait,
-                    lambda: in_batches(gate, batched, args.batch_size),
-                    n,
-                )
+                await single.run(
+                    meter, args.quiet_wait,
+                    partial(one_request_each, gate.url, ADMIN, "/v1/passes",
+                            [pass_row(h, start) for h in singles], args.clients),
+                )  # fmt: skip
+                results["one_by_one"] = single.report(n)
+                in_batches = Phase(f"batches of {args.batch_size}", "passes", "gate")
+                await in_batches.run(
+                    meter, args.quiet_wait,
+                    partial(in_lists, gate.url, ADMIN, "/v1/passes/batch", "passes",
+                            [pass_row(h, start) for h in batched], args.batch_size),
+                )  # fmt: skip
+                results["in_batches"] = in_batches.report(n)
                 for name, holders in (("one_by_one", singles), ("in_batches", batched)):
                     found = await issued_count(db, holders)
                     if found != n or results[name]["refused"]:

@@ -1,14 +1,18 @@
-"""A registry stand-in for the benchmarks of a service that must know residents first (the
-gate's passes, isolation's orders): residents published as the registry publishes them,
-and a poll until a condition holds. A script imports it as ``stand_in``."""
+"""What the list benchmarks share (the gate's passes, isolation's orders): a registry
+stand-in that publishes residents as the registry does, a poll until a condition holds, and
+the two ways of sending (one request each, or lists) timed as phases. A script imports it
+as ``stand_in``."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
+
+from harness import QUIET_CORES, CpuMeter, HttpConnection, say
 
 from cordon_contracts import registry
 from cordon_core.envelope import EventMetadata, PendingEvent
@@ -65,3 +69,89 @@ async def publish_residents(
             ),
             "the registry stand-in to publish the residents",
         )
+
+
+# ------------------------------------------------ one request each, or one list a request
+
+
+async def one_request_each(
+    url: str, token: str, path: str, rows: Sequence[dict[str, Any]], clients: int
+) -> list[int]:
+    """POST each row on its own, ``clients`` keep-alive connections at once; the statuses."""
+    host, port = "127.0.0.1", int(url.rsplit(":", 1)[1])
+    statuses: list[int] = []
+    queue = iter(rows)
+
+    async def client() -> None:
+        conn = await HttpConnection(host, port).open()
+        try:
+            for row in queue:
+                status, _ = await conn.post(path, token, json.dumps(row).encode())
+                statuses.append(status)
+        finally:
+            conn.close()
+
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return statuses
+
+
+async def in_lists(
+    url: str, token: str, path: str, key: str, rows: Sequence[dict[str, Any]], size: int
+) -> list[int]:
+    """POST the rows as ``{key: [...]}`` lists of ``size``, one after another; the statuses."""
+    host, port = "127.0.0.1", int(url.rsplit(":", 1)[1])
+    conn = await HttpConnection(host, port).open()
+    statuses = []
+    try:
+        for first in range(0, len(rows), size):
+            body = json.dumps({key: list(rows[first : first + size])}).encode()
+            status, _ = await conn.post(path, token, body)
+            statuses.append(status)
+    finally:
+        conn.close()
+    return statuses
+
+
+class Phase:
+    """One way of sending (one request each, or lists), timed over the rounds it ran in:
+    its seconds, answers, and the cores each party used, weighted by each round's length."""
+
+    def __init__(self, name: str, unit: str, service: str) -> None:
+        self.name, self.unit, self.service = name, unit, service
+        self.seconds = 0.0
+        self.statuses: list[int] = []
+        self.core_seconds: dict[str, float] = {}
+
+    async def run(
+        self, meter: CpuMeter, quiet_wait: float, send: Callable[[], Awaitable[list[int]]]
+    ) -> None:
+        await meter.settle(quiet_wait)
+        with meter:
+            started = time.perf_counter()
+            self.statuses += await send()
+            took = time.perf_counter() - started
+        self.seconds += took
+        for party, cores in meter.cores(digits=None).items():
+            if party != "wall_s" and cores is not None:
+                self.core_seconds[party] = self.core_seconds.get(party, 0.0) + cores * took
+
+    def report(self, count: int) -> dict[str, Any]:
+        """Say and return the figures of ``count`` things sent (answered 201 each)."""
+        rate = count / self.seconds
+        cores = {k: round(v / self.seconds, 2) for k, v in self.core_seconds.items()}
+        disturbed = cores.get("others", 0.0) >= QUIET_CORES
+        say(
+            f"  {self.name:<18} {count:>6} {self.unit} in {self.seconds:7.2f} s: {rate:8.1f}"
+            f" {self.unit}/s ({self.service} {cores.get(self.service)} cores, servers"
+            f" {cores.get('servers')}, others {cores.get('others')})"
+            f"{' [disturbed]' if disturbed else ''}"
+        )
+        return {
+            self.unit: count,
+            "requests": len(self.statuses),
+            "seconds": round(self.seconds, 3),
+            f"{self.unit}_per_s": round(rate, 1),
+            "refused": sum(1 for s in self.statuses if s != 201),
+            "cores": cores,
+            "disturbed": disturbed,
+        }
