@@ -82,11 +82,13 @@ async def replicas(tmp_path: Path) -> AsyncIterator[Replicas]:
         # them done), and a balancer on the gate's port.
         gate_spec = ServiceSpec("gate", "cordon_gate", free_port())
         projector_spec = ServiceSpec("projector", "cordon_projector", free_port())
-        for spec in (*replica_specs(gate_spec, 2), *replica_specs(projector_spec, 2)):
-            await asyncio.to_thread(supervisor.start, spec)
+        # The balancer takes its port first: a free port picked and let go can be handed to
+        # a replica picked after it (a CI run lost the race: "address already in use").
         gate = balancer_for(supervisor, gate_spec)
         port = gate_spec.port
         await gate.start(port)
+        for spec in (*replica_specs(gate_spec, 2), *replica_specs(projector_spec, 2)):
+            await asyncio.to_thread(supervisor.start, spec)
         stop = asyncio.Event()
         watcher = asyncio.create_task(supervisor.supervise(stop))
         try:
