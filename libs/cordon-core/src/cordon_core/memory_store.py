@@ -7,7 +7,8 @@ read in global order. Payloads are kept as JSON and decoded (and upcast) on ever
 from a table, so a payload that would not survive the database does not survive here.
 
 There are no transactions: ``conn`` is accepted and ignored, and an append is atomic
-because nothing in it awaits.
+because nothing in it awaits. A use case's other writes join it in one all-or-nothing step
+through ``snapshot`` and ``restore`` (``cordon_core.memory_unit``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,18 @@ class InMemoryEventStore:
         self._log: list[_StoredEvent] = []  # global_position = index + 1
         self._by_id: dict[uuid.UUID, _StoredEvent] = {}
         self._streams: dict[str, list[_StoredEvent]] = {}
+
+    def snapshot(self) -> tuple[list[_StoredEvent], dict[str, int]]:
+        """What ``restore`` needs to undo every append made after it: the log as it is
+        (stored events are immutable, so a copy of the list is enough)."""
+        return list(self._log), {s: len(rows) for s, rows in self._streams.items()}
+
+    def restore(self, snapshot: tuple[list[_StoredEvent], dict[str, int]]) -> None:
+        """Forget every event appended since ``snapshot`` was taken."""
+        log, lengths = snapshot
+        self._log = list(log)
+        self._by_id = {row.envelope.event_id: row for row in self._log}
+        self._streams = {s: self._streams[s][:n] for s, n in lengths.items() if n}
 
     async def append(
         self,

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 import asyncpg
 import structlog
@@ -361,3 +361,50 @@ def record_to_envelope(row: asyncpg.Record, registry: EventRegistry, source: str
         source=source,
         global_position=row["global_position"],
     )
+
+
+class EventStore(Protocol):
+    """What a use case asks of an event store: ``PostgresEventStore``, or in the fast tier
+    ``cordon_core.memory_store.InMemoryEventStore``; the store contract suite runs on both.
+    ``conn`` is the use case's connection (``None`` in memory)."""
+
+    registry: EventRegistry
+    source: str
+
+    async def append(
+        self,
+        stream_id: str,
+        events: Sequence[PendingEvent],
+        *,
+        expected_version: int | None,
+        metadata: EventMetadata,
+        partition_key: str | None = None,
+        conn: Any = None,
+    ) -> list[Envelope]: ...
+
+    async def append_many(
+        self,
+        appends: Sequence[StreamAppend],
+        *,
+        conn: Any = None,
+        savepoint: bool = True,
+        known_new: bool = False,
+    ) -> list[list[Envelope]]: ...
+
+    async def find(
+        self, event_ids: Sequence[uuid.UUID], *, conn: Any = None
+    ) -> dict[uuid.UUID, Envelope]: ...
+
+    async def load_stream(
+        self, stream_id: str, *, after_version: int = 0, conn: Any = None
+    ) -> list[Envelope]: ...
+
+    async def load_streams(
+        self, stream_ids: Sequence[str], *, conn: Any = None
+    ) -> dict[str, list[Envelope]]: ...
+
+    async def stream_version(self, stream_id: str, *, conn: Any = None) -> int: ...
+
+    async def read_all(
+        self, *, after_position: int = 0, limit: int = 1000, conn: Any = None
+    ) -> list[Envelope]: ...
