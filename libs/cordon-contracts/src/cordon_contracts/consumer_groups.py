@@ -21,6 +21,10 @@ CONSUMER_GROUPS: Mapping[str, tuple[str, tuple[str, ...]]] = {
         "gate",
         ("gate.scans",),
     ),
+    "gate-staff-access": (
+        "gate",
+        ("registry.events",),
+    ),
     "isolation-households": (
         "isolation",
         ("registry.events",),
@@ -36,6 +40,10 @@ CONSUMER_GROUPS: Mapping[str, tuple[str, tuple[str, ...]]] = {
             "gate.events",
             "isolation.events",
         ),
+    ),
+    "isolation-staff-access": (
+        "isolation",
+        ("registry.events",),
     ),
     "notification-dispatch": (
         "notification",

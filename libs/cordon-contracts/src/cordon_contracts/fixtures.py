@@ -42,6 +42,8 @@ def example_payload(schema: dict[str, Any]) -> dict[str, Any]:
 def _example(schema: dict[str, Any], name: str) -> Any:
     if "const" in schema:
         return schema["const"]
+    if schema.get("examples"):  # the model's own example, for what a pattern alone can't give
+        return schema["examples"][0]
     if schema.get("enum"):
         return schema["enum"][0]
     for combinator in ("anyOf", "oneOf"):

@@ -173,6 +173,38 @@ class StaffUnassigned(_Assignment):
     unassigned_at: datetime
 
 
+OfficeRole = Literal["admin", "district_staff", "community_staff", "grid_worker"]
+"""A staff token's role: district roles act in every community, the others in their own."""
+
+
+@registry.register
+class StaffTokenIssued(DomainEvent):
+    """The registry issued a bearer token to a staff member. The gate and the isolation
+    service keep these to admit the same token to their office APIs, held to the same
+    community. Only the token's SHA-256 travels: the token itself is shown once, to the
+    caller who asked for it, and cannot be derived from its hash (32 random bytes)."""
+
+    event_type = "StaffTokenIssued"
+    staff_id: str = Field(description="Pseudonymous staff id.")
+    role: OfficeRole
+    community_id: str | None = Field(description="None for a district role.")
+    token_sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="Hex SHA-256 of the bearer token.",
+        examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"],
+    )
+    issued_at: datetime
+
+
+@registry.register
+class StaffTokensRevoked(DomainEvent):
+    """Every token issued to the staff member before this is revoked."""
+
+    event_type = "StaffTokensRevoked"
+    staff_id: str = Field(description="Pseudonymous staff id.")
+    revoked_at: datetime
+
+
 @registry.register
 class VaccinationRecorded(DomainEvent):
     """A vaccine dose a resident received (疫苗接种), from the registry or a visit."""

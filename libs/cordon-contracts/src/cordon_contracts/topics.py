@@ -80,9 +80,11 @@ but not here gets DEFAULT_EVENT_PARTITIONS and a generic key description."""
 GROUP_PURPOSES: Mapping[str, str] = {
     "gate-person-status": "people's residence, isolation and test status",
     "gate-scan-feed": "raw scans from device gateways",
+    "gate-staff-access": "the registry's staff tokens (hashes), for the office routes",
     "isolation-households": "households and their residents",
     "isolation-passages": "who passed which checkpoint when (close-contact candidates)",
     "isolation-policy": "orders decided from results, travel, fevers",
+    "isolation-staff-access": "the registry's staff tokens (hashes), for the staff routes",
     "notification-dispatch": "messages to send about other services' events",
     "projection-gate-traffic": "the daily gate traffic read model",
     "projection-isolation-ledger": "the isolation ledger read model (orders and their levels)",

@@ -13,6 +13,11 @@ from cordon_contracts import gate, isolation, lab, registry
 from cordon_core.envelope import EventRegistry
 from cordon_core.migrations import migrations_from_package
 from cordon_core.runtime import ServiceRuntime, Subscription
+from cordon_core.staff_access import (
+    StaffAccess,
+    StaffAccessProjection,
+    staff_access_migrations,
+)
 from cordon_gate.adapters.listings import GateListings
 from cordon_gate.adapters.pseudonyms import Pseudonymizer
 from cordon_gate.adapters.state import GateState
@@ -38,7 +43,10 @@ def build(
         service="gate",
         settings=settings,
         registry=events,
-        migrations=migrations_from_package("gate", "cordon_gate"),
+        migrations=[
+            *migrations_from_package("gate", "cordon_gate"),
+            *staff_access_migrations(),
+        ],
     )
     state = GateState(runtime.schema)
     restrictions = RestrictionDesk(runtime.store, state, district=settings.district)
@@ -51,6 +59,7 @@ def build(
         restrictions=restrictions,
         listings=GateListings(runtime.schema),
         pseudonyms=Pseudonymizer(settings.pseudonym_key),
+        access=StaffAccess(runtime.schema, settings.gate_admin_token),
         timezone=timezone,
         clock=clock or (lambda: datetime.now(timezone)),
     )
@@ -63,6 +72,15 @@ def build(
             topics=[runtime.topics.events("registry"), runtime.topics.events("isolation")],
             handler=people,
             event_types=people.event_types,
+        )
+    )
+    staff = StaffAccessProjection(runtime.schema)
+    runtime.subscribe(
+        Subscription(
+            name="gate-staff-access",
+            topics=[runtime.topics.events("registry")],
+            handler=staff,
+            event_types=staff.event_types,
         )
     )
     runtime.subscribe(

@@ -10,6 +10,11 @@ from cordon_contracts import gate, isolation, lab, registry
 from cordon_core.envelope import EventRegistry, utc_now
 from cordon_core.migrations import migrations_from_package
 from cordon_core.runtime import ServiceRuntime, Subscription
+from cordon_core.staff_access import (
+    StaffAccess,
+    StaffAccessProjection,
+    staff_access_migrations,
+)
 from cordon_isolation.adapters.reviews import Casebook
 from cordon_isolation.adapters.state import IsolationState
 from cordon_isolation.adapters.timers import Timers
@@ -43,7 +48,10 @@ def build(
         service="isolation",
         settings=settings,
         registry=event_registry(),
-        migrations=migrations_from_package("isolation", "cordon_isolation"),
+        migrations=[
+            *migrations_from_package("isolation", "cordon_isolation"),
+            *staff_access_migrations(),
+        ],
     )
     state = IsolationState(runtime.schema)
     timers = Timers(runtime.schema)
@@ -66,7 +74,17 @@ def build(
         ),
         deadlines=DeadlineWorker(lambda: runtime.pool, desk, timers, now),
         tracing=ContactTracing(runtime.store, state, desk),
+        access=StaffAccess(runtime.schema, settings.isolation_admin_token),
         clock=now,
+    )
+    staff = StaffAccessProjection(runtime.schema)
+    runtime.subscribe(
+        Subscription(
+            name="isolation-staff-access",
+            topics=[runtime.topics.events("registry")],
+            handler=staff,
+            event_types=staff.event_types,
+        )
     )
     households = HouseholdProjection(runtime.schema)
     runtime.subscribe(

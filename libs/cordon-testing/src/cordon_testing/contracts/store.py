@@ -32,7 +32,9 @@ from cordon_testing.sample import CounterBumped, CounterOpened, bumps, meta, reg
 SCHEMA = "contract"
 SOURCE = "/cordon/contract"
 
-EventStore: TypeAlias = PostgresEventStore | InMemoryEventStore  # both satisfy cordon_core.store.EventStore
+EventStore: TypeAlias = (
+    PostgresEventStore | InMemoryEventStore
+)  # both satisfy cordon_core.store.EventStore
 
 
 class EventStoreContract:

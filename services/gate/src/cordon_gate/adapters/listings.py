@@ -6,14 +6,40 @@ lost pass is reissued with a new code instead.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 
+@dataclass(frozen=True, slots=True)
+class Owned:
+    community_id: str | None
+
+
+Owner = Owned | None
+
+
 class GateListings:
     def __init__(self, schema: str) -> None:
         self.schema = schema
+
+    async def owners(self, conn: asyncpg.Connection | asyncpg.Pool, kind: str, key: str) -> Owner:
+        """Which community a checkpoint, a pass or an office note belongs to, so that a
+        community's staff act only on their own: ``None`` when there is no such thing (the
+        command then answers 404 as before). A note belongs to the community its subject's
+        first event was recorded in."""
+        query = {
+            "checkpoint": f"SELECT community_id FROM {self.schema}.checkpoints"
+            " WHERE checkpoint_id = $1",
+            "pass": f"SELECT community_id FROM {self.schema}.passes WHERE pass_id = $1",
+            "note": f"""SELECT e.community FROM {self.schema}.office_notes n
+                        JOIN {self.schema}.events e
+                          ON e.stream_id = n.subject AND e.stream_version = 1
+                        WHERE n.note_id = $1""",
+        }[kind]
+        row = await conn.fetchrow(query, key)
+        return None if row is None else Owned(row[0])
 
     async def passes(
         self,

@@ -1,10 +1,10 @@
 """Who may call the gate: a checkpoint's registered device (its token names the device and
-its checkpoint), or the community office (``CORDON_GATE_ADMIN_TOKEN``).
+its checkpoint), or an office: the district's (``CORDON_GATE_ADMIN_TOKEN``, or a district
+role's staff token) or a community's (a ``community_staff`` token, held to its community).
 
 (No ``from __future__ import annotations`` here: FastAPI must see the dependency types.)
 """
 
-import hmac
 import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated
@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from cordon_core.staff_access import Office, office_caller
 from cordon_gate.service.unit import Gate
 
 bearer = HTTPBearer(auto_error=False)
@@ -50,19 +51,9 @@ def device_auth(gate: Gate) -> Callable[..., Awaitable[tuple[str, str]]]:
     return device_checkpoint
 
 
-def admin_auth(gate: Gate) -> Callable[..., str]:
-    """The dependency that admits the office's admin token (and names the office)."""
-    expected = gate.settings.gate_admin_token.encode()
-
-    def admin(credentials: Credentials) -> str:
-        if credentials is None or not hmac.compare_digest(
-            credentials.credentials.encode(), expected
-        ):
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                "the office's admin token is required",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        return "office"
-
-    return admin
+def office_auth(gate: Gate) -> Callable[..., Awaitable[Office]]:
+    """The dependency that admits an office: the gate's admin token (the district's office),
+    or a staff token the registry issued, held to its community (``cordon_core.staff_access``)."""
+    return office_caller(
+        gate.access, lambda: gate.runtime.pool, "the office's admin token or a staff token"
+    )

@@ -4,7 +4,7 @@ devices, publish the community's gate policy, and list checkpoints and devices.
 (No ``from __future__ import annotations`` here: FastAPI must see the dependency types.)
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -16,6 +16,7 @@ from cordon_core.api_errors import errors
 from cordon_core.http import correlation_id
 from cordon_core.idempotency import SHOWN_ONCE_OPERATION
 from cordon_core.inputs import Flag, Limit, Number, Text
+from cordon_core.staff_access import Office
 from cordon_core.unit_of_work import run_command
 from cordon_gate.domain.state import (
     DEFAULT_POLICY,
@@ -70,25 +71,34 @@ class PolicyIn(BaseModel):
 
 
 def checkpoints_router(
-    gate: Gate, admin: Callable[..., str], now: Callable[[], datetime]
+    gate: Gate, admin: Callable[..., Awaitable[Office]], now: Callable[[], datetime]
 ) -> APIRouter:
-    router = APIRouter(tags=["office"])
-    Admin = Annotated[str, Depends(admin)]
+    router = APIRouter(tags=["office"], responses=errors(403))
+    Admin = Annotated[Office, Depends(admin)]
     runtime = gate.runtime
+
+    async def require_checkpoint(office: Office, checkpoint_id: str) -> None:
+        """Refuse a community's staff another community's checkpoint (an unknown one is
+        left to the command, which answers 404)."""
+        owner = await gate.listings.owners(runtime.pool, "checkpoint", checkpoint_id)
+        if owner is not None:
+            office.require(owner.community_id, "path", "checkpoint_id")
 
     @router.post("/v1/checkpoints", status_code=201, responses=errors(409))
     async def register_checkpoint(
-        body: CheckpointIn, actor: Admin, request: Request, response: Response
+        body: CheckpointIn, office: Admin, request: Request, response: Response
     ) -> dict[str, str]:
         """Register a checkpoint; the same again is answered 200 ``already_registered`` and
         records nothing, another definition under the same id 409."""
+        office.require(body.community_id)
+        await require_checkpoint(office, body.checkpoint_id)
         try:
             registered = await run_command(
                 runtime.pool,
                 lambda conn: gate.office.register_checkpoint(
                     conn,
                     Checkpoint(**body.model_dump()),
-                    actor=actor,
+                    actor=office.actor,
                     correlation_id=correlation_id(request),
                 ),
             )
@@ -102,8 +112,9 @@ def checkpoints_router(
         }
 
     async def set_open(
-        checkpoint_id: str, is_open: bool, body: OpenCloseIn, actor: str, request: Request
+        checkpoint_id: str, is_open: bool, body: OpenCloseIn, office: Office, request: Request
     ) -> dict[str, Any]:
+        await require_checkpoint(office, checkpoint_id)
         try:
             checkpoint = await run_command(
                 runtime.pool,
@@ -114,7 +125,7 @@ def checkpoints_router(
                     reason_code=body.reason_code,
                     note=body.note or body.reason,
                     at=now(),
-                    actor=actor,
+                    actor=office.actor,
                     correlation_id=correlation_id(request),
                 ),
             )
@@ -124,16 +135,16 @@ def checkpoints_router(
 
     @router.post("/v1/checkpoints/{checkpoint_id}/open", responses=errors(404))
     async def open_checkpoint(
-        checkpoint_id: str, body: OpenCloseIn, actor: Admin, request: Request
+        checkpoint_id: str, body: OpenCloseIn, office: Admin, request: Request
     ) -> dict[str, Any]:
-        return await set_open(checkpoint_id, True, body, actor, request)
+        return await set_open(checkpoint_id, True, body, office, request)
 
     @router.post("/v1/checkpoints/{checkpoint_id}/close", responses=errors(404))
     async def close_checkpoint(
-        checkpoint_id: str, body: OpenCloseIn, actor: Admin, request: Request
+        checkpoint_id: str, body: OpenCloseIn, office: Admin, request: Request
     ) -> dict[str, Any]:
         """Close a gate (e.g. three gates reduced to one): its scans are refused."""
-        return await set_open(checkpoint_id, False, body, actor, request)
+        return await set_open(checkpoint_id, False, body, office, request)
 
     @router.post(
         "/v1/checkpoints/{checkpoint_id}/devices",
@@ -142,9 +153,10 @@ def checkpoints_router(
         openapi_extra=SHOWN_ONCE_OPERATION,
     )
     async def register_device(
-        checkpoint_id: str, body: DeviceIn, actor: Admin, request: Request
+        checkpoint_id: str, body: DeviceIn, office: Admin, request: Request
     ) -> dict[str, str]:
         """Returns the device's bearer token once; only its hash is kept."""
+        await require_checkpoint(office, checkpoint_id)
         try:
             token = await run_command(
                 runtime.pool,
@@ -152,7 +164,7 @@ def checkpoints_router(
                     conn,
                     checkpoint_id,
                     body.device_id,
-                    actor=actor,
+                    actor=office.actor,
                     correlation_id=correlation_id(request),
                 ),
             )
@@ -164,15 +176,16 @@ def checkpoints_router(
 
     @router.put("/v1/communities/{community_id}/gate-policy")
     async def publish_policy(
-        community_id: str, body: PolicyIn, actor: Admin, request: Request
+        community_id: str, body: PolicyIn, office: Admin, request: Request
     ) -> dict[str, Any]:
         """Publish the community's next policy version; later decisions name it."""
+        office.require(community_id, "path", "community_id")
         published, changed = await run_command(
             runtime.pool,
             lambda conn: gate.office.publish_policy(
                 conn,
                 GatePolicy(community_id=community_id, **body.model_dump()),
-                actor=actor,
+                actor=office.actor,
                 correlation_id=correlation_id(request),
             ),
         )
@@ -184,28 +197,30 @@ def checkpoints_router(
 
     @router.get("/v1/checkpoints")
     async def list_checkpoints(
-        actor: Admin,
+        office: Admin,
         community_id: Text | None = None,
         after: Text | None = None,
         limit: Limit = 100,
     ) -> list[dict[str, Any]]:
+        """Checkpoints by id; a community's staff see their own community's."""
         return await gate.listings.checkpoints(
-            runtime.pool, community_id=community_id, after=after, limit=limit
+            runtime.pool, community_id=office.scope(community_id), after=after, limit=limit
         )
 
     @router.get("/v1/devices")
     async def list_devices(
-        actor: Admin,
+        office: Admin,
         checkpoint_id: Text | None = None,
         community_id: Text | None = None,
         after: Text | None = None,
         limit: Limit = 100,
     ) -> list[dict[str, Any]]:
-        """Devices and their checkpoints; never a token (only its hash is kept)."""
+        """Devices and their checkpoints; never a token (only its hash is kept). A
+        community's staff see their own community's."""
         return await gate.listings.devices(
             runtime.pool,
             checkpoint_id=checkpoint_id,
-            community_id=community_id,
+            community_id=office.scope(community_id),
             after=after,
             limit=limit,
         )

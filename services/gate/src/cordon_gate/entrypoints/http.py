@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from cordon_contracts.asyncapi import install_asyncapi
 from cordon_core.http import install_service_http
-from cordon_gate.entrypoints.auth import admin_auth, device_auth
+from cordon_gate.entrypoints.auth import device_auth, office_auth
 from cordon_gate.entrypoints.checkpoints import checkpoints_router
 from cordon_gate.entrypoints.passes import passes_router
 from cordon_gate.entrypoints.restrictions import restrictions_router
@@ -49,7 +49,7 @@ def create_app(gate: Gate) -> FastAPI:
         app, runtime, body_limits=dict.fromkeys(batches, settings.max_batch_body_bytes)
     )
     install_asyncapi(app)
-    admin = admin_auth(gate)
+    admin = office_auth(gate)
     app.include_router(checkpoints_router(gate, admin, gate.clock))
     app.include_router(passes_router(gate, admin, gate.clock))
     app.include_router(restrictions_router(gate, admin, gate.clock))

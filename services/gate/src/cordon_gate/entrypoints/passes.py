@@ -5,7 +5,7 @@ again.
 (No ``from __future__ import annotations`` here: FastAPI must see the dependency types.)
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
@@ -21,6 +21,7 @@ from cordon_core.idempotency import SHOWN_ONCE_OPERATION
 from cordon_core.inputs import Flag, Limit, Moment, Text
 from cordon_core.lists import repeated, unlike_the_first
 from cordon_core.schema_rules import exactly_one_of
+from cordon_core.staff_access import Office
 from cordon_core.unit_of_work import run_command
 from cordon_gate.adapters.pseudonyms import Pseudonymizer
 from cordon_gate.domain.passes import PassRequest
@@ -143,10 +144,19 @@ class ReissueIn(BaseModel):
     note: Note = None
 
 
-def passes_router(gate: Gate, admin: Callable[..., str], now: Callable[[], datetime]) -> APIRouter:
-    router = APIRouter(tags=["office"])
-    Admin = Annotated[str, Depends(admin)]
+def passes_router(
+    gate: Gate, admin: Callable[..., Awaitable[Office]], now: Callable[[], datetime]
+) -> APIRouter:
+    router = APIRouter(tags=["office"], responses=errors(403))
+    Admin = Annotated[Office, Depends(admin)]
     runtime = gate.runtime
+
+    async def require_pass(office: Office, pass_id: str) -> None:
+        """Refuse a community's staff another community's pass (an unknown one is left to
+        the command, which answers 404)."""
+        owner = await gate.listings.owners(runtime.pool, "pass", pass_id)
+        if owner is not None:
+            office.require(owner.community_id, "path", "pass_id")
 
     def command(body: "RevokeIn | ReissueIn", actor: str, request: Request) -> OfficeCommand:
         return OfficeCommand(
@@ -158,10 +168,13 @@ def passes_router(gate: Gate, admin: Callable[..., str], now: Callable[[], datet
         )
 
     async def issue(
-        rows: list[PassIn], where: Callable[[int], Loc], actor: str, request: Request
+        rows: list[PassIn], where: Callable[[int], Loc], office: Office, request: Request
     ) -> list[IssuedPassOut]:
         """Issue a pass for every row, in one transaction, or none: a bad row is a 422
-        naming ``where(row)`` and its field."""
+        naming ``where(row)`` and its field; a row for another community than the caller's
+        a 403 naming it."""
+        for i, row in enumerate(rows):
+            office.require(row.community_id, *where(i), "community_id")
         requests = [row.request(gate.pseudonyms) for row in rows]
         moment = now()
         problems = [
@@ -190,7 +203,7 @@ def passes_router(gate: Gate, admin: Callable[..., str], now: Callable[[], datet
             issued = await run_command(
                 runtime.pool,
                 lambda conn: gate.office.issue_passes(
-                    conn, requests, actor=actor, correlation_id=correlation_id(request)
+                    conn, requests, actor=office.actor, correlation_id=correlation_id(request)
                 ),
             )
         except UnknownCommunities as error:
@@ -207,9 +220,9 @@ def passes_router(gate: Gate, admin: Callable[..., str], now: Callable[[], datet
         ]
 
     @router.post("/v1/passes", status_code=201, openapi_extra=SHOWN_ONCE_OPERATION)
-    async def issue_pass(body: PassIn, actor: Admin, request: Request) -> dict[str, str]:
+    async def issue_pass(body: PassIn, office: Admin, request: Request) -> dict[str, str]:
         """Issue a pass; the returned code goes on the pass (QR) and is kept only as a hash."""
-        [issued] = await issue([body], lambda _: ("body",), actor, request)
+        [issued] = await issue([body], lambda _: ("body",), office, request)
         return issued.model_dump()
 
     @router.post(
@@ -218,25 +231,26 @@ def passes_router(gate: Gate, admin: Callable[..., str], now: Callable[[], datet
         response_model=PassBatchOut,
         openapi_extra=SHOWN_ONCE_OPERATION,
     )
-    async def issue_passes(body: PassBatchIn, actor: Admin, request: Request) -> PassBatchOut:
+    async def issue_passes(body: PassBatchIn, office: Admin, request: Request) -> PassBatchOut:
         """Issue passes for a list of up to 1,000 (one community's, each holder
         once): all of them in one transaction, or, when any row is bad, none (a 422 names
         each bad row and field). The codes come back once, in row order; a retry with the
         same ``Idempotency-Key`` is answered 409 and issues nothing."""
-        issued = await issue(body.passes, lambda i: ("body", "passes", i), actor, request)
+        issued = await issue(body.passes, lambda i: ("body", "passes", i), office, request)
         return PassBatchOut(passes=issued)
 
     @router.post("/v1/passes/{pass_id}/revoke", responses=errors(404))
     async def revoke_pass(
-        pass_id: str, body: RevokeIn, actor: Admin, request: Request
+        pass_id: str, body: RevokeIn, office: Admin, request: Request
     ) -> dict[str, Any]:
         """Revoke on the spot: every later scan with this pass is denied; with
         ``bar_holder`` its holder is barred too, whatever they show. A retry finds the pass
         revoked (``already_revoked``) and records nothing."""
+        await require_pass(office, pass_id)
         command = OfficeCommand(
             reason_code=body.reason_code,
             at=now(),
-            actor=actor,
+            actor=office.actor,
             note=body.note,
             correlation_id=correlation_id(request),
         )
@@ -261,13 +275,16 @@ def passes_router(gate: Gate, admin: Callable[..., str], now: Callable[[], datet
         openapi_extra=SHOWN_ONCE_OPERATION,
     )
     async def reissue_pass(
-        pass_id: str, body: ReissueIn, actor: Admin, request: Request
+        pass_id: str, body: ReissueIn, office: Admin, request: Request
     ) -> dict[str, str]:
         """A lost pass: a new code for the same pass, shown once; the old code stops working.
         (No listing ever shows a code again.)"""
+        await require_pass(office, pass_id)
 
         async def work(conn: asyncpg.Connection) -> str:
-            return await gate.office.reissue_pass(conn, pass_id, command(body, actor, request))
+            return await gate.office.reissue_pass(
+                conn, pass_id, command(body, office.actor, request)
+            )
 
         try:
             code = await run_command(runtime.pool, work)
@@ -279,17 +296,18 @@ def passes_router(gate: Gate, admin: Callable[..., str], now: Callable[[], datet
 
     @router.get("/v1/passes")
     async def list_passes(
-        actor: Admin,
+        office: Admin,
         community_id: Text | None = None,
         holder_person_id: Text | None = None,
         include_revoked: bool = False,
         after: Text | None = None,
         limit: Limit = 100,
     ) -> list[dict[str, Any]]:
-        """Passes by pass id (``after``: the last one of the previous page); never a code."""
+        """Passes by pass id (``after``: the last one of the previous page); never a code. A
+        community's staff see their own community's."""
         return await gate.listings.passes(
             runtime.pool,
-            community_id=community_id,
+            community_id=office.scope(community_id),
             holder_person_id=holder_person_id,
             include_revoked=include_revoked,
             after=after,

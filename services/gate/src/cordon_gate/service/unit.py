@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from cordon_core.runtime import ServiceRuntime
+from cordon_core.staff_access import StaffAccess
 from cordon_gate.adapters.listings import GateListings
 from cordon_gate.adapters.pseudonyms import Pseudonymizer
 from cordon_gate.adapters.state import GateState
@@ -30,6 +31,8 @@ class Gate:
     restrictions: RestrictionDesk
     listings: GateListings
     pseudonyms: Pseudonymizer
+    access: StaffAccess
+    """Who may use the office routes, and in which community."""
     timezone: ZoneInfo
     clock: Callable[[], datetime]
     """The gate's "now", in its timezone: scans' time windows and the office's records."""

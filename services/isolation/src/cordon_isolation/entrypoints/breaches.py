@@ -4,7 +4,7 @@
 """
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -12,6 +12,7 @@ import asyncpg
 from fastapi import APIRouter, Depends, Request
 
 from cordon_core.envelope import DomainEvent
+from cordon_core.staff_access import Office
 from cordon_isolation.domain.breaches import BreachReport, gate_breach_id, report_breach
 from cordon_isolation.domain.orders import PersonIsolation
 from cordon_isolation.entrypoints.commands import PersonCommands
@@ -21,16 +22,16 @@ from cordon_isolation.service.unit import in_transaction
 
 
 def breach_routes(
-    iso: Isolation, staff: Callable[..., str], now: Callable[[], datetime]
+    iso: Isolation, staff: Callable[..., Awaitable[Office]], now: Callable[[], datetime]
 ) -> APIRouter:
     router = APIRouter(tags=["staff"])
-    Staff = Annotated[str, Depends(staff)]
+    Staff = Annotated[Office, Depends(staff)]
     commands = PersonCommands(iso, now)
     desk = iso.desk
 
     @router.post("/v1/people/{person_id}/isolation/breaches", status_code=201)
     async def breach(
-        person_id: str, body: BreachIn, actor: Staff, request: Request
+        person_id: str, body: BreachIn, office: Staff, request: Request
     ) -> dict[str, Any]:
         """The person left home (or refused, or let someone in); escalated as given. The
         same breach again records nothing and answers ``already_recorded_as``: the same
@@ -56,7 +57,7 @@ def breach_routes(
             record = await desk.load(conn, person_id)
             community = record.active.community_id if record.active else None
             decided = await desk.decide(
-                conn, person_id, decide, commands.meta(actor, request, community), now=now()
+                conn, person_id, decide, commands.meta(office, request, community), now=now()
             )
             return {
                 "person_id": person_id,

@@ -14,6 +14,7 @@ from fastapi import Request
 from cordon_core.envelope import DomainEvent, EventMetadata
 from cordon_core.http import correlation_id
 from cordon_core.idempotency import connection
+from cordon_core.staff_access import Office
 from cordon_isolation.domain.orders import PersonIsolation
 from cordon_isolation.entrypoints.deps import Isolation
 from cordon_isolation.entrypoints.schemas import PrivateNote
@@ -49,9 +50,14 @@ class PersonCommands:
     def pool(self) -> asyncpg.Pool:
         return self.iso.runtime.pool
 
-    def meta(self, actor: str, request: Request, community: str | None = None) -> EventMetadata:
+    def meta(self, office: Office, request: Request, community: str | None = None) -> EventMetadata:
+        """The metadata of events recorded on a record of ``community`` (its active order's),
+        which the caller must serve: a community's staff act on their own community's
+        people only (403 naming the person)."""
+        if community is not None:
+            office.require(community, "path", "person_id")
         return EventMetadata.new(
-            actor=actor, district=self.desk.district, community=community,
+            actor=office.actor, district=self.desk.district, community=community,
             correlation_id=correlation_id(request),
         )  # fmt: skip
 
@@ -59,17 +65,17 @@ class PersonCommands:
         self,
         person_id: str,
         decision: Callable[[PersonIsolation], Sequence[DomainEvent]],
-        actor: str,
+        office: Office,
         request: Request,
         note: PrivateNote | None = None,
     ) -> dict[str, Any]:
         """Decide on the person's record in one transaction; ``note``, the staff's own words,
         goes to the private notes with the events that name it."""
-        [answer] = await self.run_many([PersonCommand(person_id, decision, note)], actor, request)
+        [answer] = await self.run_many([PersonCommand(person_id, decision, note)], office, request)
         return answer
 
     async def run_many(
-        self, commands: Sequence[PersonCommand], actor: str, request: Request
+        self, commands: Sequence[PersonCommand], office: Office, request: Request
     ) -> list[dict[str, Any]]:
         """Decide on each person's record, all in ONE transaction: every decision is
         recorded, or (a conflict rerun too often, an error) none. Answers in order."""
@@ -77,7 +83,7 @@ class PersonCommands:
 
         def meta(record: PersonIsolation) -> EventMetadata:
             community = record.active.community_id if record.active else None
-            return self.meta(actor, request, community)
+            return self.meta(office, request, community)
 
         async def work(conn: asyncpg.Connection) -> list[dict[str, Any]]:
             decisions = [PersonDecision(c.person_id, c.decision, meta) for c in commands]
@@ -88,11 +94,24 @@ class PersonCommands:
             ]  # fmt: skip
             for person_id, note in notes:
                 await desk.casebook.write_note(
-                    conn, note.note_id, person_id, note.subject, note.body, actor, now()
+                    conn, note.note_id, person_id, note.subject, note.body, office.actor, now()
                 )
             return [answer(c.person_id, d) for c, d in zip(commands, decided, strict=True)]
 
         return await in_transaction(self.pool(), work)
+
+    async def require_person(self, office: Office, person_id: str, *loc: str) -> None:
+        """Refuse (403 naming ``loc``) a community's staff a person who neither lives in
+        their community nor is under an order their community placed."""
+        if office.district_wide:
+            return
+        async with connection(self.pool()) as conn:
+            record = await self.desk.load(conn, person_id)
+            resident = await self.iso.state.resident(conn, person_id)
+        ordered_by = record.active.community_id if record.active else None
+        home = resident["community_id"] if resident else None
+        if office.community_id not in (ordered_by, home):
+            office.require(ordered_by or home, *loc)
 
     async def known(self, person_id: str) -> bool:
         """Told of by the registry, or isolated here before (a reaction to a result)."""

@@ -5,7 +5,7 @@ contacts from gate traffic").
 (No ``from __future__ import annotations``: FastAPI must resolve the local ``Staff`` type.)
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from cordon_core.inputs import Moment
+from cordon_core.staff_access import Office
 from cordon_isolation.domain.contacts import as_json
 from cordon_isolation.entrypoints.commands import PersonCommands
 from cordon_isolation.entrypoints.deps import Isolation
@@ -32,10 +33,10 @@ class ContactDecisionIn(BaseModel):
 
 
 def contact_routes(
-    iso: Isolation, staff: Callable[..., str], now: Callable[[], datetime]
+    iso: Isolation, staff: Callable[..., Awaitable[Office]], now: Callable[[], datetime]
 ) -> APIRouter:
     router = APIRouter(tags=["staff"])
-    Staff = Annotated[str, Depends(staff)]
+    Staff = Annotated[Office, Depends(staff)]
     tracing = iso.tracing
     commands = PersonCommands(iso, now)
     base = "/v1/people/{person_id}/contact-candidates"
@@ -59,7 +60,7 @@ def contact_routes(
     @router.get(base)
     async def candidates(
         person_id: PersonId,
-        actor: Staff,
+        office: Staff,
         as_of: Annotated[Moment | None, Query(description="Look back from (default: now).")] = None,
         ring: Annotated[
             int, Query(ge=1, le=2, description="2: contacts of confirmed contacts too.")
@@ -67,7 +68,9 @@ def contact_routes(
         limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     ) -> JSONResponse:
         """Who may have been in close contact with the person, ranked by the policy, each
-        with its evidence; candidates under an active order are marked."""
+        with its evidence; candidates under an active order are marked. A community's staff
+        trace their own community's cases (where the person lives or was ordered)."""
+        await commands.require_person(office, person_id, "path", "person_id")
         until = checked(as_of)
         async with iso.runtime.pool.acquire() as conn:
             report = await tracing.candidates(conn, person_id, until, ring)
@@ -87,15 +90,16 @@ def contact_routes(
         person_id: str,
         candidate_id: str,
         body: ContactDecisionIn,
-        actor: str,
+        office: Office,
         request: Request,
     ) -> dict[str, Any]:
+        await commands.require_person(office, person_id, "path", "person_id")
         use_case = tracing.confirm if verb == "confirm" else tracing.dismiss
 
         async def work(conn: asyncpg.Connection) -> list[str]:
             return await use_case(
                 conn, person_id, candidate_id, decided_by=body.decided_by,
-                meta=commands.meta(actor, request), now=now(),
+                meta=commands.meta(office, request), now=now(),
             )  # fmt: skip
 
         events = await in_transaction(commands.pool(), work)
@@ -106,22 +110,22 @@ def contact_routes(
         person_id: PersonId,
         candidate_id: CandidateId,
         body: ContactDecisionIn,
-        actor: Staff,
+        office: Staff,
         request: Request,
     ) -> dict[str, Any]:
         """A close contact: recorded, and placed under the policy's order (default home
         health monitoring). Confirmed again: nothing more is recorded."""
-        return await decide("confirm", person_id, candidate_id, body, actor, request)
+        return await decide("confirm", person_id, candidate_id, body, office, request)
 
     @router.post(f"{base}/{{candidate_id}}/dismiss")
     async def dismiss(
         person_id: PersonId,
         candidate_id: CandidateId,
         body: ContactDecisionIn,
-        actor: Staff,
+        office: Staff,
         request: Request,
     ) -> dict[str, Any]:
         """Not a close contact: recorded; a confirmed candidate cannot be dismissed (409)."""
-        return await decide("dismiss", person_id, candidate_id, body, actor, request)
+        return await decide("dismiss", person_id, candidate_id, body, office, request)
 
     return router

@@ -1,11 +1,11 @@
 """What the HTTP routes depend on: the service's parts, which ``bootstrap`` wires and hands to
-``create_app``, and who is calling (the office's staff token or a lab's token). The routes
-never import ``bootstrap``: wiring runs one way, from it to them."""
+``create_app``, and who is calling (an office's staff token, held to its community, or a
+lab's token). The routes never import ``bootstrap``: wiring runs one way, from it to them."""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
@@ -14,6 +14,7 @@ from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cordon_core.runtime import ServiceRuntime
+from cordon_core.staff_access import Office, StaffAccess, office_caller
 from cordon_isolation.adapters.state import IsolationState
 from cordon_isolation.domain.windows import OrderWindows
 from cordon_isolation.service.contacts import ContactTracing
@@ -39,6 +40,8 @@ class Isolation:
     intake: LabIntake
     deadlines: DeadlineWorker
     tracing: ContactTracing
+    access: StaffAccess
+    """Who may use the staff routes, and in which community."""
     clock: Callable[[], datetime]
 
     @property
@@ -63,15 +66,11 @@ def _same(credentials: HTTPAuthorizationCredentials | None, token: str) -> bool:
     )
 
 
-def staff_caller(settings: IsolationSettings) -> Callable[..., str]:
-    """The dependency that lets the office's staff in (as ``office``), and no one else."""
-
-    def staff(credentials: Credentials) -> str:
-        if not _same(credentials, settings.isolation_admin_token):
-            raise _refused("the office's staff token")
-        return "office"
-
-    return staff
+def staff_caller(iso: Isolation) -> Callable[..., Awaitable[Office]]:
+    """The dependency that lets an office in: the service's staff token (the district's
+    office), or a staff token the registry issued, held to its community
+    (``cordon_core.staff_access``)."""
+    return office_caller(iso.access, lambda: iso.runtime.pool, "an office's staff token")
 
 
 def lab_caller(settings: IsolationSettings) -> Callable[..., str]:

@@ -62,7 +62,7 @@ def create_app(iso: Isolation, *, clock: Callable[[], datetime] | None = None) -
     )
     install_asyncapi(app)
 
-    staff, lab = staff_caller(settings), lab_caller(settings)
+    staff, lab = staff_caller(iso), lab_caller(settings)
 
     # A person's order may be missing (404) or in another state (409); a campaign or a
     # sample may exist already (409). The review routes declare their own (404).
@@ -73,9 +73,9 @@ def create_app(iso: Isolation, *, clock: Callable[[], datetime] | None = None) -
         people_routes(iso, staff),
         contact_routes(iso, staff, now),
     ):
-        app.include_router(staff_router, responses=errors(404, 409))
-    app.include_router(office_routes(iso, staff, now), responses=errors(409))
-    app.include_router(review_routes(iso, staff, now))
+        app.include_router(staff_router, responses=errors(403, 404, 409))
+    app.include_router(office_routes(iso, staff, now), responses=errors(403, 409))
+    app.include_router(review_routes(iso, staff, now), responses=errors(403))
     app.include_router(lab_routes(iso, lab))
 
     @app.exception_handler(IsolationError)

@@ -3,22 +3,28 @@
 (No ``from __future__ import annotations``: FastAPI must resolve the local ``Staff`` type.)
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
+from cordon_core.staff_access import Office
+from cordon_isolation.entrypoints.commands import PersonCommands
 from cordon_isolation.entrypoints.deps import Isolation
 
 
-def people_routes(iso: Isolation, staff: Callable[..., str]) -> APIRouter:
+def people_routes(iso: Isolation, staff: Callable[..., Awaitable[Office]]) -> APIRouter:
     router = APIRouter(tags=["staff"])
-    Staff = Annotated[str, Depends(staff)]
+    Staff = Annotated[Office, Depends(staff)]
     desk = iso.desk
+    commands = PersonCommands(iso, iso.clock)
 
     @router.get("/v1/people/{person_id}")
-    async def person(person_id: str, actor: Staff) -> dict[str, Any]:
-        """What the service knows of a person: household, active order, test results."""
+    async def person(person_id: str, office: Staff) -> dict[str, Any]:
+        """What the service knows of a person: household, active order, test results. A
+        community's staff see the people who live in their community or whose active order
+        it placed."""
+        await commands.require_person(office, person_id, "path", "person_id")
         async with iso.runtime.pool.acquire() as conn:
             record = await desk.load(conn, person_id)
             resident = await iso.state.resident(conn, person_id)
@@ -44,8 +50,9 @@ def people_routes(iso: Isolation, staff: Callable[..., str]) -> APIRouter:
         }  # fmt: skip
 
     @router.get("/v1/ledger")
-    async def ledger(actor: Staff, community_id: str | None = None) -> list[dict[str, Any]]:
-        """People under each level per community (the active orders)."""
-        return await iso.state.ledger(iso.runtime.pool, community_id)
+    async def ledger(office: Staff, community_id: str | None = None) -> list[dict[str, Any]]:
+        """People under each level per community (the active orders); a community's staff
+        see their own community's."""
+        return await iso.state.ledger(iso.runtime.pool, office.scope(community_id))
 
     return router

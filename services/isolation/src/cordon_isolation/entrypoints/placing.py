@@ -15,6 +15,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 
 from cordon_contracts.isolation import ORDER_REASONS
+from cordon_core.staff_access import Office
 from cordon_isolation.domain.orders import IsolationRequest
 from cordon_isolation.domain.reactions import order_id_for
 from cordon_isolation.entrypoints.commands import PersonCommand, PersonCommands
@@ -43,12 +44,16 @@ class OrderPlacement:
         self,
         rows: Sequence[OrderIn],
         where: Callable[[int], Loc],
-        actor: str,
+        office: Office,
         request: Request,
         extra_problems: Sequence[dict[str, Any]] = (),
     ) -> list[dict[str, Any]]:
         """Place every row's order in one transaction, or none: each bad row is a 422
-        naming ``where(row)`` and its field, and then nothing is recorded."""
+        naming ``where(row)`` and its field, and then nothing is recorded. A row for another
+        community than the caller's is a 403 naming it (and so is a person whose active
+        order another community placed: ``PersonCommands.meta``)."""
+        for i, row in enumerate(rows):
+            office.require(row.community_id, *where(i), "community_id")
         now = self.now()
         problems = list(extra_problems)
         known = await self.commands.known_among(
@@ -69,8 +74,10 @@ class OrderPlacement:
             raise RequestValidationError(sorted(problems, key=lambda p: p["loc"][:-1]))
         for row in rows:
             if row.unregistered:
-                log.info("order_for_unregistered_person", person_id=row.person_id, actor=actor)
-        return await self.commands.run_many(decisions, actor, request)
+                log.info(
+                    "order_for_unregistered_person", person_id=row.person_id, actor=office.actor
+                )
+        return await self.commands.run_many(decisions, office, request)
 
     @staticmethod
     def request(row: OrderIn, now: datetime) -> tuple[IsolationRequest, PrivateNote | None]:
