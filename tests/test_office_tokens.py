@@ -230,10 +230,16 @@ async def test_community_staff_isolate_their_own_people_and_no_others(
         "path",
         "person_id",
     )
+    # Refused before deciding: not a 409 listing what Birch's release still lacks.
+    refused_at(
+        await maple.call("isolation", "POST", f"/v1/people/{person}/isolation/release"),
+        "path",
+        "person_id",
+    )
     # ... and an order for them "in Maple" would extend Birch's order: refused too.
     refused_at(
         await maple.call("isolation", "POST", "/v1/orders", order(person, MAPLE)),
-        "path",
+        "body",
         "person_id",
     )
     assert (await district.call("isolation", "GET", f"/v1/people/{person}")).status_code == 200

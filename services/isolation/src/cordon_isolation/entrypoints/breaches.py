@@ -15,7 +15,7 @@ from cordon_core.envelope import DomainEvent
 from cordon_core.staff_access import Office
 from cordon_isolation.domain.breaches import BreachReport, gate_breach_id, report_breach
 from cordon_isolation.domain.orders import PersonIsolation
-from cordon_isolation.entrypoints.commands import PersonCommands
+from cordon_isolation.entrypoints.commands import PersonCommands, ordered_by
 from cordon_isolation.entrypoints.deps import Isolation
 from cordon_isolation.entrypoints.schemas import BreachIn
 from cordon_isolation.service.unit import in_transaction
@@ -55,7 +55,7 @@ def breach_routes(
                 return list(decided.events)
 
             record = await desk.load(conn, person_id)
-            community = record.active.community_id if record.active else None
+            community = ordered_by(record)
             decided = await desk.decide(
                 conn, person_id, decide, commands.meta(office, request, community), now=now()
             )

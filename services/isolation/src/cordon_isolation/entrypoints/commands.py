@@ -29,6 +29,13 @@ class PersonCommand:
     person_id: str
     decision: Callable[[PersonIsolation], Sequence[DomainEvent]]
     note: PrivateNote | None = None
+    loc: tuple[str | int, ...] = ("path", "person_id")
+    """Where the request named the person: a refusal (403) names it."""
+
+
+def ordered_by(record: PersonIsolation) -> str | None:
+    """The community whose active order the record is under (None: no active order)."""
+    return record.active.community_id if record.active else None
 
 
 def answer(person_id: str, decided: Decided) -> dict[str, Any]:
@@ -53,7 +60,7 @@ class PersonCommands:
     def meta(self, office: Office, request: Request, community: str | None = None) -> EventMetadata:
         """The metadata of events recorded on a record of ``community`` (its active order's),
         which the caller must serve: a community's staff act on their own community's
-        people only (403 naming the person)."""
+        people only (403 naming the person in the path)."""
         if community is not None:
             office.require(community, "path", "person_id")
         return EventMetadata.new(
@@ -82,11 +89,21 @@ class PersonCommands:
         desk, now = self.desk, self.now
 
         def meta(record: PersonIsolation) -> EventMetadata:
-            community = record.active.community_id if record.active else None
-            return self.meta(office, request, community)
+            return self.meta(office, request, ordered_by(record))
+
+        def guarded(command: PersonCommand) -> Callable[[PersonIsolation], Sequence[DomainEvent]]:
+            """The command's decision, after the caller is found to serve the record (before
+            deciding, so that a refusal tells nothing of another community's order)."""
+
+            def decide(record: PersonIsolation) -> Sequence[DomainEvent]:
+                if (community := ordered_by(record)) is not None:
+                    office.require(community, *command.loc)
+                return command.decision(record)
+
+            return decide
 
         async def work(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-            decisions = [PersonDecision(c.person_id, c.decision, meta) for c in commands]
+            decisions = [PersonDecision(c.person_id, guarded(c), meta) for c in commands]
             decided = await desk.decide_many(conn, decisions, now=now())
             notes = [
                 (c.person_id, c.note) for c, d in zip(commands, decided, strict=True)
@@ -108,10 +125,9 @@ class PersonCommands:
         async with connection(self.pool()) as conn:
             record = await self.desk.load(conn, person_id)
             resident = await self.iso.state.resident(conn, person_id)
-        ordered_by = record.active.community_id if record.active else None
-        home = resident["community_id"] if resident else None
-        if office.community_id not in (ordered_by, home):
-            office.require(ordered_by or home, *loc)
+        ordered, home = ordered_by(record), resident["community_id"] if resident else None
+        if office.community_id not in (ordered, home):
+            office.require(ordered or home, *loc)
 
     async def known(self, person_id: str) -> bool:
         """Told of by the registry, or isolated here before (a reaction to a result)."""

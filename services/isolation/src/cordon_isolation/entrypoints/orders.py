@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from cordon_core.lists import repeated, unlike_the_first
 from cordon_core.staff_access import Office
 from cordon_isolation.domain import followup
-from cordon_isolation.entrypoints.commands import PersonCommands
+from cordon_isolation.entrypoints.commands import PersonCommands, ordered_by
 from cordon_isolation.entrypoints.deps import Isolation
 from cordon_isolation.entrypoints.placing import OrderPlacement, problem
 from cordon_isolation.entrypoints.schemas import (
@@ -79,7 +79,7 @@ def order_routes(
             policy = await iso.state.policy(conn, desk.district)
             results = await iso.state.results_of(conn, person_id)
             record = await desk.load(conn, person_id)
-            community = record.active.community_id if record.active else None
+            community = ordered_by(record)
             decided = await desk.decide(
                 conn, person_id, lambda r: [followup.release(r, policy, now(), results)],
                 commands.meta(office, request, community), now=now(),

@@ -69,7 +69,9 @@ class OrderPlacement:
                 problems.append(problem(where(i), named, reason))
             if not row.unregistered and row.person_id not in known:
                 problems.append(problem(where(i), "person_id", UNKNOWN_PERSON))
-            decisions.append(PersonCommand(row.person_id, order.placed_on, note))
+            decisions.append(
+                PersonCommand(row.person_id, order.placed_on, note, (*where(i), "person_id"))
+            )
         if problems:
             raise RequestValidationError(sorted(problems, key=lambda p: p["loc"][:-1]))
         for row in rows:
